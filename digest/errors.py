@@ -1,0 +1,54 @@
+"""One exception tree for digest.
+
+    DigestError                  base: every error digest raises on purpose
+     ├── ConfigError             bad settings (digest.toml, DIGEST_* variables, CLI options)
+     ├── InputError              one inbox file cannot be used; carries the path and a reason
+     ├── StateError              the state store cannot be opened or is inconsistent
+     │    └── RunInProgress      another run holds the lock
+     ├── RenderError             templates failed
+     └── DeliveryError           the SMTP server refused or could not be reached
+          └── TransientDeliveryError   4xx or connection trouble: worth retrying later
+
+Only the CLI turns these into exit codes; stages raise them with `raise ... from exc`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DigestError(Exception):
+    """Base class of every error digest raises on purpose."""
+
+
+class ConfigError(DigestError):
+    """The settings are invalid; the message says which one and what to do."""
+
+
+class InputError(DigestError):
+    """One inbox file cannot be used."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+class StateError(DigestError):
+    """The state store cannot be used."""
+
+
+class RunInProgress(StateError):
+    """Another run holds the state folder's lock."""
+
+
+class RenderError(DigestError):
+    """A template failed to render."""
+
+
+class DeliveryError(DigestError):
+    """The digest could not be delivered."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """A temporary delivery failure (4xx reply, dropped connection): retry later."""
