@@ -1,0 +1,30 @@
+"""Shared fixtures: the real corpus beside the repository, and offline Prefect settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = Path(os.environ.get("DIGEST_CORPUS", ROOT.parent / "shared" / "corpus"))
+SEEDS = CORPUS / "seeds"
+BENCH = CORPUS / "extraction-benchmark"
+
+# Offline Prefect: no telemetry, quiet ephemeral server shutdown.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "CRITICAL")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        raise RuntimeError(f"corpus not found at {CORPUS}: clone the repo beside shared/ or set DIGEST_CORPUS")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def seeds(corpus: Path) -> Path:
+    return corpus / "seeds"
