@@ -1,0 +1,208 @@
+"""The `digest` command: a thin click layer that maps options onto settings and errors onto exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from digest.errors import ConfigError, DigestError, InputError, RunInProgress
+from digest.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Offline and quiet Prefect, set before anything imports it.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_SERVER_LEVEL": "CRITICAL",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "CRITICAL",
+    "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "CRITICAL",
+}
+EXIT_CONFIG, EXIT_INPUT, EXIT_BUSY, EXIT_ERROR = 2, 3, 4, 1
+
+
+def quiet_prefect() -> None:
+    """Turn Prefect's telemetry off and its console logging down, unless the user set them."""
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+def settings_from(
+    config: Path | None = None,
+    inbox: Path | None = None,
+    outbox: Path | None = None,
+    state: Path | None = None,
+    **more: Any,
+) -> Settings:
+    """Map command-line options onto the one settings object."""
+    return load_settings(config, inbox=inbox, outbox=outbox, state=state, **more)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn digest's errors into a one-line message and an exit code, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RunInProgress as exc:
+            click.echo(f"digest: {exc}", err=True)
+            sys.exit(EXIT_BUSY)
+        except ConfigError as exc:
+            click.echo(f"digest: configuration error: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
+        except InputError as exc:
+            click.echo(f"digest: {exc}", err=True)
+            sys.exit(EXIT_INPUT)
+        except DigestError as exc:
+            click.echo(f"digest: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("digest: interrupted; nothing was marked done, the next run picks up the same articles", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+config_option = click.option(
+    "--config", type=click.Path(path_type=Path, dir_okay=False), help="Settings file (default ./digest.toml)."
+)
+folder_options = [
+    click.option("--inbox", type=click.Path(path_type=Path, file_okay=False), help="Folder of new articles (default ./inbox)."),
+    click.option("--outbox", type=click.Path(path_type=Path, file_okay=False), help="Where digests are written (default ./outbox)."),
+    click.option("--state", type=click.Path(path_type=Path, file_okay=False), help="State folder (default ./.digest)."),
+]
+
+
+def with_folders(fn: F) -> F:
+    for option in reversed([config_option, *folder_options]):
+        fn = option(fn)
+    return fn
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="digest")
+def main() -> None:
+    """Turn a folder of news articles into one daily briefing.
+
+    \b
+    Quick start:
+      digest run                      # digest ./inbox into ./outbox once, now
+      digest clean page.html --explain  # see what the cleaner keeps and why
+      digest status                   # what ran, what waits, what failed
+
+    Settings come from ./digest.toml and DIGEST_* environment variables (e.g. DIGEST_SMTP_HOST).
+    """
+    quiet_prefect()
+
+
+@main.command()
+@with_folders
+@click.option("--dry-run", is_flag=True, help="Build everything, send nothing, mark nothing done.")
+@handle_errors
+def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None, dry_run: bool) -> None:
+    """Run the daily-digest flow once, now, on the inbox's new articles (the manual trigger).
+
+    Needs no Prefect server: the flow runs in-process against a temporary one.
+
+    \b
+    Examples:
+      digest run
+      digest run --inbox ~/news/inbox --outbox ~/news/outbox
+      DIGEST_SUMMARIZER=textrank digest run --dry-run
+    """
+    settings = settings_from(config, inbox, outbox, state)
+    if not settings.inbox.is_dir():
+        raise ConfigError(f"inbox folder {settings.inbox} does not exist; create it or pass --inbox DIR")
+    from flows.daily_digest import daily_digest
+
+    result = daily_digest(
+        inbox=str(settings.inbox),
+        outbox=str(settings.outbox),
+        state=str(settings.state),
+        config=str(config) if config else None,
+        dry_run=dry_run,
+    )
+    if result.get("path"):
+        click.echo(f"digest: {result['path']}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Write DIR/<stem>.txt per input instead of printing.")
+@click.option("--explain", is_flag=True, help="List every input line or block: kept or dropped, role, reason.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@config_option
+@handle_errors
+def clean(files: tuple[Path, ...], out: Path | None, explain: bool, fmt: str, config: Path | None) -> None:
+    """Clean article files the way the pipeline does, and show what was removed.
+
+    Reads .txt, .md, .html, .htm, .html.gz and .eml. Boilerplate that recurs across the given
+    files is learned as the pipeline learns it across an inbox.
+
+    \b
+    Examples:
+      digest clean inbox/story.html
+      digest clean page.txt --explain
+      digest clean inbox/* --out cleaned/
+      digest clean page.html.gz --format json
+    """
+    from digest import clean as cleaning
+    from digest import ingest
+    from digest.clean import explain as explaining
+
+    settings = settings_from(config)
+    raws, failures = [], 0
+    for path in files:
+        try:
+            raws.append(ingest.load_file(path, settings.max_file_bytes))
+        except InputError as exc:
+            click.echo(f"digest: skipped {exc}", err=True)
+            failures += 1
+    learned = cleaning.learn_boilerplate(raws) if settings.learn_boilerplate and len(raws) > 2 else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    for raw in raws:
+        try:
+            article = cleaning.clean_article(raw, learned)
+        except InputError as exc:
+            click.echo(f"digest: skipped {exc}", err=True)
+            failures += 1
+            continue
+        if fmt == "json":
+            body = json.dumps(explaining.decisions_json(article), ensure_ascii=False, indent=2) + "\n"
+        elif explain:
+            body = explaining.format_decisions(article) + "\n"
+        else:
+            body = explaining.format_article(article) + "\n"
+        if out:
+            target = out / f"{stem(raw.path)}.{'json' if fmt == 'json' else 'txt'}"
+            target.write_text(body, encoding="utf-8")
+            click.echo(f"{raw.path} -> {target} (kept {len(article.paragraphs)}, dropped {article.dropped})")
+        else:
+            if len(raws) > 1:
+                click.echo(f"==> {raw.path} <==")
+            click.echo(body, nl=False)
+    if failures:
+        sys.exit(EXIT_INPUT)
+
+
+def stem(path: Path) -> str:
+    """Return a file's name without .txt, .md, .html, .htm, .eml, .html.gz."""
+    name = path.name
+    for suffix in (".html.gz", ".htm.gz", ".html", ".htm", ".txt", ".md", ".eml"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,360 @@
+"""The pipeline's coarse steps as plain functions: what the Prefect flow's tasks call.
+
+Each step takes and returns plain records, reports one line, and knows nothing of Prefect, so the
+flow stays thin and `bench/pipeline.py` can run the same steps without an orchestrator.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from digest import clean, cluster, dedupe, ingest, render, summarise
+from digest.errors import ConfigError, DeliveryError, DigestError, InputError, TransientDeliveryError
+from digest.models import Article, ArticleRecord, Digest, RawArticle, StorySummary
+from digest.settings import Settings
+from digest.state import StateStore, StoryRow, run_lock
+
+log = logging.getLogger("digest")
+Report = Callable[[str], None]
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """Return '1 article' / '3 articles'."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def now_in(settings: Settings) -> datetime:
+    """Return the current time in the configured time zone (default: the machine's)."""
+    if settings.timezone:
+        try:
+            return datetime.now(ZoneInfo(settings.timezone))
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(f"unknown time zone {settings.timezone!r}; use an IANA name such as Europe/Berlin") from exc
+    return datetime.now().astimezone()
+
+
+@dataclass
+class Discovered:
+    """New inbox files, decoded; and the ones that could not be used."""
+
+    raws: list[RawArticle]
+    failed: list[tuple[ArticleRecord, str]]  # (record, fingerprint)
+    seen: int
+    waiting: int
+
+
+@dataclass
+class Cleaned:
+    articles: list[Article] = field(default_factory=list)
+    failed: list[tuple[ArticleRecord, str]] = field(default_factory=list)
+
+
+@dataclass
+class Stories:
+    summaries: list[StorySummary]
+    kept: list[Article]
+    duplicate_of: dict[str, str]
+    rows: list[StoryRow]
+
+
+def failed_record(err: InputError, fp: str, article_id: str | None = None) -> tuple[ArticleRecord, str]:
+    """Build the failed-article record for an input error."""
+    aid = article_id or ingest.article_id(fp, err.path)
+    return ArticleRecord(id=aid, path=str(err.path), status="failed", reason=err.reason), fp
+
+
+def discover(settings: Settings, store: StateStore, report: Report) -> Discovered:
+    """Scan the inbox for files the store has not handled; record the new ones as pending."""
+    scan = ingest.scan(
+        settings.inbox,
+        store.known_fingerprints(),
+        max_bytes=settings.max_file_bytes,
+        settle_seconds=settings.settle_seconds,
+    )
+    failed = [failed_record(err, fp) for err, fp in scan.failed]
+    store.add_pending((r.id, r.fingerprint, str(r.path)) for r in scan.new)
+    extra = []
+    if scan.seen:
+        extra.append(f"{scan.seen:,} already digested")
+    if failed:
+        extra.append(f"{len(failed):,} unreadable")
+    if scan.waiting:
+        extra.append(f"{len(scan.waiting):,} still being written")
+    report(f"ingested {plural(len(scan.new), 'new article')}" + (f" ({', '.join(extra)})" if extra else ""))
+    for record, _ in failed:
+        report(f"  failed: {record.path}: {record.reason}")
+    return Discovered(scan.new, failed, scan.seen, len(scan.waiting))
+
+
+def learn(raws: Sequence[RawArticle], settings: Settings) -> clean.LearnedBoilerplate | None:
+    """Learn the lines that recur across this inbox's unrelated articles (site chrome)."""
+    return clean.learn_boilerplate(raws) if settings.learn_boilerplate and len(raws) > 2 else None
+
+
+def clean_batch(raws: Sequence[RawArticle], learned: clean.LearnedBoilerplate | None) -> Cleaned:
+    """Clean a batch of articles; a file with no article text becomes a failed record."""
+    out = Cleaned()
+    for raw in raws:
+        try:
+            out.articles.append(clean.clean_article(raw, learned))
+        except InputError as err:
+            out.failed.append(failed_record(err, raw.fingerprint, raw.id))
+        except RecursionError:
+            err = InputError(raw.path, "markup nested too deeply to parse")
+            out.failed.append(failed_record(err, raw.fingerprint, raw.id))
+    return out
+
+
+def report_cleaned(cleaned: Cleaned, report: Report) -> None:
+    dropped = sum(a.dropped for a in cleaned.articles)
+    line = f"cleaned {plural(len(cleaned.articles), 'article')}, dropped {plural(dropped, 'boilerplate line')}"
+    if cleaned.failed:
+        line += f" ({len(cleaned.failed):,} without article text)"
+    report(line)
+    for record, _ in cleaned.failed:
+        report(f"  failed: {record.path}: {record.reason}")
+
+
+def build_stories(articles: Sequence[Article], settings: Settings, store: StateStore, report: Report) -> Stories:
+    """Deduplicate, cluster into stories (continuing remembered ones) and summarise each."""
+    deduped = dedupe.deduplicate(articles, settings.duplicate_threshold)
+    report(
+        f"deduplicated {plural(len(articles), 'article')} into {len(deduped.kept):,} "
+        f"({plural(len(deduped.duplicate_of), 'duplicate')} collapsed)"
+    )
+    remembered = {row.id: row for row in store.stories()}
+    memory = [cluster.StoryMemory.from_json(row.memory) for row in remembered.values()]
+    stories = cluster.cluster(deduped.kept, settings.story_threshold, memory)
+    updates = sum(1 for s in stories if s.is_update)
+    report(
+        f"clustered them into {plural(len(stories), 'story', 'stories')}"
+        + (f" ({updates:,} continuing earlier stories)" if updates else "")
+    )
+    summaries: list[StorySummary] = []
+    rows: list[StoryRow] = []
+    today = now_in(settings).date()
+    for story in stories:
+        shown = remembered[story.id].shown if story.is_update and story.id in remembered else []
+        summary = summarise.summarise(story, settings.summarizer, settings.summary_sentences, previous=shown)
+        summaries.append(summary)
+        memo = cluster.remember(story, today)
+        rows.append(StoryRow(story.id, memo.to_json(), shown + [s.text for s in summary.sentences]))
+    sentences = sum(len(s.sentences) for s in summaries)
+    report(f"summarised {plural(len(summaries), 'story', 'stories')} in {plural(sentences, 'sentence')} ({settings.summarizer})")
+    return Stories(summaries, deduped.kept, deduped.duplicate_of, rows)
+
+
+def records_for(
+    stories: Stories, all_articles: Sequence[Article], failed: Sequence[tuple[ArticleRecord, str]]
+) -> list[tuple[ArticleRecord, str]]:
+    """Each article's outcome in this digest, paired with its fingerprint."""
+    records: list[tuple[ArticleRecord, str]] = []
+    for a in all_articles:
+        kept = sum(1 for p in a.paragraphs)
+        dup = stories.duplicate_of.get(a.id)
+        status = "duplicate" if dup else "included"
+        reason = f"duplicate of {dup}" if dup else ""
+        records.append(
+            (ArticleRecord(a.id, str(a.path), status, reason, dup, dropped=a.dropped, kept=kept), a.fingerprint)
+        )
+    records.extend(failed)
+    records.sort(key=lambda pair: pair[0].path)
+    return records
+
+
+@dataclass(frozen=True)
+class Published:
+    path: Path
+    digest_id: int | None
+    rendered: render.Rendered
+
+
+def publish(
+    settings: Settings,
+    store: StateStore,
+    stories: Stories,
+    records: Sequence[tuple[ArticleRecord, str]],
+    report: Report,
+    dry_run: bool = False,
+) -> Published:
+    """Render the digest, write its files atomically, then mark its articles done in the store."""
+    when = now_in(settings)
+    digest = Digest(
+        date=when,
+        title=settings.title,
+        stories=tuple(stories.summaries),
+        articles=tuple(r for r, _ in records),
+    )
+    rendered = render.render(digest, settings)
+    outbox = settings.outbox / "dry-run" if dry_run else settings.outbox
+    path = render.write_digest(rendered, outbox, when.date())
+    if dry_run:
+        report(f"dry run: wrote {path} (articles stay pending, nothing sent)")
+        return Published(path, None, rendered)
+    delivery = "unsent" if settings.smtp_host else "outbox-only"
+    digest_id = store.commit_digest(
+        day=when.date().isoformat(),
+        path=path,
+        message_id=rendered.message_id,
+        stories=len(stories.summaries),
+        records=records,
+        story_rows=stories.rows,
+        delivery=delivery,
+    )
+    render.write_index(settings.outbox)
+    report(
+        f"rendered {plural(len(stories.summaries), 'story', 'stories')} to {path.parent}"
+        + (" (e-mail trimmed to fit the size budget)" if rendered.trimmed else "")
+    )
+    return Published(path, digest_id, rendered)
+
+
+def deliver_pending(
+    settings: Settings, store: StateStore, password: str | None, report: Report, raise_transient: bool = False
+) -> int:
+    """Send every digest still waiting for delivery; return how many were sent.
+
+    The Message-ID is fixed when the digest is written, so a resend after an unknown outcome
+    carries the same id and the receiving side can drop the copy.
+    """
+    if not settings.smtp_host:
+        return 0
+    if not settings.mail_to:
+        raise ConfigError("smtp_host is set but mail_to is empty: set DIGEST_MAIL_TO (comma-separated)")
+    sent = 0
+    for row in reversed(store.digests(delivery="unsent") + store.digests(delivery="sending")):
+        eml = Path(row.path).with_suffix(".eml")
+        try:
+            message = eml.read_bytes()
+        except OSError as exc:
+            store.set_delivery(row.id, "unsent", f"cannot read {eml}: {exc.strerror}")
+            report(f"  not sent: {eml}: cannot read it ({exc.strerror})")
+            continue
+        store.set_delivery(row.id, "sending", "", attempt=True)
+        try:
+            from digest import deliver
+
+            deliver.send(message, settings, password)
+        except TransientDeliveryError as exc:
+            store.set_delivery(row.id, "unsent", str(exc))
+            if raise_transient:
+                raise  # the caller retries later (a Prefect task with retries)
+            report(f"  not sent: {row.path}: {exc}. It stays in the outbox; the next run retries it.")
+            continue
+        except DeliveryError as exc:
+            store.set_delivery(row.id, "unsent", str(exc))
+            report(f"  not sent: {row.path}: {exc}. It stays in the outbox; the next run retries it.")
+            continue
+        store.set_delivery(row.id, "sent")
+        sent += 1
+    if sent:
+        report(f"sent {plural(sent, 'digest')} to {', '.join(settings.mail_to)}")
+    return sent
+
+
+@dataclass
+class RunResult:
+    """What one run did, for the CLI and the run log."""
+
+    path: Path | None = None
+    new: int = 0
+    stories: int = 0
+    failed: int = 0
+    sent: int = 0
+    message: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "path": str(self.path) if self.path else None,
+            "new": self.new,
+            "stories": self.stories,
+            "failed": self.failed,
+            "sent": self.sent,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The coarse steps a run is made of; the Prefect flow passes task-wrapped versions."""
+
+    discover: Callable[[Settings, Report], Discovered]
+    clean: Callable[[list[RawArticle], Settings], Cleaned]
+    stories: Callable[[Cleaned, Settings, Report], Stories]
+    deliver: Callable[[Settings, Report], int]
+
+
+def _discover(settings: Settings, report: Report) -> Discovered:
+    with StateStore(settings.db_path) as store:
+        return discover(settings, store, report)
+
+
+def _clean(raws: list[RawArticle], settings: Settings) -> Cleaned:
+    learned = learn(raws, settings)
+    out = Cleaned()
+    for start in range(0, len(raws), settings.batch_size):
+        part = clean_batch(raws[start : start + settings.batch_size], learned)
+        out.articles += part.articles
+        out.failed += part.failed
+    return out
+
+
+def _stories(cleaned: Cleaned, settings: Settings, report: Report) -> Stories:
+    with StateStore(settings.db_path) as store:
+        return build_stories(cleaned.articles, settings, store, report)
+
+
+def _deliver(settings: Settings, report: Report) -> int:
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    with StateStore(settings.db_path) as store:
+        return deliver_pending(settings, store, password, report)
+
+
+DIRECT = Steps(_discover, _clean, _stories, _deliver)
+
+
+def run(settings: Settings, report: Report = print, dry_run: bool = False, steps: Steps = DIRECT) -> RunResult:
+    """Run once under the state folder's lock, logging the run in the state store."""
+    with run_lock(settings.state), StateStore(settings.db_path) as store:
+        run_id = store.start_run()
+        try:
+            result = _run(settings, store, report, dry_run, steps)
+        except BaseException as exc:
+            store.finish_run(run_id, "failed", {"error": str(exc) if isinstance(exc, DigestError) else repr(exc)})
+            raise
+        store.finish_run(run_id, "ok" if result.path else "nothing-new", result.as_dict())
+        return result
+
+
+def _run(settings: Settings, store: StateStore, report: Report, dry_run: bool, steps: Steps) -> RunResult:
+    found = steps.discover(settings, report)
+    if not found.raws:
+        if found.failed and not dry_run:
+            store.record_failures(found.failed)
+        sent = 0 if dry_run else steps.deliver(settings, report)  # retry what a failed delivery left
+        report("nothing new in the inbox; no digest written")
+        return RunResult(failed=len(found.failed), sent=sent, message="nothing new in the inbox")
+    cleaned = steps.clean(found.raws, settings)
+    report_cleaned(cleaned, report)
+    failed = found.failed + cleaned.failed
+    if not cleaned.articles:
+        if not dry_run:
+            store.record_failures(failed)
+        report("no usable articles; no digest written")
+        return RunResult(failed=len(failed), message="no usable articles")
+    stories = steps.stories(cleaned, settings, report)
+    records = records_for(stories, cleaned.articles, failed)
+    published = publish(settings, store, stories, records, report, dry_run)
+    sent = 0 if dry_run else steps.deliver(settings, report)
+    return RunResult(
+        path=published.path,
+        new=len(cleaned.articles),
+        stories=len(stories.summaries),
+        failed=len(failed),
+        sent=sent,
+    )

@@ -1,0 +1,292 @@
+"""The state store: one SQLite file that remembers articles, digests, stories, deliveries and runs.
+
+Articles reach `included`/`duplicate` only in the same transaction that records the digest holding
+them, after its files are written, so a run that dies part-way leaves them pending for the next run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from digest.errors import RunInProgress, StateError
+from digest.models import ArticleRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'included', 'duplicate', 'failed')),
+    reason TEXT NOT NULL DEFAULT '',
+    duplicate_of TEXT,
+    digest_id INTEGER REFERENCES digests(id),
+    kept INTEGER NOT NULL DEFAULT 0,
+    dropped INTEGER NOT NULL DEFAULT 0,
+    first_seen TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_fingerprint ON articles(fingerprint);
+CREATE INDEX IF NOT EXISTS articles_status ON articles(status);
+CREATE TABLE IF NOT EXISTS digests (
+    id INTEGER PRIMARY KEY,
+    created TEXT NOT NULL,
+    day TEXT NOT NULL,
+    path TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    stories INTEGER NOT NULL,
+    articles INTEGER NOT NULL,
+    delivery TEXT NOT NULL DEFAULT 'unsent',
+    delivery_reason TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    sent_at TEXT
+);
+CREATE TABLE IF NOT EXISTS stories (
+    id TEXT PRIMARY KEY,
+    memory TEXT NOT NULL,
+    shown TEXT NOT NULL DEFAULT '[]',
+    last_digest INTEGER REFERENCES digests(id),
+    updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started TEXT NOT NULL,
+    finished TEXT,
+    outcome TEXT NOT NULL DEFAULT 'running',
+    summary TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+DONE = ("included", "duplicate", "failed")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class DigestRow:
+    id: int
+    created: str
+    day: str
+    path: str
+    message_id: str
+    stories: int
+    articles: int
+    delivery: str
+    delivery_reason: str
+    attempts: int
+    sent_at: str | None
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    id: str
+    memory: str  # JSON from the cluster stage
+    shown: list[str]  # summary sentences already shown to readers
+
+
+class StateStore:
+    """Open (creating when missing) the SQLite state file; use as a context manager or call close()."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StateError(
+                f"cannot open the state store {self.path}: {exc}. Check the --state folder, "
+                "or move the broken file aside to start fresh."
+            ) from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in one immediate transaction: all or nothing."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # --- articles ---------------------------------------------------------------------------
+
+    def known_fingerprints(self) -> set[str]:
+        """Fingerprints of files already handled (included, duplicate or failed)."""
+        rows = self.db.execute(
+            f"SELECT DISTINCT fingerprint FROM articles WHERE status IN ({','.join('?' * len(DONE))})", DONE
+        )
+        return {r[0] for r in rows}
+
+    def add_pending(self, items: Iterable[tuple[str, str, str]]) -> None:
+        """Record (id, fingerprint, path) of new articles as pending, unless already done."""
+        now = _now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO articles (id, fingerprint, path, status, first_seen, updated) "
+                "VALUES (?, ?, ?, 'pending', ?, ?) ON CONFLICT(id) DO UPDATE SET path=excluded.path, "
+                "updated=excluded.updated WHERE articles.status = 'pending'",
+                [(i, fp, p, now, now) for i, fp, p in items],
+            )
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        cur = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,))
+        row = cur.fetchone()
+        return dict(zip([c[0] for c in cur.description], row)) if row else None
+
+    def articles(self, status: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM articles" + (" WHERE status = ?" if status else "") + " ORDER BY path"
+        cur = self.db.execute(sql, (status,) if status else ())
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT status, COUNT(*) FROM articles GROUP BY status").fetchall())
+
+    # --- digests ----------------------------------------------------------------------------
+
+    def commit_digest(
+        self,
+        *,
+        day: str,
+        path: Path,
+        message_id: str,
+        stories: int,
+        records: Sequence[tuple[ArticleRecord, str]],
+        story_rows: Sequence[StoryRow],
+        delivery: str,
+    ) -> int:
+        """Record a written digest and mark its articles done, in one transaction; return its id.
+
+        `records` pairs each article's outcome with its fingerprint.
+        """
+        now = _now()
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO digests (created, day, path, message_id, stories, articles, delivery) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now, day, str(path), message_id, stories, len(records), delivery),
+            )
+            digest_id = int(cur.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO articles (id, fingerprint, path, status, reason, duplicate_of, digest_id, "
+                "kept, dropped, first_seen, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET status=excluded.status, reason=excluded.reason, "
+                "duplicate_of=excluded.duplicate_of, digest_id=excluded.digest_id, kept=excluded.kept, "
+                "dropped=excluded.dropped, path=excluded.path, updated=excluded.updated",
+                [
+                    (r.id, fp, r.path, r.status, r.reason, r.duplicate_of, digest_id, r.kept, r.dropped, now, now)
+                    for r, fp in records
+                ],
+            )
+            db.executemany(
+                "INSERT INTO stories (id, memory, shown, last_digest, updated) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET memory=excluded.memory, shown=excluded.shown, "
+                "last_digest=excluded.last_digest, updated=excluded.updated",
+                [(s.id, s.memory, json.dumps(s.shown), digest_id, now) for s in story_rows],
+            )
+        return digest_id
+
+    def record_failures(self, records: Sequence[tuple[ArticleRecord, str]]) -> None:
+        """Mark files that could not be used as failed, with their reasons (no digest needed)."""
+        now = _now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO articles (id, fingerprint, path, status, reason, first_seen, updated) "
+                "VALUES (?,?,?,'failed',?,?,?) ON CONFLICT(id) DO UPDATE SET status='failed', "
+                "reason=excluded.reason, updated=excluded.updated WHERE articles.status != 'included'",
+                [(r.id, fp, r.path, r.reason, now, now) for r, fp in records],
+            )
+
+    def digests(self, limit: int | None = None, delivery: str | None = None) -> list[DigestRow]:
+        sql = "SELECT * FROM digests" + (" WHERE delivery = ?" if delivery else "") + " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        rows = self.db.execute(sql, (delivery,) if delivery else ()).fetchall()
+        return [DigestRow(*r) for r in rows]
+
+    def digest_by_path(self, path: Path) -> DigestRow | None:
+        row = self.db.execute("SELECT * FROM digests WHERE path = ?", (str(path),)).fetchone()
+        return DigestRow(*row) if row else None
+
+    def set_delivery(self, digest_id: int, delivery: str, reason: str = "", attempt: bool = False) -> None:
+        """Record a digest's delivery state ('sending' is written before the SMTP conversation)."""
+        self.db.execute(
+            "UPDATE digests SET delivery = ?, delivery_reason = ?, attempts = attempts + ?, "
+            "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
+            (delivery, reason, 1 if attempt else 0, delivery, _now(), digest_id),
+        )
+
+    # --- stories ----------------------------------------------------------------------------
+
+    def stories(self) -> list[StoryRow]:
+        rows = self.db.execute("SELECT id, memory, shown FROM stories ORDER BY id").fetchall()
+        return [StoryRow(i, m, json.loads(s)) for i, m, s in rows]
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def start_run(self) -> int:
+        cur = self.db.execute("INSERT INTO runs (started) VALUES (?)", (_now(),))
+        return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, outcome: str, summary: dict[str, Any]) -> None:
+        self.db.execute(
+            "UPDATE runs SET finished = ?, outcome = ?, summary = ? WHERE id = ?",
+            (_now(), outcome, json.dumps(summary), run_id),
+        )
+
+    def runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        cur = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+        names = [c[0] for c in cur.description]
+        out = [dict(zip(names, r)) for r in cur.fetchall()]
+        for run in out:
+            run["summary"] = json.loads(run["summary"] or "{}")
+        return out
+
+
+@contextmanager
+def run_lock(state_dir: Path, wait: bool = False) -> Iterator[None]:
+    """Hold the state folder's run lock; the OS releases it if the process dies.
+
+    Raises RunInProgress when another run holds it and `wait` is False.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = state_dir / "run.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise RunInProgress(
+                f"another run is in progress (pid {holder}, lock {lock_path}); wait for it to finish"
+            ) from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
