@@ -195,6 +195,162 @@ def clean(files: tuple[Path, ...], out: Path | None, explain: bool, fmt: str, co
         sys.exit(EXIT_INPUT)
 
 
+@main.command()
+@config_option
+@click.option("--state", type=click.Path(path_type=Path, file_okay=False), help="State folder (default ./.digest).")
+@click.option("--port", type=int, help="Port on 127.0.0.1 (default 4200, setting server_port).")
+@handle_errors
+def server(config: Path | None, state: Path | None, port: int | None) -> None:
+    """Start the embedded Prefect server on 127.0.0.1, its database under the state folder.
+
+    Schedules need a real server; leave this running, then `digest serve` in another terminal.
+
+    \b
+    Examples:
+      digest server
+      digest server --port 4300      # then: export PREFECT_API_URL=http://127.0.0.1:4300/api
+    """
+    import subprocess
+
+    from flows import deploy
+
+    settings = settings_from(config, state=state, server_port=port)
+    click.echo(f"digest: Prefect server on http://127.0.0.1:{settings.server_port}/api "
+               f"(database in {settings.state / 'prefect'}); Ctrl-C stops it")
+    try:
+        code = subprocess.call(deploy.server_command(settings), env=deploy.server_environment(settings))
+    except KeyboardInterrupt:
+        code = 0
+    sys.exit(code)
+
+
+def use_server(settings: Settings) -> str:
+    """Point Prefect at PREFECT_API_URL or the embedded server; return the URL."""
+    from flows import deploy
+
+    url = deploy.api_url(settings)
+    os.environ["PREFECT_API_URL"] = url
+    return url
+
+
+@main.command()
+@with_folders
+@handle_errors
+def serve(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None) -> None:
+    """Register the deployment daily-digest/daily on its schedule and run it when due.
+
+    The cron schedule (setting `schedule`, default "0 7 * * *") runs in the IANA time zone of the
+    setting `timezone` (default the machine's), so a DST change does not move the hour.
+
+    \b
+    Examples:
+      digest serve
+      DIGEST_SCHEDULE="30 6 * * 1-5" DIGEST_TIMEZONE=Europe/Berlin digest serve
+    """
+    from flows import deploy
+
+    settings = settings_from(config, inbox, outbox, state)
+    url = use_server(settings)
+    click.echo(f"digest: serving {deploy.DEPLOYMENT} ({settings.schedule!r} in {deploy.timezone_of(settings)}) "
+               f"via {url}; Ctrl-C stops it")
+    try:
+        deploy.serve(settings, config)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@config_option
+@click.option("--state", type=click.Path(path_type=Path, file_okay=False), help="State folder (default ./.digest).")
+@click.option("--timeout", type=float, default=600, show_default=True, help="Seconds to wait for the run.")
+@handle_errors
+def trigger(config: Path | None, state: Path | None, timeout: float) -> None:
+    """Start a run of daily-digest/daily now, through the server, and wait for it.
+
+    \b
+    Examples:
+      digest trigger
+      prefect deployment run daily-digest/daily      # the same, with Prefect's CLI
+    """
+    from flows import deploy
+
+    settings = settings_from(config, state=state)
+    use_server(settings)
+    run = deploy.trigger(timeout)
+    state_name = run.state.name if run.state else "unknown"
+    click.echo(f"digest: run {run.name} finished: {state_name}")
+    if not run.state or not run.state.is_completed():
+        sys.exit(EXIT_ERROR)
+
+
+@main.command()
+@with_folders
+@handle_errors
+def status(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None) -> None:
+    """Show the next scheduled run, the last runs, pending and failed articles, unsent digests.
+
+    \b
+    Example:
+      digest status
+    """
+    from digest.state import StateStore
+
+    settings = settings_from(config, inbox, outbox, state)
+    try:
+        from flows import deploy
+
+        use_server(settings)
+        info = deploy.schedule_status()
+        for sched in info["schedules"]:
+            click.echo(f"schedule: {sched['cron']} ({sched['timezone']}){'' if sched['active'] else ' paused'}")
+        click.echo(f"next run: {info['next_run'] or 'none scheduled'}")
+    except Exception:  # no server, or no deployment yet: the local state still answers
+        click.echo("next run: unknown (no Prefect server with daily-digest/daily; start `digest server` and `digest serve`)")
+    if not settings.db_path.exists():
+        click.echo("no runs yet (state folder empty)")
+        return
+    with StateStore(settings.db_path) as store:
+        for r in store.runs(5):
+            summ = r["summary"]
+            counts = f"{summ.get('new', 0)} new, {summ.get('stories', 0)} stories, {summ.get('failed', 0)} failed"
+            click.echo(f"run {r['started']}: {r['outcome']} ({counts}){' ' + summ['path'] if summ.get('path') else ''}")
+        counts = store.counts()
+        click.echo("articles: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) if counts else "articles: none")
+        for a in store.articles("pending"):
+            click.echo(f"  pending: {a['path']}")
+        for a in store.articles("failed"):
+            click.echo(f"  failed: {a['path']}: {a['reason']}")
+        for d in store.digests(limit=10):
+            if d.delivery not in ("sent",):
+                click.echo(f"digest {d.path}: {d.delivery}{': ' + d.delivery_reason if d.delivery_reason else ''}")
+
+
+@main.command("send-test")
+@config_option
+@click.option("--outbox", type=click.Path(path_type=Path, file_okay=False), help="Outbox (default ./outbox).")
+@click.option("--to", "to", required=True, multiple=True, help="Recipient address (repeatable).")
+@handle_errors
+def send_test(config: Path | None, outbox: Path | None, to: tuple[str, ...]) -> None:
+    """Send the latest digest in the outbox to one address, to check the SMTP settings.
+
+    \b
+    Example:
+      DIGEST_SMTP_HOST=smtp.example.com DIGEST_SMTP_USER=me DIGEST_SMTP_PASSWORD=... digest send-test --to me@example.com
+    """
+    from digest import deliver
+
+    settings = settings_from(config, outbox=outbox, mail_to=list(to))
+    if not settings.smtp_host:
+        raise ConfigError("no SMTP host: set DIGEST_SMTP_HOST (and DIGEST_SMTP_PORT, DIGEST_SMTP_SECURITY)")
+    latest = sorted(settings.outbox.glob("*/digest*.eml"))
+    if not latest:
+        raise ConfigError(f"no digest in {settings.outbox}; run `digest run` first")
+    eml = max(latest, key=lambda p: p.stat().st_mtime)
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    deliver.send(eml.read_bytes(), settings, password)
+    click.echo(f"digest: sent {eml} to {', '.join(to)}")
+
+
 def stem(path: Path) -> str:
     """Return a file's name without .txt, .md, .html, .htm, .eml, .html.gz."""
     name = path.name

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     # schedule
     schedule: str = "0 7 * * *"
     timezone: str | None = None  # IANA name; None means the machine's
+    server_port: int = Field(4200, gt=0, lt=65536)  # `digest server` binds 127.0.0.1 on this port
 
     # delivery
     smtp_host: str | None = None

@@ -1,0 +1,136 @@
+"""Serving `daily-digest/daily` on a schedule, the embedded Prefect server, and triggering runs."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from digest.errors import ConfigError, DigestError
+from digest.settings import Settings
+
+DEPLOYMENT = "daily-digest/daily"
+
+
+def machine_timezone() -> str:
+    """Return the machine's IANA time zone name (TZ, /etc/timezone, /etc/localtime), else UTC."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz and "/" in tz and not tz.startswith("/"):
+        return tz
+    try:
+        name = Path("/etc/timezone").read_text().strip()
+        if name:
+            return name
+    except OSError:
+        pass
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            return target.split("zoneinfo/", 1)[1]
+    except OSError:
+        pass
+    return "UTC"
+
+
+def timezone_of(settings: Settings) -> str:
+    """Return the schedule's IANA time zone, validated."""
+    from zoneinfo import ZoneInfo
+
+    name = settings.timezone or machine_timezone()
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin") from exc
+    return name
+
+
+def api_url(settings: Settings) -> str:
+    """Return the Prefect API to talk to: PREFECT_API_URL when set, else the embedded server."""
+    return os.environ.get("PREFECT_API_URL") or f"http://127.0.0.1:{settings.server_port}/api"
+
+
+def server_environment(settings: Settings) -> dict[str, str]:
+    """Environment for `prefect server start` with its SQLite database under the state folder."""
+    home = (settings.state / "prefect").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'server.db'}",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_SERVER_LEVEL="CRITICAL",
+        PREFECT_SERVER_UI_ENABLED="false",
+        DO_NOT_TRACK="1",
+    )
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+def server_command(settings: Settings) -> list[str]:
+    """The command line that starts the embedded Prefect server on 127.0.0.1."""
+    import sys
+
+    return [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.server_port)]
+
+
+def deployment_parameters(settings: Settings, config: Path | None) -> dict[str, Any]:
+    """Absolute folders for the served flow, so runs do not depend on the worker's directory."""
+    return {
+        "inbox": str(settings.inbox.resolve()),
+        "outbox": str(settings.outbox.resolve()),
+        "state": str(settings.state.resolve()),
+        "config": str(config.resolve()) if config else None,
+    }
+
+
+def serve(settings: Settings, config: Path | None = None) -> None:
+    """Register `daily-digest/daily` with its cron schedule and time zone, and run it when due."""
+    from prefect.schedules import Cron
+
+    from flows.daily_digest import daily_digest
+
+    daily_digest.serve(
+        name="daily",
+        schedules=[Cron(settings.schedule, timezone=timezone_of(settings))],
+        parameters=deployment_parameters(settings, config),
+        description="Digest the inbox every morning.",
+        pause_on_shutdown=False,
+        print_starting_message=False,
+    )
+
+
+def trigger(timeout: float | None = None) -> Any:
+    """Start a run of the deployment now through the server; return the finished flow run."""
+    from prefect.deployments import run_deployment
+
+    try:
+        return run_deployment(DEPLOYMENT, timeout=timeout, as_subflow=False, poll_interval=1)
+    except Exception as exc:  # httpx/Prefect errors: the server is missing or the deployment unknown
+        raise DigestError(
+            f"cannot start {DEPLOYMENT} through {os.environ.get('PREFECT_API_URL')}: {exc}. "
+            "Is `digest server` running and `digest serve` registered?"
+        ) from exc
+
+
+def schedule_status() -> dict[str, Any]:
+    """Return the deployment's schedule, time zone and next scheduled run from the server."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(DEPLOYMENT)
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+            limit=1,
+        )
+        schedules = [
+            {"cron": getattr(s.schedule, "cron", None), "timezone": getattr(s.schedule, "timezone", None), "active": s.active}
+            for s in deployment.schedules
+        ]
+        nxt: datetime | None = runs[0].expected_start_time if runs else None
+    return {"deployment": DEPLOYMENT, "schedules": schedules, "next_run": nxt}
