@@ -279,6 +279,63 @@ class RunResult:
         }
 
 
+DIGEST_PARTS = (".html", ".txt", ".eml", ".json")
+
+
+def recover(settings: Settings, store: StateStore, report: Report) -> None:
+    """Reconcile the outbox with the store after a crash between writing a digest and recording it.
+
+    A digest's JSON is written last, so a digest with all its files but no row in the store is
+    complete: adopt it (mark its articles done) instead of digesting them again. Files of a digest
+    that never got its JSON are a torn write that nobody saw: remove them; the articles are pending.
+    """
+    if not settings.outbox.is_dir():
+        return
+    for day in sorted(p for p in settings.outbox.iterdir() if p.is_dir() and p.name != "dry-run"):
+        stems = {f.with_suffix("") for f in day.glob("digest*.*") if f.suffix in DIGEST_PARTS}
+        for stem in sorted(stems):
+            html = stem.with_suffix(".html")
+            if store.digest_by_path(html) is not None:
+                continue
+            parts = [stem.with_suffix(s) for s in DIGEST_PARTS]
+            if all(p.exists() for p in parts):
+                _adopt(store, html, report)
+            else:
+                for part in parts:
+                    part.unlink(missing_ok=True)
+                report(f"recovered: removed the incomplete digest {html} left by an interrupted run")
+    render.write_index(settings.outbox)
+
+
+def _adopt(store: StateStore, html: Path, report: Report) -> None:
+    import email
+    import email.policy
+    import json
+
+    data = json.loads(html.with_suffix(".json").read_text(encoding="utf-8"))
+    message = email.message_from_bytes(html.with_suffix(".eml").read_bytes(), policy=email.policy.default)
+    records = []
+    for a in data.get("articles", []):
+        row = store.article(a["id"])
+        if row is None:
+            continue  # a file that failed before it was recorded: the next scan reports it again
+        record = ArticleRecord(
+            a["id"], a["path"], a["status"], a.get("reason", ""), a.get("duplicate_of"),
+            dropped=a.get("dropped", 0), kept=a.get("kept", 0),
+        )
+        records.append((record, row["fingerprint"]))
+    store.commit_digest(
+        day=html.parent.name,
+        path=html,
+        message_id=str(message.get("Message-ID", "")),
+        stories=len(data.get("stories", [])),
+        records=records,
+        story_rows=[],
+        delivery="unsent" if str(message.get("To", "")).strip() else "outbox-only",
+    )
+    report(f"recovered: {html} was written by an interrupted run; its articles are now marked done")
+
+
 @dataclass(frozen=True)
 class Steps:
     """The coarse steps a run is made of; the Prefect flow passes task-wrapped versions."""
@@ -323,6 +380,7 @@ def run(settings: Settings, report: Report = print, dry_run: bool = False, steps
     with run_lock(settings.state), StateStore(settings.db_path) as store:
         run_id = store.start_run()
         try:
+            recover(settings, store, report)
             result = _run(settings, store, report, dry_run, steps)
         except BaseException as exc:
             store.finish_run(run_id, "failed", {"error": str(exc) if isinstance(exc, DigestError) else repr(exc)})
