@@ -299,7 +299,7 @@ def recover(settings: Settings, store: StateStore, report: Report) -> None:
                 continue
             parts = [stem.with_suffix(s) for s in DIGEST_PARTS]
             if all(p.exists() for p in parts):
-                _adopt(store, html, report)
+                _adopt(store, html, report, "unsent" if settings.smtp_host else "outbox-only")
             else:
                 for part in parts:
                     part.unlink(missing_ok=True)
@@ -307,7 +307,7 @@ def recover(settings: Settings, store: StateStore, report: Report) -> None:
     render.write_index(settings.outbox)
 
 
-def _adopt(store: StateStore, html: Path, report: Report) -> None:
+def _adopt(store: StateStore, html: Path, report: Report, delivery: str) -> None:
     import email
     import email.policy
     import json
@@ -331,7 +331,7 @@ def _adopt(store: StateStore, html: Path, report: Report) -> None:
         stories=len(data.get("stories", [])),
         records=records,
         story_rows=[],
-        delivery="unsent" if str(message.get("To", "")).strip() else "outbox-only",
+        delivery=delivery,
     )
     report(f"recovered: {html} was written by an interrupted run; its articles are now marked done")
 
