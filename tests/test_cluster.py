@@ -1,0 +1,91 @@
+"""Clustering: same event across outlets, topic-only neighbours apart, names, determinism, stable ids."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+from fixtures.stories.build import BRIDGE_A, BRIDGE_B, BRIDGE_OTHER, BUDGET, RELEASE_A, RELEASE_B, article
+
+from digest.cluster import StoryMemory, cluster, remember
+from digest.models import Article
+
+
+def corpus() -> list[Article]:
+    return [
+        article("a1", "Footbridge collapses in Marlow Bay, 14 hurt", BRIDGE_A, "Outlet A"),
+        article("b1", "Marlow Bay bridge falls into river during rush hour", BRIDGE_B, "Outlet B"),
+        article("c1", "Tervo road bridge partly collapses after rain", BRIDGE_OTHER, "Outlet C", date="2024-03-09"),
+        article("r1", "Kolesnikova and Babariko freed", RELEASE_A, "Outlet A"),
+        article("r2", "Belarus releases Kalesnikava, Babaryka", RELEASE_B, "Outlet D"),
+        article("d1", "Marlow Bay council passes budget", BUDGET, "Outlet A"),
+    ]
+
+
+def groups(stories: list) -> set[frozenset[str]]:
+    return {frozenset(a.id for a in s.articles) for s in stories}
+
+
+def test_same_event_from_different_outlets_is_one_story() -> None:
+    assert frozenset({"a1", "b1"}) in groups(cluster(corpus()))
+
+
+def test_events_sharing_only_a_topic_or_a_place_stay_apart() -> None:
+    found = groups(cluster(corpus()))
+    assert frozenset({"c1"}) in found  # another bridge collapse
+    assert frozenset({"d1"}) in found  # same town, same outlet, another event
+
+
+def test_transliterated_names_do_not_split_a_story() -> None:
+    assert frozenset({"r1", "r2"}) in groups(cluster(corpus()))
+
+
+def test_clustering_is_deterministic_in_stories_and_ids() -> None:
+    articles = corpus()
+    first = cluster(articles)
+    shuffled = articles[:]
+    random.Random(7).shuffle(shuffled)
+    second = cluster(shuffled)
+    assert [(s.id, [a.id for a in s.articles]) for s in first] == [(s.id, [a.id for a in s.articles]) for s in second]
+    assert len({s.id for s in first}) == len(first)
+
+
+def test_story_memory_round_trips_through_json() -> None:
+    story = next(s for s in cluster(corpus()) if len(s.articles) == 2 and s.articles[0].id == "a1")
+    memory = remember(story, date(2024, 3, 5))
+    assert memory.last_seen == "2024-03-05"
+    assert StoryMemory.from_json(memory.to_json()) == memory
+    assert memory.signature and all(isinstance(w, float) for w in memory.signature.values())
+
+
+def test_remembered_story_keeps_its_id_and_is_flagged_as_update() -> None:
+    yesterday = cluster(corpus()[:2])
+    memory = [remember(s, date(2024, 3, 5)) for s in yesterday]
+    follow_up = article(
+        "a2",
+        "Marlow Bay footbridge: injured commuters leave hospital",
+        [
+            "Two of the 14 people hurt when the Kessel River footbridge collapsed in Marlow Bay left St. Aldric Hospital on Thursday.",
+            "Mayor Ilona Brandt said divers had ended the search of the river and the ferry terminal would reopen.",
+            "Investigators said corrosion in the 42-metre steel span was the likely cause.",
+        ],
+        "Outlet B",
+        date="2024-03-07",
+    )
+    other = article("d1", "Marlow Bay council passes budget", BUDGET, "Outlet A", date="2024-03-07")
+    today = cluster([follow_up, other], memory=memory)
+    by_article = {s.articles[0].id: s for s in today}
+    assert by_article["a2"].id == yesterday[0].id
+    assert by_article["a2"].is_update
+    assert not by_article["d1"].is_update
+    assert by_article["d1"].id != yesterday[0].id
+
+
+def test_new_story_ids_do_not_depend_on_other_stories() -> None:
+    alone = cluster(corpus()[:2])
+    together = cluster(corpus())
+    assert alone[0].id in {s.id for s in together}
+
+
+def test_empty_input_gives_no_stories() -> None:
+    assert cluster([]) == []

@@ -1,0 +1,84 @@
+"""Summaries: registry, offline tokenizer, no questions/headings/near-repeats, sources, updates."""
+
+from __future__ import annotations
+
+import pytest
+from fixtures.stories.build import BRIDGE_A, BRIDGE_B, article
+
+from digest.errors import ConfigError
+from digest.models import Story
+from digest.summarise import SUMMARIZERS, split_sentences, summarise
+
+QUESTION = "Is the town's other bridge safe? Officials promised an answer within a week."
+
+
+def bridge_story() -> Story:
+    a = article("a1", "Footbridge collapses in Marlow Bay, 14 hurt", BRIDGE_A, "Outlet A", headings={2: "What happened next"})
+    b = article("b1", "MARLOW BAY BRIDGE FALLS INTO RIVER", BRIDGE_B, "Outlet B")
+    return Story("s-test", (a, b))
+
+
+def test_split_sentences_is_offline_and_respects_abbreviations() -> None:
+    text = "Dr. Ilona Brandt met Mr. Salmi at 8 a.m. on Tuesday. They spoke for an hour! Was it enough?"
+    assert split_sentences(text) == ["Dr. Ilona Brandt met Mr. Salmi at 8 a.m. on Tuesday.", "They spoke for an hour!", "Was it enough?"]
+
+
+def test_registry_has_fast_lexrank_default_and_sumy_methods() -> None:
+    assert {"lexrank", "sumy-lexrank", "textrank", "lsa", "luhn", "edmundson", "kl", "sumbasic", "reduction", "random"} <= set(SUMMARIZERS)
+
+
+@pytest.mark.parametrize("method", sorted(SUMMARIZERS))
+def test_every_method_summarises_with_sources_recorded(method: str) -> None:
+    story = bridge_story()
+    summary = summarise(story, method=method, sentences=3)
+    assert len(summary.sentences) == 3
+    texts = {a.id: a.text for a in story.articles}
+    outlets = {a.id: a.outlet for a in story.articles}
+    for s in summary.sentences:
+        assert s.text in texts[s.article_id]
+        assert s.outlet == outlets[s.article_id]
+    assert summary.article_ids == ("a1", "b1")
+    assert {s.article_id for s in summary.sources} == {"a1", "b1"}
+
+
+def test_unknown_summarizer_names_the_possible_values() -> None:
+    with pytest.raises(ConfigError, match=r"unknown summarizer 'nope'. Possible values are: .*lexrank.*textrank"):
+        summarise(bridge_story(), method="nope")
+
+
+def test_no_questions_headings_or_titles_in_summary() -> None:
+    summary = summarise(bridge_story(), sentences=7)
+    texts = [s.text for s in summary.sentences]
+    assert all(not t.endswith("?") for t in texts)
+    assert "What happened next" not in texts
+    assert not any("Officials promised" in t and "?" in t for t in texts)
+    assert not any(t.isupper() for t in texts)
+
+
+def test_no_near_duplicate_sentences_across_sources() -> None:
+    a = article("a1", "Footbridge collapses", BRIDGE_A, "Outlet A")
+    reworded = [BRIDGE_A[0].replace("officials said", "authorities said"), *BRIDGE_B[1:]]
+    b = article("b1", "Bridge falls", reworded, "Outlet B")
+    summary = summarise(Story("s", (a, b)), sentences=5)
+    texts = [s.text for s in summary.sentences]
+    assert sum("pedestrian footbridge over the Kessel River" in t for t in texts) == 1
+
+
+def test_update_leaves_out_what_was_shown_before() -> None:
+    story = bridge_story()
+    first = summarise(story, sentences=3)
+    shown = [s.text for s in first.sentences]
+    update = summarise(Story(story.id, story.articles, is_update=True), sentences=3, previous=shown)
+    assert update.is_update
+    assert update.sentences
+    assert not {s.text for s in update.sentences} & set(shown)
+
+
+def test_headline_is_a_source_title_not_the_shouted_one() -> None:
+    assert summarise(bridge_story()).headline == "Footbridge collapses in Marlow Bay, 14 hurt"
+
+
+def test_sentence_count_follows_the_argument() -> None:
+    story = bridge_story()
+    assert len(summarise(story, sentences=4).sentences) == 4
+    assert len(summarise(story, sentences=1).sentences) == 1
