@@ -1,0 +1,182 @@
+"""Measure the clean stage on real pages and print one table.
+
+    .venv/bin/python bench/boilerplate.py [--skip-html]
+
+Rows: seed line accuracy against labels.json; extraction-benchmark F1 (word 4-gram shingles,
+corpus README) for our cleaner on text and HTML, bare trafilatura, and no cleaning, each also on
+even and odd page ids (tune on one, check the other); throughput against trafilatura in the same run.
+The cleaner's output is `Article.text` (headings and body, no title): the ground truth has no title.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from digest.clean import clean_article, learn_boilerplate  # noqa: E402
+from digest.errors import InputError  # noqa: E402
+from digest.ingest import load_file, parse  # noqa: E402
+from digest.models import RawArticle  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+BENCH = CORPUS / "extraction-benchmark"
+SEEDS = CORPUS / "seeds"
+TOKEN = re.compile(r"\w+")
+
+
+def shingles(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
+    """Return the multiset of word n-grams of `\\w+` tokens (short texts: the whole token run)."""
+    tokens = TOKEN.findall(text.lower())
+    if len(tokens) < n:
+        return Counter([tuple(tokens)]) if tokens else Counter()
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+
+def page_scores(output: str, truth: str) -> tuple[float, float]:
+    """Return (precision, recall) of one page from multiset TP/FP/FN normalised to sum to 1."""
+    got, want = shingles(output), shingles(truth)
+    tp = sum((got & want).values())
+    fp = sum((got - want).values())
+    fn = sum((want - got).values())
+    total = tp + fp + fn
+    if total == 0:
+        return 1.0, 1.0
+    tp, fp, fn = tp / total, fp / total, fn / total
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return precision, recall
+
+
+def f1_of(pairs: Iterable[tuple[float, float]]) -> tuple[float, float, float]:
+    """Average precision and recall over pages; F1 from the averages."""
+    pairs = list(pairs)
+    if not pairs:
+        return 0.0, 0.0, 0.0
+    p = sum(x for x, _ in pairs) / len(pairs)
+    r = sum(y for _, y in pairs) / len(pairs)
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def seed_accuracy() -> tuple[int, int, list[str]]:
+    """Return (correct, scored, mistakes) of the seeds' line labels."""
+    labels = json.loads((SEEDS / "labels.json").read_text("utf-8"))["files"]
+    raws = [load_file(SEEDS / name) for name in sorted(labels)]
+    learned = learn_boilerplate(raws)
+    correct = scored = 0
+    mistakes: list[str] = []
+    for raw in raws:
+        article = clean_article(raw, learned)
+        by_line = {d.index: d for d in article.decisions}
+        for item in labels[raw.path.name]:
+            if item["label"] == "either":
+                continue
+            scored += 1
+            d = by_line.get(item["line"])
+            got = (d.role.value if d.role else "drop") if d and d.kept else "drop"
+            if got == item["label"]:
+                correct += 1
+            else:
+                mistakes.append(f"{raw.path.name}:{item['line']} want {item['label']} got {got} ({d and d.reason})")
+    return correct, scored, mistakes
+
+
+def text_raw(path: Path) -> RawArticle:
+    return load_file(path)
+
+
+def run(pages: list[str], out: Callable[[str], str]) -> tuple[dict[str, tuple[float, float]], float]:
+    """Score `out(page_id)` on every page; return per-page (P, R) and the seconds spent in `out`."""
+    truth = json.loads((BENCH / "ground-truth.json").read_text("utf-8"))
+    scores: dict[str, tuple[float, float]] = {}
+    spent = 0.0
+    for pid in pages:
+        t0 = time.perf_counter()
+        text = out(pid)
+        spent += time.perf_counter() - t0
+        scores[pid] = page_scores(text, truth[pid]["articleBody"])
+    return scores, spent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-html", action="store_true", help="text rows only (fast)")
+    parser.add_argument("--worst", type=int, default=0, help="list the N worst text pages")
+    args = parser.parse_args()
+
+    pages = sorted(p.name[: -len(".txt")] for p in (BENCH / "text").glob("*.txt"))
+    rows: list[tuple[str, dict[str, tuple[float, float]]]] = []
+
+    correct, scored, mistakes = seed_accuracy()
+
+    text_raws = {pid: text_raw(BENCH / "text" / f"{pid}.txt") for pid in pages}
+    learned_text = learn_boilerplate(list(text_raws.values()))
+
+    def clean_text(pid: str) -> str:
+        try:
+            return clean_article(text_raws[pid], learned_text).text
+        except InputError:
+            return ""
+
+    raw_scores, _ = run(pages, lambda pid: text_raws[pid].text)
+    text_scores, text_secs = run(pages, clean_text)
+    rows += [("text: no cleaning", raw_scores), ("text: digest.clean", text_scores)]
+    text_mb = sum(len(r.text.encode("utf-8")) for r in text_raws.values()) / 1e6
+
+    html_secs = traf_secs = 0.0
+    if not args.skip_html:
+        import trafilatura
+
+        html_raws: dict[str, RawArticle] = {}
+        for pid in pages:
+            data = gzip.decompress((BENCH / "html" / f"{pid}.html.gz").read_bytes())
+            html_raws[pid] = parse(data, BENCH / "html" / f"{pid}.html", "html")
+
+        def clean_html(pid: str) -> str:
+            try:
+                return clean_article(html_raws[pid]).text
+            except InputError:
+                return ""
+
+        def bare(pid: str) -> str:
+            return trafilatura.extract(html_raws[pid].text) or ""
+
+        traf_scores, traf_secs = run(pages, bare)
+        html_scores, html_secs = run(pages, clean_html)
+        rows += [("html: bare trafilatura.extract", traf_scores), ("html: digest.clean", html_scores)]
+
+    even = [p for p in pages if int(p[-1], 16) % 2 == 0]
+    odd = [p for p in pages if int(p[-1], 16) % 2 == 1]
+    print(f"{'measure':34} {'P':>6} {'R':>6} {'F1':>6} {'F1 even':>8} {'F1 odd':>7}")
+    print(f"{'seeds: line accuracy':34} {'':>6} {'':>6} {correct / scored:6.3f}   ({correct}/{scored} lines)")
+    for name, scores in rows:
+        p, r, f = f1_of(scores.values())
+        fe = f1_of(scores[x] for x in even)[2]
+        fo = f1_of(scores[x] for x in odd)[2]
+        print(f"{name:34} {p:6.3f} {r:6.3f} {f:6.3f} {fe:8.3f} {fo:7.3f}")
+    print(f"{'text cleaning throughput':34} {text_mb / text_secs:6.2f} MB/s ({text_mb:.1f} MB in {text_secs:.2f} s)")
+    if not args.skip_html:
+        n = len(pages)
+        print(
+            f"{'html pages/s (ours vs trafilatura)':34} {n / html_secs:6.1f} vs {n / traf_secs:.1f}"
+            f"  ratio {traf_secs / html_secs:.2f}x"
+        )
+    for m in mistakes:
+        print("  seed mistake:", m)
+    if args.worst:
+        worst = sorted(text_scores.items(), key=lambda kv: sum(kv[1]))[: args.worst]
+        for pid, (p, r) in worst:
+            print(f"  worst text page {pid[:12]} P={p:.2f} R={r:.2f}")
+
+
+if __name__ == "__main__":
+    main()

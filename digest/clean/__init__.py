@@ -1,0 +1,138 @@
+"""Clean stage: remove site boilerplate from raw articles, keeping title, headings and body with roles.
+
+Plain text goes through the line classifier in `text.py`; HTML through trafilatura (`html.py`),
+whose blocks are then judged with the same line signals. Lines that recur across many unrelated
+files of one batch are learned as chrome first (`learn_boilerplate`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from digest.clean import html as html_clean
+from digest.clean import signals as sig
+from digest.clean.text import classify
+from digest.errors import InputError
+from digest.models import Article, Decision, Paragraph, RawArticle, Role
+
+MIN_FILES = 3  # a line must recur in at least this many files to be learned as chrome
+COPY_SHARE = 0.3  # files sharing this much of their prose are copies of one article, not one site
+PROSE_WORDS = 15  # a line this long (in words) is prose, which sites do not repeat across pages
+TEXT_NODE = re.compile(r">([^<]{2,400})<")
+SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+MIN_BODY_WORDS = 12  # fewer words than this in the kept body is no article
+
+
+@dataclass(frozen=True)
+class LearnedBoilerplate:
+    """Normalised lines that recur across many unrelated inbox files (site chrome); immutable."""
+
+    keys: frozenset[str] = frozenset()
+    files: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # key -> files seen in
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.keys)
+
+
+def _lines_of(raw: RawArticle) -> set[str]:
+    if raw.kind == "html" or raw.body_is_html:
+        text = SCRIPT.sub(" ", raw.text)
+        pieces = (match.group(1) for match in TEXT_NODE.finditer(text))
+    else:
+        pieces = iter(raw.text.split("\n"))
+    keys = {sig.normalise(piece) for piece in pieces}
+    keys.discard("")
+    return keys
+
+
+def learn_boilerplate(raws: Sequence[RawArticle]) -> LearnedBoilerplate:
+    """Learn the lines that recur across at least MIN_FILES unrelated files, in O(total lines)."""
+    per_file = [_lines_of(raw) for raw in raws]
+    where: dict[str, list[int]] = defaultdict(list)
+    for n, keys in enumerate(per_file):
+        for key in keys:
+            where[key].append(n)
+    prose = [sum(len(k) for k in keys if k.count(" ") + 1 >= PROSE_WORDS) for keys in per_file]
+    # lines that occur in exactly the same files form one group: one site's chrome, or one article's copies
+    groups: dict[tuple[int, ...], list[str]] = defaultdict(list)
+    for key, files in where.items():
+        if len(files) >= MIN_FILES:
+            groups[tuple(files)].append(key)
+    learned: dict[str, int] = {}
+    for files, keys in groups.items():
+        shared_prose = sum(len(k) for k in keys if k.count(" ") + 1 >= PROSE_WORDS)
+        mean_prose = sum(prose[n] for n in files) / len(files)
+        if mean_prose and shared_prose >= COPY_SHARE * mean_prose:
+            continue  # the files are copies of one article: their shared lines are its text
+        learned.update((k, len(files)) for k in keys)
+    return LearnedBoilerplate(frozenset(learned), MappingProxyType(learned))
+
+
+def _first_sentence(text: str, limit: int = 100) -> str:
+    """Return the first sentence of text, cut at a word boundary near `limit` characters."""
+    match = re.search(r"^(.+?[.!?])(\s|$)", text)
+    sentence = match.group(1) if match else text
+    if len(sentence) > limit:
+        sentence = sentence[:limit].rsplit(" ", 1)[0]
+    return sentence
+
+
+def _article(raw: RawArticle, decisions: tuple[Decision, ...], title: str, outlet: str) -> Article:
+    body = tuple(Paragraph(d.text, d.role) for d in decisions if d.kept and d.role is not Role.TITLE and d.role)
+    if sum(sig.word_count(p.text) for p in body) < MIN_BODY_WORDS:
+        raise InputError(raw.path, "no article text found (everything looked like site boilerplate)")
+    title = title or _first_sentence(body[0].text)
+    return Article(
+        id=raw.id,
+        path=raw.path,
+        fingerprint=raw.fingerprint,
+        kind=raw.kind,
+        title=title,
+        outlet=outlet,
+        paragraphs=(Paragraph(title, Role.TITLE), *body),
+        url=raw.meta.url,
+        date=raw.meta.date,
+        description=raw.meta.description,
+        decisions=decisions,
+        dropped=sum(1 for d in decisions if not d.kept),
+    )
+
+
+def clean_article(raw: RawArticle, learned: LearnedBoilerplate | None = None) -> Article:
+    """Clean one raw article; raise InputError(raw.path, reason) when it holds no article text."""
+    keys = learned.keys if learned is not None else frozenset()
+    if raw.kind == "html" or raw.body_is_html:
+        result = html_clean.extract(raw.text, raw.path)
+        title = raw.meta.title or result.title or ""
+        decisions = html_clean.decide(result, title, keys)
+        outlet = raw.meta.outlet or result.sitename or raw.path.stem
+        return _article(raw, decisions, title, outlet)
+    verdict = classify(raw.text, keys, raw.meta.title)
+    line_title = verdict.decisions[verdict.title_index].text if verdict.title_index is not None else ""
+    return _article(raw, verdict.decisions, raw.meta.title or line_title, raw.meta.outlet or raw.path.stem)
+
+
+def clean_all(raws: Sequence[RawArticle], learn: bool = True) -> tuple[list[Article], list[InputError]]:
+    """Learn boilerplate across the batch (when `learn`), then clean each; failures are collected, not raised."""
+    learned = learn_boilerplate(raws) if learn else None
+    articles: list[Article] = []
+    errors: list[InputError] = []
+    for raw in raws:
+        try:
+            articles.append(clean_article(raw, learned))
+        except InputError as exc:
+            errors.append(exc)
+    return articles, errors
+
+
+__all__ = ["LearnedBoilerplate", "learn_boilerplate", "clean_article", "clean_all"]

@@ -1,0 +1,116 @@
+"""Extract an article's blocks from HTML with trafilatura, offline, and mark headings from its XML."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml.etree import _Element
+
+from digest.clean import signals as sig
+from digest.errors import InputError
+from digest.models import Decision, Role
+
+# DOCTYPE internal subsets can declare entities (billion laughs, external files); articles never need them
+DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)
+ENTITY_DECL = re.compile(r"<!ENTITY[^>]*>", re.IGNORECASE)
+BLOCK_ROLES = {"head": Role.HEADING, "p": Role.BODY, "quote": Role.BODY, "code": Role.BODY, "table": Role.BODY}
+
+
+@dataclass(frozen=True)
+class HtmlResult:
+    """trafilatura's reading of a page: its blocks with roles, and the metadata it found."""
+
+    blocks: tuple[tuple[str, Role], ...]
+    title: str | None
+    sitename: str | None
+
+
+def defuse(markup: str) -> str:
+    """Remove DOCTYPE internal subsets and entity declarations so no parser can expand them."""
+    if "<!" not in markup:
+        return markup
+    return ENTITY_DECL.sub("", DOCTYPE_SUBSET.sub("<!DOCTYPE html>", markup))
+
+
+def _text(element: _Element) -> str:
+    from trafilatura.xml import xmltotxt
+
+    tail, element.tail = element.tail, None  # the tail belongs to the parent, not to this block
+    try:
+        return " ".join(xmltotxt(element, include_formatting=False).split())
+    finally:
+        element.tail = tail
+
+
+def _blocks(body: _Element) -> list[tuple[str, Role]]:
+    out: list[tuple[str, Role]] = []
+    for child in body:
+        if child.tag == "list":
+            items = [item for item in child if item.tag == "item"] or [child]
+            out.extend((_text(item), Role.BODY) for item in items)
+        elif child.tag in BLOCK_ROLES:
+            out.append((_text(child), BLOCK_ROLES[child.tag]))
+    return [(text, role) for text, role in out if text]
+
+
+def extract(markup: str, path: Path, *, favor_precision: bool = False, comments: bool = False) -> HtmlResult:
+    """Run trafilatura on markup (never with a URL: nothing is fetched); raise InputError on failure."""
+    from trafilatura import bare_extraction  # heavy import, only for HTML
+
+    try:
+        doc = bare_extraction(
+            defuse(markup),
+            url=None,
+            favor_precision=favor_precision,
+            include_comments=comments,
+            include_tables=True,
+            with_metadata=True,
+            output_format="python",
+        )
+    except InputError:
+        raise
+    except (RecursionError, MemoryError) as exc:
+        raise InputError(path, f"markup too deeply nested or too large to parse ({exc.__class__.__name__})") from exc
+    except Exception as exc:  # trafilatura and lxml raise many kinds of errors on hostile markup
+        raise InputError(path, f"trafilatura could not read the markup ({exc.__class__.__name__}: {exc})") from exc
+    if doc is None or isinstance(doc, dict) or doc.body is None:
+        return HtmlResult((), None, None)
+    return HtmlResult(tuple(_blocks(doc.body)), doc.title or None, doc.sitename or None)
+
+
+def _block_flag(text: str, learned: Collection[str], seen: set[str]) -> str | None:
+    words = sig.word_count(text)
+    key = sig.normalise(text)
+    if key in learned:
+        return "line recurs across unrelated inbox files (learned boilerplate)"
+    if key in seen:
+        return "repeated block"
+    if sig.is_tail_marker(text, words):
+        return "'Related'/'Trending' tail"
+    if sig.count_widget(text, words):
+        return "widget with a count"
+    return sig.ui_reason(text, words) or sig.caption_reason(text, words)
+
+
+def decide(result: HtmlResult, title: str, learned: Collection[str] = frozenset()) -> tuple[Decision, ...]:
+    """Judge trafilatura's blocks with the plain-text signals: chrome it let through is dropped."""
+    title_key = sig.normalise(title)
+    seen: set[str] = set()
+    decisions: list[Decision] = []
+    for index, (text, role) in enumerate(result.blocks, 1):
+        key = sig.normalise(text)
+        if key and key == title_key:
+            decision = Decision(index, text, False, None, "drop: repeated title")
+        else:
+            flag = _block_flag(text, learned, seen)
+            if flag:
+                decision = Decision(index, text, False, None, f"drop: {flag}")
+            else:
+                reason = "heading (trafilatura <head>)" if role is Role.HEADING else "body (trafilatura)"
+                decision = Decision(index, text, True, role, reason)
+        seen.add(key)
+        decisions.append(decision)
+    return tuple(decisions)

@@ -1,0 +1,184 @@
+"""What one line of a page says about itself: length, punctuation, UI words, captions, counts, lists.
+
+Every check looks at one line alone; `text.py` combines them with the line's neighbours.
+"""
+
+from __future__ import annotations
+
+import re
+
+WORD = re.compile(r"\w+")
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+BULLET = re.compile(r"^\s*(?:[•·‣◦▪▫■□●○*+\-–—]|\d{1,2}[.)])\s+")
+CLOSERS = "\"'”’»)]*"
+SENTENCE_END = (".", "!", "?", "…", "。", "！", "？", ";")
+
+
+def normalise(line: str) -> str:
+    """Return the comparison key of a line: its lower-cased words joined by single spaces."""
+    return " ".join(WORD.findall(line.lower()))
+
+
+def word_count(line: str) -> int:
+    """Count words, reading two CJK characters as one word (those scripts have no spaces)."""
+    cjk = len(CJK.findall(line))
+    return len(WORD.findall(line)) + cjk // 2
+
+
+def ends_sentence(line: str) -> bool:
+    """Tell whether a line ends like a sentence (closing quotes and brackets aside)."""
+    return line.rstrip().rstrip(CLOSERS).endswith(SENTENCE_END)
+
+
+def _any(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(patterns), re.IGNORECASE)
+
+
+# Short interface lines: a few words naming a control. Matched only on short lines, so body
+# sentences that mention a newsletter or a share price are not touched.
+UI_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("subscribe banner", _any(r"\bsubscri(be|ption|bers?)\b", r"\bsign ?up\b", r"\bnewsletters?\b",
+                               r"\bpaywall\b", r"\bfree trial\b", r"\bbecome a member\b", r"\bmembership\b")),
+    ("sign-in link", _any(r"\bsign(ed)? ?(in|out)\b", r"\blog ?(in|out)\b", r"\bregister\b", r"\bmy account\b",
+                          r"\bcreate (an |your )?account\b")),
+    ("share bar", _any(r"\bshare\b", r"\bshares\b(?! (fell|rose))", r"\btweet\b", r"\bwhatsapp\b", r"\bfacebook\b",
+                       r"\btwitter\b", r"\blinkedin\b", r"\bpinterest\b", r"\breddit\b", r"\bemail this\b",
+                       r"\bcopy link\b", r"\bprint\b", r"\bpermalink\b", r"\btelegram\b", r"\binstagram\b",
+                       r"\byoutube\b", r"\bflipboard\b", r"\bcomment(s)?\b", r"\breply\b")),
+    ("follow-us link", _any(r"\bfollow (us|me)\b", r"\bfollow @", r"^@\w+$", r"\bsiga\b", r"\bfolge\b")),
+    ("cookie notice", _any(r"\bcookies?\b", r"\bconsent\b", r"\bgdpr\b")),
+    ("advertisement", _any(r"\badvert(isement|ising|iser)?s?\b", r"\bsponsored\b", r"\bad ?choices\b",
+                           r"\bpromoted\b", r"\bpublicidade\b", r"\bpublicidad\b", r"\banzeige\b", r"\bwerbung\b",
+                           r"\bpublicité\b", r"^ads?$")),
+    ("display toggle", _any(r"\bdark mode\b", r"\blight mode\b", r"\bfont size\b", r"\btext size\b",
+                            r"\blisten to (this|the) article\b", r"\breading time\b", r"\bmin(ute)? read\b")),
+    ("legal footer", _any(r"\bprivacy( policy| notice| settings)?\b", r"\bterms (of (use|service)|and conditions)\b",
+                          r"\ball rights reserved\b", r"©", r"\bcopyright\b", r"\bcontact us\b", r"\babout us\b",
+                          r"\bimprint\b", r"\bimpressum\b", r"\baccessibility\b", r"\bsitemap\b")),
+    ("navigation link", _any(r"^(home|menu|search|more|next|previous|prev|back|close|top|open|skip|main menu|"
+                             r"sections?|topics?|categories|navigation|go|submit|ok|cancel|view all|see all|"
+                             r"show more|load more|read more|continue reading|full story|expand|collapse|"
+                             r"back to top|skip to (main )?content|jump to)\W*$", r"\bskip to\b",
+                             r"\bback to top\b", r"\bclick here\b", r"\bread (the )?full\b", r"\bscroll\b")),
+)
+# Phrases of a legal notice, consent banner or subscription pitch, counted on longer lines
+PITCH = _any(
+    r"\bby clicking\b", r"\bprivacy policy\b", r"\bterms of (use|service)\b", r"\bsubscrib", r"\bnewsletter\b",
+    r"\bsign up\b", r"\bwe use cookies\b", r"\bcookie policy\b", r"\buse of cookies\b", r"\bagree to\b",
+    r"\ball rights reserved\b", r"\bcopyright\b", r"©", r"\bunsubscribe\b", r"\bin your inbox\b",
+    r"\bad blocker\b", r"\bwhitelist\b", r"\bdisable your ad", r"\bsupport (our|independent) journalism\b",
+    r"\bregistered trademark\b", r"\bthis (site|website) uses\b", r"\bjavascript\b", r"\bbrowser\b",
+)
+TAIL = re.compile(
+    r"^(?:related(?: articles| stories| posts| content| news| links| coverage| reading| topics)?|"
+    r"trending(?: now| stories| news| articles)?|more (?:from|on|in|about)\b.*|"
+    r"more (?:stories|news|articles|videos|headlines)\b.*|read (?:more|next|also)\b.*|also read\b.*|"
+    r"recommended(?: for you| stories| articles| reading)?|you (?:may|might) (?:also )?(?:like|enjoy)\b.*|"
+    r"(?:most )?popular(?: now| stories| posts| articles| today)?|most (?:read|viewed|shared|commented)\b.*|"
+    r"further (?:reading|learning)|see also|latest(?: news| stories| articles| videos)?|top stories|"
+    r"don'?t miss\b.*|what to read next|editor'?s picks?|(?:\d+ )?comments?|leave a (?:reply|comment)|"
+    r"join the (?:conversation|discussion)|you(?:'|’)?re all caught up|up next|around the web|"
+    r"from the web|sponsored (?:content|stories|links)|promoted (?:stories|content)|in case you missed it|"
+    r"(?:other|similar|more) (?:stories|articles|posts)|keep reading|watch next|what(?:'|’)s next on\b.*|"
+    r"discussion|comments are closed|share this(?: article| story| post)?|tags?|topics|filed under)\W*$",
+    re.IGNORECASE,
+)
+KEYWORD_PREFIX = re.compile(r"^(tags?|topics?|keywords?|filed under|categories|category|labels?)\s*:", re.IGNORECASE)
+SEPARATORS = re.compile(r"\s[/|·•]\s|\s[/|]$|\s+\|\s*")
+COUNT_WIDGET = re.compile(r"^[^\W\d_][^\d]{0,40}?\s\(?\d[\d,.]*[kKmM]?\)?$")
+NUMERIC = re.compile(r"^[\d\s/.,:;%$€£¥+\-–()#]+$")
+MONTHS = _any(
+    r"\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t(ember)?)?|oct(ober)?|"
+    r"nov(ember)?|dec(ember)?)\b\.?",
+    r"\b(janeiro|fevereiro|março|abril|maio|junho|julho|agosto|setembro|outubro|novembro|dezembro)\b",
+    r"\b(januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|mars|avril|juin|juillet|août|"
+    r"septembre|octobre|novembre|décembre|enero|febrero|marzo|mayo|junio|julio|septiembre|octubre|noviembre|"
+    r"diciembre)\b",
+    r"\b(mon|tue|wed|thu|fri|sat|sun)(day|sday|nesday|rsday|urday)?\b",
+    r"\b(updated|published|posted|am|pm|et|gmt|utc|ago|hours?|minutes?)\b",
+)
+BYLINE = re.compile(r"^(by|von|par|por|di|door|av|przez|from)\b\s*\S*", re.IGNORECASE)
+CREDIT = _any(
+    r"\b(photo(graph)?s?|image|picture|pic|credit|credits|getty( images)?|reuters|afp|ap photo|shutterstock|"
+    r"courtesy( of)?|illustration|file photo|epa|istock(photo)?|associated press|alamy|ansa|dpa|"
+    r"foto|bild|imagen|crédit|via getty|handout|screenshot|screengrab|video still)\b",
+)
+TRAILING_PAREN = re.compile(r"\(([^()]{2,60})\)\s*$")
+
+
+def ui_reason(line: str, words: int) -> str | None:
+    """Name the interface control a line is, if it is one: short lines only, or long legal notices."""
+    if words <= 12 and not (ends_sentence(line) and words > 6):
+        for reason, pattern in UI_WORDS:
+            if pattern.search(line):
+                return reason
+        return None
+    if words <= 80:
+        hits = {m.group(0).lower() for m in PITCH.finditer(line)}
+        if len(hits) >= 2:
+            return "legal notice or subscription pitch"
+    return None
+
+
+def is_tail_marker(line: str, words: int) -> bool:
+    """Tell whether a line opens a "Related"/"Trending"/"More from" list after the article."""
+    return words <= 8 and bool(TAIL.match(line.strip()))
+
+
+def list_reason(line: str, words: int) -> str | None:
+    """Name a line that is a list of short items (keywords, menu) rather than prose."""
+    if KEYWORD_PREFIX.match(line):
+        return "keyword list"
+    if ends_sentence(line) and not line.rstrip().endswith(("/", "|")):
+        return None
+    parts = [p for p in SEPARATORS.split(line) if p.strip()]
+    seps = len(SEPARATORS.findall(line))
+    if seps >= 2 and parts and words / len(parts) <= 5:
+        return "keyword list" if "/" in line or "," in line else "menu line of separated items"
+    return None
+
+
+def count_widget(line: str, words: int) -> bool:
+    """Tell whether a line is a widget label with a count ("The Breakdown 32", "Comments (4)")."""
+    return 2 <= words <= 6 and not ends_sentence(line) and bool(COUNT_WIDGET.match(line.strip()))
+
+
+def stats_reason(line: str, words: int) -> str | None:
+    """Name a line made only of numbers, a date or a time."""
+    stripped = line.strip()
+    if NUMERIC.match(stripped):
+        return "number or date"
+    if words <= 10 and not ends_sentence(stripped) and re.search(r"\d", stripped):
+        rest = MONTHS.sub(" ", stripped)
+        if not re.search(r"[^\W\d_]{2,}", rest):
+            return "date line"
+    return None
+
+
+def byline(line: str, words: int) -> bool:
+    """Tell whether a line is an author byline ("By Jane Doe")."""
+    return words <= 7 and not ends_sentence(line) and bool(BYLINE.match(line.strip())) and (
+        words == 1 or line.strip()[len(line.strip().split()[0]):].strip()[:1].isupper()
+    )
+
+
+def caption_reason(line: str, words: int) -> str | None:
+    """Name a photo caption or credit: credit words, or a trailing credit in brackets after unfinished prose."""
+    stripped = line.strip()
+    if ends_sentence(stripped) and not stripped.endswith(")"):
+        head = stripped.split(":")[0].lower() if ":" in stripped[:20] else ""
+        if not head or not CREDIT.search(head):
+            return None
+    match = TRAILING_PAREN.search(stripped)
+    if match:
+        inner = match.group(1)
+        before = stripped[: match.start()].rstrip()
+        inner_words = inner.split()
+        named = all(w[:1].isupper() or not w[:1].isalpha() for w in inner_words) and len(inner_words) <= 5
+        if (CREDIT.search(inner) or named) and not ends_sentence(before) and word_count(before) >= 5:
+            return "photo caption or credit"
+    if words <= 40 and CREDIT.search(stripped):
+        first = stripped.split()[0].rstrip(":").lower()
+        if CREDIT.match(first) or re.search(r"(/|\|)\s*(\w+\s*){1,4}$", stripped) or words <= 8:
+            return "photo caption or credit"
+    return None

@@ -1,0 +1,257 @@
+"""Classify the lines of a plain-text page as title, heading, body or boilerplate.
+
+A page copied as text keeps its chrome: menus and footers (runs of short lines), banners, share
+bars, captions, widgets and "Related" tails. Each line is first judged alone (`signals.py`), then
+in context: the article is the densest block of prose (a maximum-sum run of line scores, as in
+Body Text Extraction), short lines inside it are headings when prose follows, and lines repeated
+within the page or learned across the inbox are chrome wherever they stand.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from digest.clean import signals as sig
+from digest.clean.lang import guess_stoplist
+from digest.models import Decision, Role
+
+GOOD_WORDS = 8  # a prose line has at least this many words ...
+LONG_WORDS = 20  # ... and ends like a sentence, unless it is at least this long
+MIN_STOP_DENSITY = 0.18  # share of stopwords in real prose (lists of names and menus have few)
+NAV_RUN = 3  # this many short lines in a row are a menu, a footer or a stats block
+TITLE_WINDOW = 40  # how many lines before the article the headline may stand
+TAIL_DAMPING = 0.3  # prose after a "Related" marker counts this much toward the article block
+
+
+@dataclass(frozen=True)
+class Line:
+    """One non-blank input line and what it says about itself."""
+
+    index: int  # 1-based line number in the input
+    raw: str  # the line without surrounding whitespace
+    text: str  # the line without a bullet mark
+    key: str  # normalised form, for repetition
+    words: int
+    sentence: bool  # ends like a sentence
+    stop: float  # stopword density
+    flag: str | None  # boilerplate reason from the line alone
+    tail: bool  # opens a "Related"/"Trending" list
+
+    @property
+    def good(self) -> bool:
+        """Tell whether the line reads as article prose."""
+        return (
+            self.flag is None
+            and self.words >= GOOD_WORDS
+            and (self.sentence or self.words >= LONG_WORDS)
+            and self.stop >= MIN_STOP_DENSITY
+        )
+
+    @property
+    def short(self) -> bool:
+        """Tell whether the line is short and unpunctuated: a heading, a link or a label."""
+        return not self.sentence and self.words < LONG_WORDS
+
+
+def _flag(text: str, words: int) -> str | None:
+    if words == 0:
+        return "no words"
+    if sig.count_widget(text, words):
+        return "widget with a count"
+    reason = sig.stats_reason(text, words) or sig.list_reason(text, words) or sig.ui_reason(text, words)
+    if reason:
+        return reason
+    if sig.byline(text, words):
+        return "byline"
+    return sig.caption_reason(text, words)
+
+
+def read_lines(text: str, learned: Collection[str] = frozenset()) -> list[Line]:
+    """Split a page into non-blank lines with their own signals (stopwords, flags, repetition)."""
+    raw_lines = [(i, line.strip()) for i, line in enumerate(text.split("\n"), 1) if line.strip()]
+    stop = guess_stoplist(sig.WORD.findall(text[:200_000]))
+    seen: set[str] = set()
+    out: list[Line] = []
+    for index, raw in raw_lines:
+        body = sig.BULLET.sub("", raw, count=1) or raw
+        key = sig.normalise(body)
+        tokens = key.split()
+        words = sig.word_count(body)
+        density = sum(1 for t in tokens if t in stop) / len(tokens) if stop and tokens else 1.0
+        flag = _flag(body, words)
+        if flag is None and key in learned:
+            flag = "line recurs across unrelated inbox files (learned boilerplate)"
+        if flag is None and key and key in seen:
+            flag = "repeated line"
+        seen.add(key)
+        tail = sig.is_tail_marker(body, words)
+        if tail and flag is None:
+            flag = "'Related'/'Trending' tail"
+        out.append(Line(index, raw, body, key, words, sig.ends_sentence(body), density, flag, tail))
+    return out
+
+
+def nav_runs(lines: Sequence[Line]) -> list[bool]:
+    """Mark lines in runs of NAV_RUN or more short lines (menus, footers, stats blocks)."""
+    marks = [False] * len(lines)
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and lines[end].short and lines[end].words <= 12:
+            end += 1
+        if end - start >= NAV_RUN:
+            marks[start:end] = [True] * (end - start)
+        start = max(end, start + 1)
+    return marks
+
+
+def _weight(line: Line, nav: bool) -> float:
+    if line.tail:
+        return -25.0
+    if line.flag:
+        return -(3.0 + min(line.words, 60) * 0.5)
+    if line.good:
+        return float(min(line.words, 120))
+    if nav:
+        return -3.0
+    if line.sentence and line.words >= 3:
+        return 1.0
+    return -1.5
+
+
+def main_block(lines: Sequence[Line], nav: Sequence[bool]) -> tuple[int, int]:
+    """Return [start, end) of the run of lines with the highest total prose score."""
+    best, best_span = 0.0, (0, 0)
+    total, start = 0.0, 0
+    damping = 1.0
+    prose_before = 0
+    for i, line in enumerate(lines):
+        w = _weight(line, nav[i])
+        if line.tail and prose_before >= 100:
+            damping = TAIL_DAMPING  # what follows a "Related" marker is rarely the article
+        if w > 0:
+            w *= damping
+            prose_before += line.words
+        if total <= 0:
+            total, start = 0.0, i
+        total += w
+        if total > best:
+            best, best_span = total, (start, i + 1)
+    return best_span
+
+
+def _title_score(line: Line, distance: int, page_title: str, later: set[str]) -> float:
+    score = min(line.words, 15) - 0.2 * distance
+    if page_title and line.key and page_title.startswith(line.key):
+        score += 10  # the page's own <title> line ("Headline - Site") begins with the headline
+    if line.key in later:
+        score += 5  # headlines are often printed twice
+    return score
+
+
+def find_title(lines: Sequence[Line], start: int, nav: Sequence[bool], hint: str | None) -> int | None:
+    """Return the position of the headline line before the article block, or None."""
+    first_good = next((i for i in range(start, len(lines)) if lines[i].good), start)
+    window = range(max(0, start - TITLE_WINDOW), first_good)
+    hint_key = sig.normalise(hint) if hint else ""
+    if hint_key:
+        for i in window:
+            if lines[i].key and (lines[i].key == hint_key or (lines[i].words >= 3 and hint_key.startswith(lines[i].key))):
+                return i
+    page_title = lines[0].key if lines else ""
+    counts = Counter(line.key for line in lines)
+    later = {k for k, n in counts.items() if n > 1}
+    best: tuple[float, int] | None = None
+    for i in window:
+        line = lines[i]
+        if (line.flag and line.flag != "repeated line") or line.tail or not 3 <= line.words <= 30:
+            continue
+        if line.raw.endswith((".", ":", ",")):
+            continue
+        if i == 0 and len(lines) > 1 and any(page_title.startswith(lines[j].key) for j in window if j and lines[j].key):
+            continue  # the <title> line itself; the headline proper comes later
+        score = _title_score(line, first_good - i, page_title, later)
+        if best is None or score > best[0]:
+            best = (score, i)
+    if best is None:
+        return None
+    # a headline printed twice: the first copy is the title, the second a repeat
+    return next(i for i in window if lines[i].key == lines[best[1]].key)
+
+
+def _in_block_decision(lines: Sequence[Line], i: int, end: int, nav: Sequence[bool]) -> tuple[Role | None, str]:
+    line = lines[i]
+    if line.flag:
+        return None, f"drop: {line.flag}"
+    if line.good:
+        return Role.BODY, "body"
+    if nav[i]:
+        if _list_in_prose(lines, i, end, nav):
+            return Role.BODY, "body: list item inside the article"
+        return None, "drop: short line without sentence punctuation in a navigation run"
+    if line.sentence and line.words >= 2:
+        return Role.BODY, "body: short sentence"
+    nxt = next((j for j in range(i + 1, end) if not lines[j].flag), None)
+    if nxt is not None and (lines[nxt].good or (lines[nxt].sentence and lines[nxt].words >= 3)):
+        if line.words <= 20 and not line.raw.endswith(","):
+            return Role.HEADING, "heading: short line before body text"
+    if not line.sentence and line.words >= 3 and line.stop >= MIN_STOP_DENSITY and nxt is not None and nxt < end:
+        return Role.BODY, "body: prose line without final punctuation"
+    return None, "drop: short line not followed by body text"
+
+
+def _list_in_prose(lines: Sequence[Line], i: int, end: int, nav: Sequence[bool]) -> bool:
+    """Tell whether a run of short lines is a list the article introduces (after a line ending in ':')."""
+    j = i
+    while j > 0 and nav[j - 1]:
+        j -= 1
+    k = i
+    while k + 1 < end and nav[k + 1]:
+        k += 1
+    before = lines[j - 1] if j > 0 else None
+    after = lines[k + 1] if k + 1 < end else None
+    return (
+        before is not None
+        and before.raw.rstrip().endswith(":")
+        and before.flag is None
+        and after is not None
+        and after.good
+    )
+
+
+@dataclass(frozen=True)
+class TextResult:
+    """The classifier's verdict on a page: one decision per non-blank line and the title line."""
+
+    decisions: tuple[Decision, ...]
+    title_index: int | None  # position in decisions of the headline, if one was found
+
+
+def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str | None = None) -> TextResult:
+    """Decide, for each non-blank line of a plain-text page, whether it is title, heading, body or chrome."""
+    lines = read_lines(text, learned)
+    if not lines:
+        return TextResult((), None)
+    nav = nav_runs(lines)
+    start, end = main_block(lines, nav)
+    title = find_title(lines, start, nav, title_hint) if end > start else None
+    title_key = lines[title].key if title is not None else (sig.normalise(title_hint) if title_hint else "")
+    decisions: list[Decision] = []
+    for i, line in enumerate(lines):
+        if i == title:
+            role, reason = Role.TITLE, "title"
+        elif title_key and line.key == title_key:
+            role, reason = None, "drop: repeated title"
+        elif start <= i < end:
+            role, reason = _in_block_decision(lines, i, end, nav)
+        elif line.flag:
+            role, reason = None, f"drop: {line.flag}"
+        elif nav[i]:
+            role, reason = None, "drop: short line without sentence punctuation in a navigation run"
+        else:
+            where = "before" if i < start else "after"
+            role, reason = None, f"drop: {where} the main block of prose"
+        decisions.append(Decision(line.index, line.text if role else line.raw, role is not None, role, reason))
+    return TextResult(tuple(decisions), title)
