@@ -80,8 +80,11 @@ TAIL = re.compile(
     r"join the (?:conversation|discussion)|you(?:'|’)?re all caught up|up next|around the web|"
     r"from the web|sponsored (?:content|stories|links)|promoted (?:stories|content)|in case you missed it|"
     r"(?:other|similar|more) (?:stories|articles|posts)|keep reading|watch next|what(?:'|’)s next on\b.*|"
-    r"discussion|comments are closed|share this(?: article| story| post)?|tags?|topics|filed under)\W*$",
+    r"discussion|comments are closed|\d+ (?:responses?|comments?|replies|thoughts)(?: (?:to|on)\b.*)?|share this(?: article| story| post)?|tags?|topics|filed under)\W*$",
     re.IGNORECASE,
+)
+COMMENT_HEADER = re.compile(
+    r"^\S.{0,60}\s(says|said|wrote|writes|replied|schreibt|dit|a écrit|escribió|disse|scrive)\s*:?\s*$", re.IGNORECASE
 )
 KEYWORD_PREFIX = re.compile(r"^(tags?|topics?|keywords?|filed under|categories|category|labels?)\s*:", re.IGNORECASE)
 SEPARATORS = re.compile(r"\s[/|·•]\s|\s[/|]$|\s+\|\s*")
@@ -150,7 +153,7 @@ def stats_reason(line: str, words: int) -> str | None:
         return "number or date"
     if words <= 10 and not ends_sentence(stripped) and re.search(r"\d", stripped):
         rest = MONTHS.sub(" ", stripped)
-        if not re.search(r"[^\W\d_]{2,}", rest):
+        if rest != stripped and not re.search(r"[^\W\d_]{3,}", rest):
             return "date line"
     return None
 

@@ -21,7 +21,9 @@ GOOD_WORDS = 8  # a prose line has at least this many words ...
 LONG_WORDS = 20  # ... and ends like a sentence, unless it is at least this long
 MIN_STOP_DENSITY = 0.18  # share of stopwords in real prose (lists of names and menus have few)
 NAV_RUN = 3  # this many short lines in a row are a menu, a footer or a stats block
+LOOSE_NAV_RUN = 6  # ... or this many when blank lines separate them
 TITLE_WINDOW = 40  # how many lines before the article the headline may stand
+LIST_FLAGS = frozenset({"keyword list", "menu line of separated items"})
 TAIL_DAMPING = 0.3  # prose after a "Related" marker counts this much toward the article block
 
 
@@ -38,6 +40,7 @@ class Line:
     stop: float  # stopword density
     flag: str | None  # boilerplate reason from the line alone
     tail: bool  # opens a "Related"/"Trending" list
+    loose: bool  # a blank line stands before it (paragraph break, not a list of links)
 
     @property
     def good(self) -> bool:
@@ -65,12 +68,15 @@ def _flag(text: str, words: int) -> str | None:
         return reason
     if sig.byline(text, words):
         return "byline"
+    if sig.COMMENT_HEADER.match(text):
+        return "comment header"
     return sig.caption_reason(text, words)
 
 
 def read_lines(text: str, learned: Collection[str] = frozenset()) -> list[Line]:
     """Split a page into non-blank lines with their own signals (stopwords, flags, repetition)."""
-    raw_lines = [(i, line.strip()) for i, line in enumerate(text.split("\n"), 1) if line.strip()]
+    all_lines = text.split("\n")
+    raw_lines = [(i, line.strip()) for i, line in enumerate(all_lines, 1) if line.strip()]
     stop = guess_stoplist(sig.WORD.findall(text[:200_000]))
     seen: set[str] = set()
     out: list[Line] = []
@@ -89,7 +95,8 @@ def read_lines(text: str, learned: Collection[str] = frozenset()) -> list[Line]:
         tail = sig.is_tail_marker(body, words)
         if tail and flag is None:
             flag = "'Related'/'Trending' tail"
-        out.append(Line(index, raw, body, key, words, sig.ends_sentence(body), density, flag, tail))
+        loose = index >= 2 and not all_lines[index - 2].strip()
+        out.append(Line(index, raw, body, key, words, sig.ends_sentence(body), density, flag, tail, loose))
     return out
 
 
@@ -101,7 +108,9 @@ def nav_runs(lines: Sequence[Line]) -> list[bool]:
         end = start
         while end < len(lines) and lines[end].short and lines[end].words <= 12:
             end += 1
-        if end - start >= NAV_RUN:
+        tight = sum(1 for k in range(start + 1, end) if not lines[k].loose)
+        # menus are lists of adjacent lines; blank-separated short lines are more often headings and lists
+        if end - start >= NAV_RUN and (tight * 2 >= end - start - 1 or end - start >= LOOSE_NAV_RUN):
             marks[start:end] = [True] * (end - start)
         start = max(end, start + 1)
     return marks
@@ -130,7 +139,7 @@ def main_block(lines: Sequence[Line], nav: Sequence[bool]) -> tuple[int, int]:
     for i, line in enumerate(lines):
         w = _weight(line, nav[i])
         if line.tail and prose_before >= 100:
-            damping = TAIL_DAMPING  # what follows a "Related" marker is rarely the article
+            damping = TAIL_DAMPING  # what follows a "Related"/"Comments" marker is rarely the article
         if w > 0:
             w *= damping
             prose_before += line.words
@@ -151,9 +160,23 @@ def _title_score(line: Line, distance: int, page_title: str, later: set[str]) ->
     return score
 
 
+def _headline_like(lines: Sequence[Line], i: int) -> bool:
+    """Tell whether a prose-looking line is a headline: title case, no full stop, prose after it."""
+    if i + 1 >= len(lines) or not lines[i + 1].good:
+        return False
+    line = lines[i]
+    if line.words > 20 or line.raw.rstrip(sig.CLOSERS).endswith((".", ",", ";", ":")):
+        return False
+    long_words = [w for w in line.text.split() if len(w) > 3 and w[:1].isalpha()]
+    capitalised = sum(1 for w in long_words if w[:1].isupper())
+    return bool(long_words) and capitalised / len(long_words) >= 0.6
+
+
 def find_title(lines: Sequence[Line], start: int, nav: Sequence[bool], hint: str | None) -> int | None:
     """Return the position of the headline line before the article block, or None."""
     first_good = next((i for i in range(start, len(lines)) if lines[i].good), start)
+    if _headline_like(lines, first_good):
+        first_good += 1  # the block opens with its own headline
     window = range(max(0, start - TITLE_WINDOW), first_good)
     hint_key = sig.normalise(hint) if hint else ""
     if hint_key:
@@ -191,15 +214,39 @@ def _in_block_decision(lines: Sequence[Line], i: int, end: int, nav: Sequence[bo
         if _list_in_prose(lines, i, end, nav):
             return Role.BODY, "body: list item inside the article"
         return None, "drop: short line without sentence punctuation in a navigation run"
+    nxt = _next_text(lines, i, end)
     if line.sentence and line.words >= 2:
+        if _question_heading(lines, i, nxt):
+            return Role.HEADING, "heading: short question between paragraphs"
         return Role.BODY, "body: short sentence"
-    nxt = next((j for j in range(i + 1, end) if not lines[j].flag), None)
     if nxt is not None and (lines[nxt].good or (lines[nxt].sentence and lines[nxt].words >= 3)):
         if line.words <= 20 and not line.raw.endswith(","):
             return Role.HEADING, "heading: short line before body text"
     if not line.sentence and line.words >= 3 and line.stop >= MIN_STOP_DENSITY and nxt is not None and nxt < end:
         return Role.BODY, "body: prose line without final punctuation"
+    if line.loose and line.words >= 2 and nxt is not None:
+        return Role.BODY, "body: short paragraph inside the article"
     return None, "drop: short line not followed by body text"
+
+
+def _next_text(lines: Sequence[Line], i: int, end: int) -> int | None:
+    """Return the next line that is not chrome, looking past captions and ads but not past lists or tails."""
+    for j in range(i + 1, end):
+        flag = lines[j].flag
+        if not flag:
+            return j
+        if lines[j].tail or flag in LIST_FLAGS:
+            return None
+    return None
+
+
+def _question_heading(lines: Sequence[Line], i: int, nxt: int | None) -> bool:
+    """Tell whether a short question stands as a subheading: prose before it and after it."""
+    line = lines[i]
+    if not line.raw.rstrip(sig.CLOSERS).endswith("?") or line.words > 12 or nxt is None or not lines[nxt].good:
+        return False
+    before = next((lines[j] for j in range(i - 1, -1, -1) if not lines[j].flag), None)
+    return before is not None and before.good
 
 
 def _list_in_prose(lines: Sequence[Line], i: int, end: int, nav: Sequence[bool]) -> bool:
