@@ -21,7 +21,7 @@ def normalise(line: str) -> str:
 
 def word_count(line: str) -> int:
     """Count words, reading two CJK characters as one word (those scripts have no spaces)."""
-    cjk = len(CJK.findall(line))
+    cjk = 0 if line.isascii() else len(CJK.findall(line))
     return len(WORD.findall(line)) + cjk // 2
 
 
@@ -35,32 +35,45 @@ def _any(*patterns: str) -> re.Pattern[str]:
 
 
 # Short interface lines: a few words naming a control. Matched only on short lines, so body
-# sentences that mention a newsletter or a share price are not touched.
-UI_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("subscribe banner", _any(r"\bsubscri(be|ption|bers?)\b", r"\bsign ?up\b", r"\bnewsletters?\b",
-                               r"\bpaywall\b", r"\bfree trial\b", r"\bbecome a member\b", r"\bmembership\b")),
-    ("sign-in link", _any(r"\bsign(ed)? ?(in|out)\b", r"\blog ?(in|out)\b", r"\bregister\b", r"\bmy account\b",
-                          r"\bcreate (an |your )?account\b")),
-    ("share bar", _any(r"\bshare\b", r"\bshares\b(?! (fell|rose))", r"\btweet\b", r"\bwhatsapp\b", r"\bfacebook\b",
-                       r"\btwitter\b", r"\blinkedin\b", r"\bpinterest\b", r"\breddit\b", r"\bemail this\b",
-                       r"\bcopy link\b", r"\bprint\b", r"\bpermalink\b", r"\btelegram\b", r"\binstagram\b",
-                       r"\byoutube\b", r"\bflipboard\b", r"\bcomment(s)?\b", r"\breply\b")),
-    ("follow-us link", _any(r"\bfollow (us|me)\b", r"\bfollow @", r"^@\w+$", r"\bsiga\b", r"\bfolge\b")),
-    ("cookie notice", _any(r"\bcookies?\b", r"\bconsent\b", r"\bgdpr\b")),
-    ("advertisement", _any(r"\badvert(isement|ising|iser)?s?\b", r"\bsponsored\b", r"\bad ?choices\b",
-                           r"\bpromoted\b", r"\bpublicidade\b", r"\bpublicidad\b", r"\banzeige\b", r"\bwerbung\b",
-                           r"\bpublicité\b", r"^ads?$")),
-    ("display toggle", _any(r"\bdark mode\b", r"\blight mode\b", r"\bfont size\b", r"\btext size\b",
-                            r"\blisten to (this|the) article\b", r"\breading time\b", r"\bmin(ute)? read\b")),
-    ("legal footer", _any(r"\bprivacy( policy| notice| settings)?\b", r"\bterms (of (use|service)|and conditions)\b",
-                          r"\ball rights reserved\b", r"©", r"\bcopyright\b", r"\bcontact us\b", r"\babout us\b",
-                          r"\bimprint\b", r"\bimpressum\b", r"\baccessibility\b", r"\bsitemap\b")),
-    ("navigation link", _any(r"^(home|menu|search|more|next|previous|prev|back|close|top|open|skip|main menu|"
-                             r"sections?|topics?|categories|navigation|go|submit|ok|cancel|view all|see all|"
-                             r"show more|load more|read more|continue reading|full story|expand|collapse|"
-                             r"back to top|skip to (main )?content|jump to)\W*$", r"\bskip to\b",
-                             r"\bback to top\b", r"\bclick here\b", r"\bread (the )?full\b", r"\bscroll\b")),
+# sentences that mention a newsletter or a share price are not touched. Terms are word sequences
+# matched on the line's normalised words (one dictionary look-up per word, not one regex per term).
+UI_TERMS: tuple[tuple[str, str], ...] = (
+    ("subscribe banner", "subscribe|subscribed|subscription|subscriptions|subscriber|subscribers|sign up|signup|"
+     "newsletter|newsletters|paywall|free trial|become a member|membership"),
+    ("sign-in link", "sign in|signin|signed in|sign out|log in|login|log out|logout|register|my account|"
+     "create an account|create your account|create account"),
+    ("share bar", "share|tweet|whatsapp|facebook|twitter|linkedin|pinterest|reddit|email this|copy link|print|"
+     "permalink|telegram|instagram|youtube|flipboard|comment|comments|reply"),
+    ("follow-us link", "follow us|follow me|siga|folge"),
+    ("cookie notice", "cookie|cookies|consent|gdpr"),
+    ("advertisement", "advert|adverts|advertisement|advertisements|advertising|advertiser|advertisers|sponsored|"
+     "adchoices|ad choices|promoted|publicidade|publicidad|anzeige|werbung|publicité"),
+    ("display toggle", "dark mode|light mode|font size|text size|listen to this article|listen to the article|"
+     "reading time|min read|minute read"),
+    ("legal footer", "privacy|terms of use|terms of service|terms and conditions|all rights reserved|copyright|"
+     "contact us|about us|imprint|impressum|accessibility|sitemap"),
+    ("navigation link", "skip to|back to top|click here|read the full|read full|scroll"),
 )
+# whole lines that are a single control
+NAV_LINES = frozenset(
+    "home|menu|search|more|next|previous|prev|back|close|top|open|skip|main menu|section|sections|topic|topics|"
+    "categories|navigation|go|submit|ok|cancel|view all|see all|show more|load more|read more|continue reading|"
+    "full story|expand|collapse|ad|ads".split("|")
+)
+
+
+def _term_index(terms: tuple[tuple[str, str], ...]) -> dict[str, tuple[tuple[tuple[str, ...], str], ...]]:
+    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for reason, alternatives in terms:
+        for term in alternatives.split("|"):
+            words = tuple(term.split())
+            index.setdefault(words[0], []).append((words, reason))
+    return {first: tuple(entries) for first, entries in index.items()}
+
+
+UI_INDEX = _term_index(UI_TERMS)
+
+
 # Phrases of a legal notice, consent banner or subscription pitch, counted on longer lines
 PITCH = _any(
     r"\bby clicking\b", r"\bprivacy policy\b", r"\bterms of (use|service)\b", r"\bsubscrib", r"\bnewsletter\b",
@@ -109,14 +122,39 @@ CREDIT = _any(
 TRAILING_PAREN = re.compile(r"\(([^()]{2,60})\)\s*$")
 
 
+# cheap substring test before the PITCH regex, which is slow on long lines
+PITCH_HINTS = (
+    "click", "privacy", "terms of", "subscri", "newsletter", "sign up", "cookie", "agree to", "rights reserved",
+    "copyright", "©", "inbox", "ad block", "whitelist", "disable your ad", "journalism", "trademark",
+    "this site", "this website", "javascript", "browser",
+)
+
+
+def ui_term(line: str) -> str | None:
+    """Return the reason of the first interface term in a line (a whole-line control counts too)."""
+    key = normalise(line)
+    if key in NAV_LINES:
+        return "navigation link"
+    if "©" in line:
+        return "legal footer"
+    if line.lstrip().startswith("@") and " " not in line.strip():
+        return "follow-us link"
+    tokens = key.split()
+    for i, token in enumerate(tokens):
+        for words, reason in UI_INDEX.get(token, ()):
+            if tuple(tokens[i : i + len(words)]) == words:
+                return reason
+    return None
+
+
 def ui_reason(line: str, words: int) -> str | None:
     """Name the interface control a line is, if it is one: short lines only, or long legal notices."""
     if words <= 12 and not (ends_sentence(line) and words > 6):
-        for reason, pattern in UI_WORDS:
-            if pattern.search(line):
-                return reason
-        return None
+        return ui_term(line)
     if words <= 80:
+        low = line.lower()
+        if sum(1 for hint in PITCH_HINTS if hint in low) < 2:
+            return None
         hits = {m.group(0).lower() for m in PITCH.finditer(line)}
         if len(hits) >= 2:
             return "legal notice or subscription pitch"

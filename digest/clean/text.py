@@ -10,7 +10,7 @@ within the page or learned across the inbox are chrome wherever they stand.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from digest.clean import signals as sig
@@ -73,11 +73,22 @@ def _flag(text: str, words: int) -> str | None:
     return sig.caption_reason(text, words)
 
 
+def _prose_sample(lines: Iterable[str], limit: int = 600) -> list[str]:
+    """Return up to `limit` words from the page's longer lines: enough to tell its language."""
+    sample: list[str] = []
+    for line in lines:
+        if len(line) > 80:
+            sample += sig.WORD.findall(line)
+            if len(sample) >= limit:
+                break
+    return sample
+
+
 def read_lines(text: str, learned: Collection[str] = frozenset()) -> list[Line]:
     """Split a page into non-blank lines with their own signals (stopwords, flags, repetition)."""
     all_lines = text.split("\n")
     raw_lines = [(i, line.strip()) for i, line in enumerate(all_lines, 1) if line.strip()]
-    stop = guess_stoplist(sig.WORD.findall(text[:200_000]))
+    stop = guess_stoplist(_prose_sample(raw for _, raw in raw_lines))
     seen: set[str] = set()
     out: list[Line] = []
     for index, raw in raw_lines:
