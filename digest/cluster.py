@@ -21,6 +21,7 @@ from itertools import chain, islice
 from datetime import date, datetime
 
 from types import MappingProxyType
+from urllib.parse import urlsplit
 
 from sumy.utils import get_stop_words
 
@@ -45,10 +46,14 @@ _STOP_LANGS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
 LANGUAGE_SAMPLE = 200  # tokens looked at to guess the language
 _TOKEN = re.compile(r"[^\W\d_](?:[\w’'-]*\w)?|\d[\d,.]*\d|\d")
 _VOWELS = str.maketrans("", "", "aeiouyhwjv")  # letters transliterations disagree on
-TERMS_PER_ARTICLE = 40  # vector length kept per article
+TERMS_PER_ARTICLE = 25  # vector length kept per article
 QUERY_TERMS = 12  # salient terms an article is looked up by
 SIGNATURE_TERMS = 60
 LEAD_PARAGRAPHS = 3
+# thresholds are on a calibrated scale: score = cosine / CALIBRATION, so the default 0.3 means a cosine
+# of 0.255 between salient-term vectors (the best same-event/different-event split on the dev pages)
+CALIBRATION = 0.85
+BACKGROUND_DOCS = 100
 SAME_OUTLET = 0.6  # one outlet rarely runs two articles on one event; shared site vocabulary is not an event
 MAX_DAYS_APART = 3.0  # beyond this, similarity decays with the gap in publication dates
 
@@ -140,15 +145,21 @@ def _cosine(a: Vector, b: Vector) -> float:
     return sum(w * b.get(t, 0.0) for t, w in a.items())
 
 
+def _score(a: Vector, b: Vector) -> float:
+    """Similarity on the scale `threshold` is given in (calibrated cosine)."""
+    return _cosine(a, b) / CALIBRATION
+
+
 def _day(article: Article) -> float | None:
     """Return the article's date as a day number, if it has one."""
     return article.date.timestamp() / 86400.0 if article.date else None
 
 
-def _outlet(article: Article) -> str:
-    """Return a comparable outlet name (lower case, no www.), or "" when unknown."""
-    outlet = (article.outlet or "").strip().lower()
-    return outlet.removeprefix("www.")
+def _outlets(article: Article) -> set[str]:
+    """Return comparable names (lower case, no www.) of the outlets and sites of every copy of an article."""
+    names = {s.outlet.strip().lower() for s in article.sources if s.outlet and s.outlet.strip()}
+    names |= {urlsplit(s.url).netloc.lower() for s in article.sources if s.url}
+    return {n.removeprefix("www.") for n in names if n}
 
 
 @dataclass
@@ -159,10 +170,9 @@ class _Cluster:
     days: list[float] = field(default_factory=list)
     outlets: set[str] = field(default_factory=set)
 
-    def add(self, vector: Vector, day: float | None, outlet: str) -> None:
-        """Add a member's vector, date and outlet, and refresh the centroid."""
-        if outlet:
-            self.outlets.add(outlet)
+    def add(self, vector: Vector, day: float | None, outlets: set[str]) -> None:
+        """Add a member's vector, date and outlets, and refresh the centroid."""
+        self.outlets |= outlets
         for t, w in vector.items():
             self.total[t] = self.total.get(t, 0.0) + w
         self.centroid = _normalise(self.total, TERMS_PER_ARTICLE * 2)
@@ -185,7 +195,9 @@ def _vectors(articles: Sequence[Article]) -> list[Vector]:
     for c in counts:
         df.update(c.keys())
     n = len(articles)
-    idf = {t: math.log((n + 1) / (d + 1)) + 1.0 for t, d in df.items()}
+    # pseudo-documents without the term: in a small batch (one story's articles) the terms they all
+    # share must still count, not sink to the idf of "the"
+    idf = {t: math.log((n + 1 + BACKGROUND_DOCS) / (d + 1)) + 1.0 for t, d in df.items()}
     return [_normalise({t: (1.0 + math.log(tf)) * idf[t] for t, tf in c.items()}, TERMS_PER_ARTICLE) for c in counts]
 
 
@@ -199,14 +211,14 @@ def _assign(vectors: list[Vector], articles: list[Article], threshold: float) ->
     clusters: list[_Cluster] = []
     index: dict[str, list[int]] = defaultdict(list)
     for i, (vector, article) in enumerate(zip(vectors, articles)):
-        day, outlet = _day(article), _outlet(article)
+        day, outlets = _day(article), _outlets(article)
         query = _salient(vector, QUERY_TERMS)
         candidates = sorted({c for t in query for c in index.get(t, ())})
         best, best_score = -1, threshold
         for c in candidates:
             found = clusters[c]
-            score = _cosine(vector, found.centroid) * _time_factor(found.days, day)
-            if outlet and outlet in found.outlets:
+            score = _score(vector, found.centroid) * _time_factor(found.days, day)
+            if outlets & found.outlets:
                 score *= SAME_OUTLET
             if score >= best_score:
                 best, best_score = c, score
@@ -214,7 +226,7 @@ def _assign(vectors: list[Vector], articles: list[Article], threshold: float) ->
             best = len(clusters)
             clusters.append(_Cluster([], {}, {}))
         clusters[best].members.append(i)
-        clusters[best].add(vector, day, outlet)
+        clusters[best].add(vector, day, outlets)
         for t in query:
             postings = index[t]
             if not postings or postings[-1] != best:
@@ -236,7 +248,7 @@ def _merge(clusters: list[_Cluster], threshold: float) -> list[list[int]]:
     for c, cluster in enumerate(clusters):
         query = _salient(cluster.centroid, QUERY_TERMS)
         for other in sorted({o for t in query for o in index.get(t, ())}):
-            score = _cosine(cluster.centroid, clusters[other].centroid)
+            score = _score(cluster.centroid, clusters[other].centroid)
             if cluster.outlets & clusters[other].outlets:
                 score *= SAME_OUTLET
             if score >= threshold and find(other) != find(c):
@@ -270,7 +282,7 @@ def _match_memory(centroids: list[Vector], memory: Sequence[StoryMemory], thresh
     pairs: list[tuple[float, int, int]] = []
     for s, centroid in enumerate(centroids):
         for m in sorted({m for t in _salient(centroid, QUERY_TERMS) for m in index.get(t, ())}):
-            score = _cosine(centroid, signatures[m])
+            score = _score(centroid, signatures[m])
             if score >= threshold:
                 pairs.append((-score, s, m))
     matched: dict[int, StoryMemory] = {}

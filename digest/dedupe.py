@@ -22,8 +22,13 @@ from digest.models import Article, Role
 
 SHINGLE = 4  # words per shingle: long enough to be specific, short enough to survive light edits
 NUM_PERM = 128
-LSH_THRESHOLD = 0.4  # candidate recall floor; a half-length cut of an article still has Jaccard 0.5
-MIN_JACCARD = 0.35  # the shorter copy must be a substantial part of the longer one
+# a text copy can carry several times the words of the HTML page's article (comments, chrome), so the
+# index must find pairs of low Jaccard similarity; the exact shingle overlap decides
+LSH_THRESHOLD = 0.2
+MIN_SIZE_RATIO = 0.15  # a short piece inside a long one is a duplicate only if it is a real part of it
+SAME_TITLE_FACTOR = 0.6  # an identical headline lowers the overlap needed (same page, two formats)
+MIN_TITLE_CHARS = 20
+_TITLE_SITE = re.compile(r"\s+[|–—-]\s+[^|–—-]{2,40}$")  # " | Site name" / " - Site name" suffix
 SCHEME = "affine32"
 _WORD = re.compile(r"\w+")
 _MASK = np.uint64(0xFFFFFFFF)
@@ -41,9 +46,16 @@ class DedupeResult:
 @dataclass(frozen=True)
 class _Sketch:
     words: int
-    shingles: int
+    shingles: np.ndarray  # sorted unique shingle hashes
     digest: str  # hash of the normalised word sequence (exact copies)
+    title: str  # normalised headline without a site suffix, "" when too short to mean anything
     minhash: MinHash | None  # None when the article is too short to shingle
+
+
+def _title_key(title: str) -> str:
+    """Normalise a headline: drop a trailing site name, case and punctuation."""
+    key = " ".join(_WORD.findall(_TITLE_SITE.sub("", title.strip()).lower()))
+    return key if len(key) >= MIN_TITLE_CHARS else ""
 
 
 def _words(article: Article) -> list[str]:
@@ -79,14 +91,15 @@ def _sketch(article: Article, vocab: dict[str, int], perms: np.ndarray) -> _Sket
     """Sketch one article: word count, exact digest and MinHash of its shingles."""
     words = _words(article)
     digest = hashlib.blake2b(" ".join(words).encode(), digest_size=16).hexdigest()
+    title = _title_key(article.title)
     if len(words) < SHINGLE:
-        return _Sketch(len(words), 0, digest, None)
+        return _Sketch(len(words), np.zeros(0, dtype=np.uint32), digest, title, None)
     shingles = _shingle_hashes(_word_hashes(words, vocab))
     a, b = perms
     # the affine32 permutations of datasketch, applied to all shingles at once (uint32 wrap-around)
     values = (shingles[:, None] * a[None, :] + b[None, :]).min(axis=0)
     minhash = MinHash(NUM_PERM, seed=1, hashvalues=values, permutations=perms, scheme=SCHEME)
-    return _Sketch(len(words), len(shingles), digest, minhash)
+    return _Sketch(len(words), shingles, digest, title, minhash)
 
 
 def _completeness(article: Article, sketch: _Sketch) -> tuple[int, int, int, str]:
@@ -97,13 +110,12 @@ def _completeness(article: Article, sketch: _Sketch) -> tuple[int, int, int, str
 
 def _is_near_duplicate(a: _Sketch, b: _Sketch, threshold: float) -> bool:
     """Tell whether b is a near copy of a: most of the shorter one's shingles are in the other."""
-    assert a.minhash is not None and b.minhash is not None
-    jaccard = a.minhash.jaccard(b.minhash)
-    if jaccard < MIN_JACCARD:
+    smaller, larger = sorted((len(a.shingles), len(b.shingles)))
+    same_title = bool(a.title) and a.title == b.title
+    if not smaller or (smaller < MIN_SIZE_RATIO * larger and not same_title):
         return False
-    # |A ∩ B| = J (|A| + |B|) / (1 + J): the overlap coefficient from the Jaccard estimate and set sizes
-    overlap = jaccard * (a.shingles + b.shingles) / (1.0 + jaccard) / min(a.shingles, b.shingles)
-    return overlap >= threshold
+    overlap = len(np.intersect1d(a.shingles, b.shingles, assume_unique=True)) / smaller
+    return overlap >= (threshold * SAME_TITLE_FACTOR if same_title else threshold)
 
 
 def deduplicate(articles: Sequence[Article], threshold: float = 0.8) -> DedupeResult:
@@ -120,14 +132,16 @@ def deduplicate(articles: Sequence[Article], threshold: float = 0.8) -> DedupeRe
 
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
     by_digest: dict[str, str] = {}
+    by_title: dict[str, list[str]] = {}
     groups: dict[str, list[Article]] = {}
     duplicate_of: dict[str, str] = {}
     for article in order:
         sketch = sketches[article.id]
         keeper = by_digest.get(sketch.digest) if sketch.words else None
         if keeper is None and sketch.minhash is not None:
+            found = set(lsh.query(sketch.minhash)) | set(by_title.get(sketch.title, ()) if sketch.title else ())
             # candidates come back in storage order; sort them so ties resolve the same way every run
-            for candidate in sorted(lsh.query(sketch.minhash)):
+            for candidate in sorted(found):
                 if _is_near_duplicate(sketches[candidate], sketch, threshold):
                     keeper = candidate
                     break
@@ -140,6 +154,8 @@ def deduplicate(articles: Sequence[Article], threshold: float = 0.8) -> DedupeRe
             by_digest[sketch.digest] = article.id
         if sketch.minhash is not None:
             lsh.insert(article.id, sketch.minhash, check_duplication=False)
+            if sketch.title:
+                by_title.setdefault(sketch.title, []).append(article.id)
 
     kept = [_collapse(members) for members in groups.values()]
     return DedupeResult(kept=kept, duplicate_of=duplicate_of)

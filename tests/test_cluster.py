@@ -89,3 +89,16 @@ def test_new_story_ids_do_not_depend_on_other_stories() -> None:
 
 def test_empty_input_gives_no_stories() -> None:
     assert cluster([]) == []
+
+
+def test_seeds_cleaned_form_one_story_of_five(seeds) -> None:
+    from digest.clean import clean_all
+    from digest.dedupe import deduplicate
+    from digest.ingest import load_file
+
+    articles, errors = clean_all([load_file(p) for p in sorted(seeds.glob("*.txt"))])
+    assert not errors
+    kept = deduplicate(articles).kept
+    stories = cluster(kept)
+    assert len(stories) == 1
+    assert len({s.article_id for a in stories[0].articles for s in a.sources}) == 5

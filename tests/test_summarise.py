@@ -82,3 +82,19 @@ def test_sentence_count_follows_the_argument() -> None:
     story = bridge_story()
     assert len(summarise(story, sentences=4).sentences) == 4
     assert len(summarise(story, sentences=1).sentences) == 1
+
+
+def test_seed_story_summary_has_three_to_seven_body_sentences(seeds) -> None:
+    from digest.clean import clean_all
+    from digest.ingest import load_file
+    from digest.models import Role
+
+    articles, _ = clean_all([load_file(p) for p in sorted(seeds.glob("*.txt"))])
+    summary = summarise(Story("seeds", tuple(articles)))
+    assert 3 <= len(summary.sentences) <= 7
+    body = {a.id: " ".join(p.text for p in a.paragraphs if p.role is Role.BODY) for a in articles}
+    for s in summary.sentences:
+        assert s.text in body[s.article_id]  # from a body paragraph: never a title, heading or dropped line
+        assert not s.text.endswith("?")
+    assert len({s.outlet for s in summary.sentences}) >= 2  # across sources
+    assert summary.headline in {a.title for a in articles}

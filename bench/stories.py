@@ -1,0 +1,307 @@
+"""Measure dedupe, clustering and summaries on the real corpus; print one table.
+
+    .venv/bin/python bench/stories.py            # full run
+    .venv/bin/python bench/stories.py --quick    # smaller speed and scaling runs
+
+Rows: clustering of the extraction benchmark (+ the five seeds) through the real ingest and clean
+stages; duplicates (each page as HTML and as text); ROUGE of summaries against the outlets' own
+one-line descriptions beside naive sumy baselines and a lead baseline; speed of our summarise against
+sumy's LexRank on one 200-article story; deduplicate + cluster time and peak memory at 1k/10k/100k
+articles generated from the real pages. Every baseline is measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import re
+import resource
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from digest.clean import clean_all  # noqa: E402
+from digest.cluster import cluster  # noqa: E402
+from digest.dedupe import deduplicate  # noqa: E402
+from digest.ingest import load_file  # noqa: E402
+from digest.models import Article, Paragraph, Role, Story  # noqa: E402
+from digest.summarise import split_sentences, summarise, worthy  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+BENCH = CORPUS / "extraction-benchmark"
+SEEDS = CORPUS / "seeds"
+BASELINES = ("sumy-lexrank", "textrank", "lsa")
+ROWS: list[tuple[str, str, str]] = []
+
+
+def row(metric: str, value: str, note: str = "") -> None:
+    """Record one line of the table."""
+    ROWS.append((metric, value, note))
+
+
+def page_of(article: Article) -> str:
+    """Return the benchmark page id (or seed name) an article was read from."""
+    return re.sub(r"\.(html|txt)(\.gz)?$", "", Path(article.path).name)
+
+
+def load_corpus() -> tuple[list[Article], dict[str, str]]:
+    """Ingest and clean every benchmark page (HTML and text) and the seeds, as the pipeline would."""
+    paths = sorted((BENCH / "html").glob("*.html.gz")) + sorted((BENCH / "text").glob("*.txt")) + sorted(SEEDS.glob("*.txt"))
+    raws = [load_file(p) for p in paths]
+    articles, errors = clean_all(raws)
+    for error in errors:
+        print(f"clean failed: {error}", file=sys.stderr)
+    return articles, {a.id: page_of(a) for a in articles}
+
+
+def pair_counts(pred: dict[str, str], truth: dict[str, str], skip: set[tuple[str, str]]) -> tuple[int, int, int]:
+    """Count same-story pairs: true positives, false positives, false negatives (all pairs; 91 pages)."""
+    tp = fp = fn = 0
+    for a, b in itertools.combinations(sorted(pred), 2):
+        if (a, b) in skip:
+            continue
+        same_true = truth.get(a, a) == truth.get(b, b)
+        same_pred = pred[a] == pred[b]
+        tp += same_true and same_pred
+        fp += same_pred and not same_true
+        fn += same_true and not same_pred
+    return tp, fp, fn
+
+
+def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    """Precision, recall and F1 from counts."""
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def bench_clustering(articles: list[Article], pages: dict[str, str]) -> None:
+    """Dedupe and cluster the cleaned corpus; score duplicates, same-story pairs and the seeds."""
+    labels = json.loads((BENCH / "stories.json").read_text())
+    truth = {p: f"story{i}" for i, group in enumerate(labels["stories"]) for p in group}
+    seeds = {page_of(a) for a in articles if Path(a.path).parent == SEEDS}
+    truth.update({s: "seeds" for s in seeds})
+    related = {pair for group in labels["related"] for pair in itertools.combinations(sorted(group), 2)}
+
+    result = deduplicate(articles)
+    groups = [{pages[s.article_id] for s in k.sources} for k in result.kept]
+    both = {pages[a.id] for a in articles if a.kind == "html"} & {pages[a.id] for a in articles if a.kind == "text"}
+    holders: dict[str, set[str]] = defaultdict(set)
+    for kept in result.kept:
+        for source in kept.sources:
+            holders[pages[source.article_id]].add(kept.id)
+    collapsed = sum(1 for page in both if len(holders[page]) == 1)
+    false_merges = sum(len(g) - 1 for g in groups if len(g) > 1)
+    row("duplicates: pages collapsed to one article", f"{collapsed} / {len(both)}", "HTML page + text copy of each benchmark page")
+    row("duplicates: false merges", str(false_merges), "kept articles standing for two different pages")
+
+    stories = cluster(result.kept)
+    pred = {pages[s.article_id]: story.id for story in stories for a in story.articles for s in a.sources}
+    p, r, f = prf(*pair_counts({k: v for k, v in pred.items() if k not in seeds}, truth, related))
+    row("clustering: same-story pairs P / R / F1 (benchmark)", f"{p:.3f} / {r:.3f} / {f:.3f}", "stories.json; related pairs not scored")
+    p, r, f = prf(*pair_counts(pred, truth, related))
+    row("clustering: same-story pairs P / R / F1 (+ seeds)", f"{p:.3f} / {r:.3f} / {f:.3f}", f"{len(stories)} stories from {len(result.kept)} articles")
+    seed_story = {pred[s] for s in seeds}
+    members = {k for k, v in pred.items() if v in seed_story}
+    row("seeds: one story of five, nothing else", f"{len(seed_story)} story, {len(members & seeds)} seeds + {len(members - seeds)} others", "")
+
+
+def rouge_stories(articles: list[Article], pages: dict[str, str]) -> list[tuple[Story, list[str]]]:
+    """Build one story per labelled event (and per other page) from the text pages, with its references."""
+    labels = json.loads((BENCH / "stories.json").read_text())
+    text = {pages[a.id]: a for a in articles if a.kind == "text" and Path(a.path).parent.name == "text"}
+    described = {pages[a.id]: a.description for a in articles if a.kind == "html" and a.description}
+    grouped = [list(g) for g in labels["stories"]]
+    seen = {p for g in grouped for p in g}
+    grouped += [[p] for p in sorted(text) if p not in seen]
+    out = []
+    for group in grouped:
+        refs = [described[p] for p in group if p in described]
+        members = tuple(text[p] for p in sorted(group) if p in text)
+        if refs and members:
+            out.append((Story("-".join(group)[:12], members), refs))
+    return out
+
+
+def lead(story: Story, count: int) -> list[str]:
+    """Return the first summary-worthy sentences of the story's first article (the lead baseline)."""
+    body = [s for p in story.articles[0].body if p.role is Role.BODY for s in split_sentences(p.text)]
+    return [s for s in body if worthy(s)][:count]
+
+
+def bench_rouge(articles: list[Article], pages: dict[str, str], count: int) -> None:
+    """ROUGE-1/2/L F of each method's summaries against the outlets' own descriptions."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    stories = rouge_stories(articles, pages)
+    methods = {"lexrank (ours)": None, **{f"{m} (sumy, naive)": m for m in BASELINES}, "lead baseline": "lead"}
+    for label, method in methods.items():
+        totals = Counter()
+        for story, refs in stories:
+            if method == "lead":
+                sentences = lead(story, count)
+            else:
+                sentences = [s.text for s in summarise(story, method=method or "lexrank", sentences=count).sentences]
+            scores = scorer.score_multi(refs, " ".join(sentences))
+            for key, value in scores.items():
+                totals[key] += value.fmeasure
+        n = len(stories)
+        row(f"ROUGE-1/2/L F, {count} sentences: {label}",
+            f"{totals['rouge1'] / n:.3f} / {totals['rouge2'] / n:.3f} / {totals['rougeL'] / n:.3f}", f"{n} stories")
+
+
+def synthetic_article(rng: random.Random, pool: Sequence[str], ident: str, story: int, names: dict[str, str]) -> Article:
+    """Cut, reorder and re-frame paragraphs of real pages into a new article of one synthetic story."""
+    chosen = rng.sample(list(pool), k=min(len(pool), rng.randint(4, 7)))
+    lead_para = pool[0]
+    body = [lead_para] + [p for p in chosen if p != lead_para]
+    # re-frame: this story's own names, so stories cut from the same page are different events
+    body = [re.sub(r"\b[A-Z][a-z]{3,}\b", lambda m: names.setdefault(m.group(0), m.group(0)), p) for p in body]
+    title = f"{names.get('Story', 'Report')} {story}: " + " ".join(body[0].split()[:8])
+    paragraphs = (Paragraph(title, Role.TITLE), *(Paragraph(p) for p in body))
+    return Article(ident, Path(f"gen/{ident}.txt"), ident, "text", title, f"outlet{rng.randint(0, 300)}", paragraphs)
+
+
+def fake_name(rng: random.Random) -> str:
+    """Make up a pronounceable capitalised name."""
+    syllables = ["ka", "lo", "mi", "ren", "to", "sa", "vik", "dor", "el", "an", "bru", "zet", "pol", "ni", "gar"]
+    return "".join(rng.choice(syllables) for _ in range(3)).capitalize()
+
+
+def generate(n: int, seed: int = 1) -> tuple[list[Article], dict[str, int], dict[str, str]]:
+    """Generate n articles from the benchmark ground truth: stories of 1-8 articles, 10% republished copies."""
+    rng = random.Random(seed)
+    truth = json.loads((BENCH / "ground-truth.json").read_text())
+    pages = [[p.strip() for p in v["articleBody"].split("\n") if len(p.split()) >= 8] for _, v in sorted(truth.items())]
+    pages = [p for p in pages if len(p) >= 3]
+    articles: list[Article] = []
+    story_of: dict[str, int] = {}
+    copy_of: dict[str, str] = {}
+    story = 0
+    while len(articles) < n:
+        # each story mixes paragraphs of two pages and gets its own names
+        pool = rng.choice(pages)[:6] + rng.choice(pages)[:3]
+        names: dict[str, str] = {}
+        for word in set(re.findall(r"\b[A-Z][a-z]{3,}\b", " ".join(pool))) | {"Story"}:
+            names[word] = fake_name(rng)
+        for _ in range(min(rng.randint(1, 8), n - len(articles))):
+            ident = f"g{len(articles):07d}"
+            if articles and story_of[articles[-1].id] == story and rng.random() < 0.1:
+                source = articles[-1]
+                edited = tuple(replace(p, text=p.text.replace(" the ", " a ", 1)) for p in source.paragraphs)
+                articles.append(replace(source, id=ident, path=Path(f"gen/{ident}.txt"), paragraphs=edited))
+                copy_of[ident] = source.id
+            else:
+                articles.append(synthetic_article(rng, pool, ident, story, names))
+            story_of[ident] = story
+        story += 1
+    return articles, story_of, copy_of
+
+
+def scale_one(n: int) -> dict[str, float]:
+    """Time deduplicate + cluster on n generated articles (run in a fresh process for a clean peak)."""
+    articles, story_of, copy_of = generate(n)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    result = deduplicate(articles)
+    middle = time.perf_counter()
+    stories = cluster(result.kept)
+    end = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    found = sum(1 for d, k in result.duplicate_of.items() if copy_of.get(d) == k or copy_of.get(k) == d)
+    pred = {s.article_id: story.id for story in stories for a in story.articles for s in a.sources}
+    tp, fp, fn = contingency_pairs(pred, {a: str(s) for a, s in story_of.items()})
+    p, r, f = prf(tp, fp, fn)
+    return {"n": n, "dedupe": middle - start, "cluster": end - middle, "peak_mb": peak / 1024, "base_mb": base / 1024,
+            "copies": len(copy_of), "found": found, "false_dups": len(result.duplicate_of) - found, "p": p, "r": r, "f": f}
+
+
+def contingency_pairs(pred: dict[str, str], truth: dict[str, str]) -> tuple[int, int, int]:
+    """Same-story pair counts from cluster sizes (linear, so it works at 100,000 articles)."""
+    def pairs(counts: Counter) -> int:
+        return sum(c * (c - 1) // 2 for c in counts.values())
+
+    both = pairs(Counter((pred[a], truth[a]) for a in pred))
+    return both, pairs(Counter(pred.values())) - both, pairs(Counter(truth[a] for a in pred)) - both
+
+
+def bench_scaling(sizes: Sequence[int]) -> None:
+    """Run each size in its own process and report time, peak memory and quality."""
+    previous = None
+    for n in sizes:
+        out = subprocess.run([sys.executable, __file__, "--scale-one", str(n)], capture_output=True, text=True, check=True)
+        m = json.loads(out.stdout.strip().splitlines()[-1])
+        total = m["dedupe"] + m["cluster"]
+        growth = ""
+        if previous:
+            ratio = total / previous[1]
+            nlogn = (n * (n.bit_length())) / (previous[0] * previous[0].bit_length())
+            growth = f"; x{ratio:.1f} time for x{n // previous[0]} articles (n log n: x{nlogn:.1f})"
+        previous = (n, total)
+        row(f"scale: {n:,} articles dedupe + cluster",
+            f"{total:.1f} s (dedupe {m['dedupe']:.1f} + cluster {m['cluster']:.1f}), peak {m['peak_mb']:.0f} MB",
+            f"copies found {m['found']}/{m['copies']}, false {m['false_dups']}; pairs P/R {m['p']:.2f}/{m['r']:.2f}{growth}")
+
+
+def big_story(articles: list[Article], n_articles: int, seed: int = 2) -> Story:
+    """Build one story of n articles (about 40 sentences each) by cutting and reordering real pages."""
+    rng = random.Random(seed)
+    bodies = [[p for p in a.body if p.role is Role.BODY] for a in articles if a.kind == "text"]
+    bodies = [b for b in bodies if len(b) >= 5]
+    made = []
+    for i in range(n_articles):
+        source = rng.choice(bodies)
+        paragraphs = [source[0], *rng.sample(source[1:], k=min(len(source) - 1, 12))]
+        title = Paragraph(f"Report {i}", Role.TITLE)
+        made.append(Article(f"b{i:04d}", Path(f"gen/b{i}.txt"), f"b{i}", "text", f"Report {i}", f"outlet{i}", (title, *paragraphs)))
+    return Story("big", tuple(made))
+
+
+def bench_speed(articles: list[Article], n_articles: int) -> None:
+    """Time our summarise against naive sumy LexRank on the same large story, in this run."""
+    story = big_story(articles, n_articles)
+    sentences = sum(len(split_sentences(p.text)) for a in story.articles for p in a.body)
+    start = time.perf_counter()
+    summarise(story, method="lexrank")
+    ours = time.perf_counter() - start
+    start = time.perf_counter()
+    summarise(story, method="sumy-lexrank")
+    naive = time.perf_counter() - start
+    row(f"speed: summarise one story of {n_articles} articles ({sentences:,} sentences)",
+        f"{ours:.2f} s vs sumy LexRank {naive:.1f} s = {naive / ours:.0f}x", "same story, same run")
+
+
+def main() -> None:
+    """Parse options and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller speed and scaling runs")
+    parser.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.scale_one:
+        print(json.dumps(scale_one(args.scale_one)))
+        return
+    articles, pages = load_corpus()
+    bench_clustering(articles, pages)
+    bench_rouge(articles, pages, 5)
+    bench_speed(articles, 40 if args.quick else 200)
+    bench_scaling([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    width = max(len(m) for m, _, _ in ROWS)
+    vwidth = max(len(v) for _, v, _ in ROWS)
+    print(f"{'metric':<{width}}  {'value':<{vwidth}}  note")
+    print(f"{'-' * width}  {'-' * vwidth}  ----")
+    for metric, value, note in ROWS:
+        print(f"{metric:<{width}}  {value:<{vwidth}}  {note}")
+
+
+if __name__ == "__main__":
+    main()
