@@ -150,14 +150,26 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
     matches.sort(key=lambda m: (round(m.chaos, 3), -round(m.coherence, 3), rank.get(m.encoding, 99)))
     for match in matches[:3]:
         try:
-            return data.decode(match.encoding), match.encoding
+            text = data.decode(match.encoding)
         except (UnicodeDecodeError, LookupError):
             continue
+        return text, _plainest_name(data, text, match.encoding)
     # mostly UTF-8 with a few broken bytes: keep the text, mark the damage
     text = data.decode("utf-8", errors="replace")
     if text.count("\ufffd") <= max(3, len(text) // 200):
         return text, "utf-8 (with invalid bytes replaced)"
     raise InputError(path, "cannot tell the text encoding (not UTF-8, no known encoding fits); save it as UTF-8")
+
+
+def _plainest_name(data: bytes, text: str, encoding: str) -> str:
+    """Name the most common encoding that gives the same text (latin text reads alike in several)."""
+    for candidate in COMMON_ENCODINGS[: COMMON_ENCODINGS.index(encoding) if encoding in COMMON_ENCODINGS else 3]:
+        try:
+            if data.decode(candidate) == text:
+                return candidate
+        except UnicodeDecodeError:
+            continue
+    return encoding
 
 
 # --- metadata -------------------------------------------------------------------------------
