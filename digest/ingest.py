@@ -216,6 +216,15 @@ def split_header_block(text: str) -> tuple[dict[str, str], str]:
     """Split an optional `Key: value` block (ended by a blank line) from the top of a text file."""
     lines = text.lstrip("\ufeff").split("\n")
     found: dict[str, str] = {}
+    if lines and lines[0].strip() == "---":  # Markdown front matter
+        for i, line in enumerate(lines[1:40], start=1):
+            if line.strip() == "---":
+                return found, "\n".join(lines[i + 1 :])
+            match = HEADER_LINE.match(line.strip())
+            key = HEADER_KEYS.get(match[1].strip().lower()) if match else None
+            if key:
+                found[key] = match[2].strip().strip("\"'")  # type: ignore[index]
+        return {}, text
     for i, line in enumerate(lines[:20]):
         if not line.strip():
             if found and i > 0:

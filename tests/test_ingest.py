@@ -159,3 +159,10 @@ def test_real_benchmark_page_metadata(corpus: Path) -> None:
     page = sorted((corpus / "extraction-benchmark" / "html").glob("*.html.gz"))[0]
     raw = load_file(page)
     assert raw.kind == "html" and raw.meta.title and raw.meta.url and raw.meta.url.startswith("http")
+
+
+def test_markdown_front_matter(tmp_path: Path) -> None:
+    write(tmp_path, "a.md", f'---\ntitle: "Tram line approved"\noutlet: Riverside Herald\nlayout: post\n---\n\n{BODY}\n')
+    raw = scan(tmp_path, set()).new[0]
+    assert raw.meta.title == "Tram line approved" and raw.meta.outlet == "Riverside Herald"
+    assert raw.text.strip() == BODY
