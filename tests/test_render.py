@@ -242,6 +242,45 @@ def test_long_digest_is_trimmed_to_the_budget_keeping_headlines() -> None:
         assert s.headline in text and s.headline in plain.get_content()
 
 
+def test_very_long_digest_keeps_as_many_headlines_as_fit() -> None:
+    digest = make_digest(300, words=10)
+    rendered = render.render(digest, settings(max_email_bytes=12_000))
+    assert rendered.trimmed and len(rendered.eml) <= 12_000
+    _, (plain, _) = parts(rendered.eml)
+    text = plain.get_content()
+    listed = [s for s in digest.stories if f"- {s.headline}\r\n" in text or f"- [Update] {s.headline}\r\n" in text]
+    assert 0 < len(listed) < 300
+    assert "300 more stories in the full digest" in " ".join(text.split())
+
+
+def test_empty_digest_renders() -> None:
+    digest = Digest(datetime(2026, 11, 24, 7, tzinfo=timezone.utc), "Daily briefing", (), ())
+    rendered = render.render(digest, settings())
+    assert rendered.subject == "Daily briefing, 24 Nov 2026: 0 stories"
+    assert "No new stories today." in rendered.text and "No new stories today." in rendered.html
+    assert json.loads(rendered.json)["stories"] == []
+
+
+def test_unicode_survives_every_format() -> None:
+    digest = make_digest(1)
+    first = digest.stories[0]
+    first = StorySummary(first.story_id, "Zürich: ÉDF 🚄 résumé", first.sentences, first.sources, first.article_ids)
+    digest = Digest(digest.date, digest.title, (first,), digest.articles)
+    rendered = render.render(digest, settings(title="Revue de presse – matin"))
+    msg, (plain, html) = parts(rendered.eml)
+    assert msg["Subject"] == "Revue de presse – matin, 24 Nov 2026: 1 story"
+    assert "Zürich: ÉDF 🚄 résumé" in plain.get_content() and "Zürich: ÉDF 🚄 résumé" in html.get_content()
+    assert json.loads(rendered.json)["stories"][0]["headline"] == "Zürich: ÉDF 🚄 résumé"
+    assert rendered.eml.isascii()  # 7-bit safe on the wire
+
+
+def test_header_injection_is_refused() -> None:
+    with pytest.raises(RenderError, match="header"):
+        render.render(make_digest(1), settings(reply_to="x@example.org\r\nBcc: victim@example.org"))
+    rendered = render.render(make_digest(1), settings(title="News\r\nBcc: victim@example.org"))
+    assert b"\r\nBcc:" not in rendered.eml
+
+
 def test_budget_too_small_for_anything_raises() -> None:
     with pytest.raises(RenderError, match="max_email_bytes"):
         render.render(make_digest(5), settings(max_email_bytes=1500))
