@@ -306,6 +306,12 @@ def test_connection_dropped_mid_session_is_transient(rendered: render.Rendered) 
             deliver.send(rendered.eml, settings(port))
 
 
+def test_busy_greeting_is_transient(rendered: render.Rendered) -> None:
+    with raw_server(lambda conn: conn.sendall(b"421 4.3.2 too busy, try later\r\n")) as port:
+        with pytest.raises(TransientDeliveryError, match="421"):
+            deliver.send(rendered.eml, settings(port))
+
+
 def test_silent_server_times_out_as_transient(rendered: render.Rendered) -> None:
     with raw_server(lambda conn: None) as port:
         with pytest.raises(TransientDeliveryError, match="timed out"):
