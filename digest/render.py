@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -311,7 +311,7 @@ def build_message(
     return msg.as_bytes()
 
 
-def _largest(low: int, high: int, fits: Any) -> int | None:
+def _largest(low: int, high: int, fits: Callable[[int], bool]) -> int | None:
     """Return the largest n in [low, high] with fits(n), assuming fits is monotone (True then False)."""
     if not fits(low):
         return None
