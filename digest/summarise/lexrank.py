@@ -21,7 +21,7 @@ EDGE_THRESHOLD = 0.1  # sumy's LexRank threshold for an edge between two sentenc
 DAMPING = 0.85
 ITERATIONS = 100
 TOLERANCE = 1e-8
-LEAD_WEIGHT = 0.5  # how much being an article's first sentence adds to a normalised LexRank score
+LEAD_WEIGHT = 2.0  # how much being an article's first sentence adds to a normalised LexRank score
 
 
 def candidates(units: Sequence[Unit], scores: np.ndarray) -> list[int]:
