@@ -112,7 +112,8 @@ def clean_article(raw: RawArticle, learned: LearnedBoilerplate | None = None) ->
     """Clean one raw article; raise InputError(raw.path, reason) when it holds no article text."""
     keys = learned.keys if learned is not None else frozenset()
     if raw.kind == "html" or raw.body_is_html:
-        result = html_clean.extract(raw.text, raw.path)
+        # ingest already read the metadata; ask trafilatura again only for what is missing
+        result = html_clean.extract(raw.text, raw.path, metadata=not (raw.meta.title and raw.meta.outlet))
         title = raw.meta.title or result.title or ""
         decisions = html_clean.decide(result, title, keys)
         outlet = raw.meta.outlet or result.sitename or raw.path.stem

@@ -45,19 +45,32 @@ def _text(element: _Element) -> str:
         element.tail = tail
 
 
-def _blocks(body: _Element) -> list[tuple[str, Role]]:
+def _blocks(container: _Element) -> list[tuple[str, Role]]:
+    """Flatten trafilatura's body into (text, role) blocks; loose text and tails become body blocks."""
     out: list[tuple[str, Role]] = []
-    for child in body:
+    if container.text and container.text.strip():
+        out.append((" ".join(container.text.split()), Role.BODY))
+    for child in container:
         if child.tag == "list":
             items = [item for item in child if item.tag == "item"] or [child]
             out.extend((_text(item), Role.BODY) for item in items)
         elif child.tag in BLOCK_ROLES:
             out.append((_text(child), BLOCK_ROLES[child.tag]))
+        elif child.tag != "graphic":
+            out.extend(_blocks(child))  # a container trafilatura left in place (div, section)
+        if child.tail and child.tail.strip():
+            out.append((" ".join(child.tail.split()), Role.BODY))
     return [(text, role) for text, role in out if text]
 
 
-def extract(markup: str, path: Path, *, favor_precision: bool = False, comments: bool = False) -> HtmlResult:
-    """Run trafilatura on markup (never with a URL: nothing is fetched); raise InputError on failure."""
+def extract(
+    markup: str, path: Path, *, favor_precision: bool = True, comments: bool = False, metadata: bool = True
+) -> HtmlResult:
+    """Run trafilatura on markup (never with a URL: nothing is fetched); raise InputError on failure.
+
+    Defaults are the measured best on the extraction benchmark (bench/boilerplate.py): favor_precision
+    and no comments. `metadata=False` skips title/site-name extraction when ingest already has them.
+    """
     from trafilatura import bare_extraction  # heavy import, only for HTML
 
     try:
@@ -67,7 +80,7 @@ def extract(markup: str, path: Path, *, favor_precision: bool = False, comments:
             favor_precision=favor_precision,
             include_comments=comments,
             include_tables=True,
-            with_metadata=True,
+            with_metadata=metadata,
             output_format="python",
         )
     except InputError:
@@ -81,13 +94,11 @@ def extract(markup: str, path: Path, *, favor_precision: bool = False, comments:
     return HtmlResult(tuple(_blocks(doc.body)), doc.title or None, doc.sitename or None)
 
 
-def _block_flag(text: str, learned: Collection[str], seen: set[str]) -> str | None:
+def _block_flag(text: str, learned: Collection[str]) -> str | None:
     words = sig.word_count(text)
     key = sig.normalise(text)
     if key in learned:
         return "line recurs across unrelated inbox files (learned boilerplate)"
-    if key in seen:
-        return "repeated block"
     if sig.is_tail_marker(text, words):
         return "'Related'/'Trending' tail"
     if sig.count_widget(text, words):
@@ -98,19 +109,17 @@ def _block_flag(text: str, learned: Collection[str], seen: set[str]) -> str | No
 def decide(result: HtmlResult, title: str, learned: Collection[str] = frozenset()) -> tuple[Decision, ...]:
     """Judge trafilatura's blocks with the plain-text signals: chrome it let through is dropped."""
     title_key = sig.normalise(title)
-    seen: set[str] = set()
     decisions: list[Decision] = []
     for index, (text, role) in enumerate(result.blocks, 1):
         key = sig.normalise(text)
         if key and key == title_key:
             decision = Decision(index, text, False, None, "drop: repeated title")
         else:
-            flag = _block_flag(text, learned, seen)
+            flag = _block_flag(text, learned)
             if flag:
                 decision = Decision(index, text, False, None, f"drop: {flag}")
             else:
                 reason = "heading (trafilatura <head>)" if role is Role.HEADING else "body (trafilatura)"
                 decision = Decision(index, text, True, role, reason)
-        seen.add(key)
         decisions.append(decision)
     return tuple(decisions)

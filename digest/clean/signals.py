@@ -114,10 +114,11 @@ MONTHS = _any(
     r"\b(updated|published|posted|am|pm|et|gmt|utc|ago|hours?|minutes?)\b",
 )
 BYLINE = re.compile(r"^(by|von|par|por|di|door|av|przez|from)\b\s*\S*", re.IGNORECASE)
-CREDIT = _any(
-    r"\b(photo(graph)?s?|image|picture|pic|credit|credits|getty( images)?|reuters|afp|ap photo|shutterstock|"
-    r"courtesy( of)?|illustration|file photo|epa|istock(photo)?|associated press|alamy|ansa|dpa|"
-    r"foto|bild|imagen|crédit|via getty|handout|screenshot|screengrab|video still)\b",
+CREDIT = re.compile(
+    r"(?i:\b(photo(graph)?s?|image|picture|pic|credit|credits|getty( images)?|reuters|ap photo|shutterstock|"
+    r"courtesy( of)?|illustration|file photo|istock(photo)?|associated press|alamy|"
+    r"foto|bild|imagen|crédit|via getty|handout|screenshot|screengrab|video still)\b)"
+    r"|\b(AFP|AP|EPA|DPA|ANSA|PA|UPI|TASS|XINHUA|Xinhua)\b"  # agencies: capitals only, "epa" is also a word
 )
 TRAILING_PAREN = re.compile(r"\(([^()]{2,60})\)\s*$")
 
@@ -149,7 +150,7 @@ def ui_term(line: str) -> str | None:
 
 def ui_reason(line: str, words: int) -> str | None:
     """Name the interface control a line is, if it is one: short lines only, or long legal notices."""
-    if words <= 12 and not (ends_sentence(line) and words > 6):
+    if words <= 12 and not (ends_sentence(line) and words >= 4):  # a short full sentence is prose
         return ui_term(line)
     if words <= 80:
         low = line.lower()
@@ -214,9 +215,12 @@ def caption_reason(line: str, words: int) -> str | None:
     if match:
         inner = match.group(1)
         before = stripped[: match.start()].rstrip()
-        inner_words = inner.split()
-        named = all(w[:1].isupper() or not w[:1].isalpha() for w in inner_words) and len(inner_words) <= 5
-        if (CREDIT.search(inner) or named) and not ends_sentence(before) and word_count(before) >= 5:
+        alpha = [w for w in inner.replace("/", " ").split() if w[:1].isalpha()]
+        # a credit names people or agencies: two or more capitalised words, or one in capitals
+        named = len(alpha) <= 5 and (
+            (len(alpha) >= 2 and all(w[:1].isupper() for w in alpha)) or any(len(w) >= 3 and w.isupper() for w in alpha)
+        )
+        if (CREDIT.search(inner) or named) and not ends_sentence(before) and 5 <= word_count(before) <= 40:
             return "photo caption or credit"
     if words <= 40 and CREDIT.search(stripped):
         first = stripped.split()[0].rstrip(":").lower()
