@@ -70,9 +70,11 @@ def learn_boilerplate(raws: Sequence[RawArticle]) -> LearnedBoilerplate:
             groups[tuple(files)].append(key)
     learned: dict[str, int] = {}
     for files, keys in groups.items():
-        shared_prose = sum(len(k) for k in keys if k.count(" ") + 1 >= PROSE_WORDS)
+        prose_keys = [k for k in keys if k.count(" ") + 1 >= PROSE_WORDS]
+        shared_prose = sum(len(k) for k in prose_keys)
         mean_prose = sum(prose[n] for n in files) / len(files)
-        if mean_prose and shared_prose >= COPY_SHARE * mean_prose:
+        # copies share several paragraphs; a site repeats at most a line or two of prose (a pitch, a notice)
+        if len(prose_keys) >= 2 and shared_prose >= COPY_SHARE * mean_prose:
             continue  # the files are copies of one article: their shared lines are its text
         learned.update((k, len(files)) for k in keys)
     return LearnedBoilerplate(frozenset(learned), MappingProxyType(learned))

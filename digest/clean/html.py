@@ -100,7 +100,7 @@ def _block_flag(text: str, learned: Collection[str]) -> str | None:
     if key in learned:
         return "line recurs across unrelated inbox files (learned boilerplate)"
     if sig.is_tail_marker(text, words):
-        return "'Related'/'Trending' tail"
+        return "related/trending tail"
     if sig.count_widget(text, words):
         return "widget with a count"
     return sig.ui_reason(text, words) or sig.caption_reason(text, words)

@@ -158,7 +158,11 @@ def ui_reason(line: str, words: int) -> str | None:
             return None
         hits = {m.group(0).lower() for m in PITCH.finditer(line)}
         if len(hits) >= 2:
-            return "legal notice or subscription pitch"
+            if "cookie" in low:
+                return "cookie notice"
+            if any(word in low for word in ("subscri", "newsletter", "sign up", "inbox")):
+                return "subscribe banner"
+            return "legal notice"
     return None
 
 

@@ -105,7 +105,7 @@ def read_lines(text: str, learned: Collection[str] = frozenset()) -> list[Line]:
         seen.add(key)
         tail = sig.is_tail_marker(body, words)
         if tail and flag is None:
-            flag = "'Related'/'Trending' tail"
+            flag = "related/trending tail"
         loose = index >= 2 and not all_lines[index - 2].strip()
         out.append(Line(index, raw, body, key, words, sig.ends_sentence(body), density, flag, tail, loose))
     return out
