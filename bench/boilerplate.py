@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from digest.clean import clean_article, learn_boilerplate  # noqa: E402
+from digest.clean.explain import compare_labels  # noqa: E402
 from digest.errors import InputError  # noqa: E402
 from digest.ingest import load_file, parse  # noqa: E402
 from digest.models import RawArticle  # noqa: E402
@@ -75,18 +76,10 @@ def seed_accuracy() -> tuple[int, int, list[str]]:
     correct = scored = 0
     mistakes: list[str] = []
     for raw in raws:
-        article = clean_article(raw, learned)
-        by_line = {d.index: d for d in article.decisions}
-        for item in labels[raw.path.name]:
-            if item["label"] == "either":
-                continue
-            scored += 1
-            d = by_line.get(item["line"])
-            got = (d.role.value if d.role else "drop") if d and d.kept else "drop"
-            if got == item["label"]:
-                correct += 1
-            else:
-                mistakes.append(f"{raw.path.name}:{item['line']} want {item['label']} got {got} ({d and d.reason})")
+        n, wrong = compare_labels(clean_article(raw, learned), labels[raw.path.name])
+        scored += n
+        correct += n - len(wrong)
+        mistakes += wrong
     return correct, scored, mistakes
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from digest.models import Article, Role
@@ -60,3 +61,23 @@ def decisions_json(article: Article) -> dict[str, Any]:
             "paragraphs": len(article.paragraphs),
         },
     }
+
+
+def compare_labels(article: Article, labels: Sequence[Mapping[str, Any]]) -> tuple[int, list[str]]:
+    """Compare decisions with hand labels ({"line": n, "label": role or "drop"}); return (scored, mistakes).
+
+    Lines labelled "either" are not scored; a line without a decision counts as dropped.
+    """
+    by_line = {d.index: d for d in article.decisions}
+    scored = 0
+    mistakes: list[str] = []
+    for item in labels:
+        if item["label"] == "either":
+            continue
+        scored += 1
+        d = by_line.get(item["line"])
+        got = d.role.value if d and d.kept and d.role else "drop"
+        if got != item["label"]:
+            reason = d.reason if d else "no decision"
+            mistakes.append(f"{article.path.name}:{item['line']} want {item['label']} got {got} ({reason})")
+    return scored, mistakes
