@@ -456,6 +456,11 @@ def scan(
             else:
                 result.seen += 1
             continue
+        except FileNotFoundError:
+            pseudo = _pseudo_fingerprint(path)
+            if not known(pseudo):
+                result.failed.append((InputError(path, "the file vanished before it could be read"), pseudo))
+            continue
         except OSError as err:
             pseudo = _pseudo_fingerprint(path)
             if not known(pseudo):
