@@ -83,7 +83,7 @@ PITCH = _any(
     r"\bregistered trademark\b", r"\bthis (site|website) uses\b", r"\bjavascript\b", r"\bbrowser\b",
 )
 TAIL = re.compile(
-    r"^(?:related(?: articles| stories| posts| content| news| links| coverage| reading| topics)?|"
+    r"^(?:related|related (?:articles|stories|posts|content|news|links|coverage|reading|topics|videos)\b.*|"
     r"trending(?: now| stories| news| articles)?|more (?:from|on|in|about)\b.*|"
     r"more (?:stories|news|articles|videos|headlines)\b.*|read (?:more|next|also)\b.*|also read\b.*|"
     r"recommended(?: for you| stories| articles| reading)?|you (?:may|might) (?:also )?(?:like|enjoy)\b.*|"
@@ -93,7 +93,14 @@ TAIL = re.compile(
     r"join the (?:conversation|discussion)|you(?:'|’)?re all caught up|up next|around the web|"
     r"from the web|sponsored (?:content|stories|links)|promoted (?:stories|content)|in case you missed it|"
     r"(?:other|similar|more) (?:stories|articles|posts)|keep reading|watch next|what(?:'|’)s next on\b.*|"
-    r"discussion|comments are closed|\d+ (?:responses?|comments?|replies|thoughts)(?: (?:to|on)\b.*)?|share this(?: article| story| post)?|tags?|topics|filed under)\W*$",
+    r"discussion|comments are closed|about the author|about the blog|"
+    # the same markers in other languages: Portuguese, Spanish, German, French, Italian, Dutch, Japanese
+    r"artigos relacionados|notícias relacionadas|leia (?:também|mais)|veja também|deixe (?:uma resposta|um comentário)|"
+    r"sobre o (?:autor|blog)|artículos relacionados|noticias relacionadas|lee también|deja (?:una respuesta|un comentario)|"
+    r"ähnliche artikel|mehr zum thema|weitere artikel|das könnte sie auch interessieren|kommentar (?:verfassen|schreiben)|"
+    r"articles similaires|à lire aussi|lire aussi|laisser un commentaire|sur le même sujet|articoli correlati|"
+    r"leggi anche|lascia un commento|gerelateerde artikelen|lees ook|関連記事|新着記事|人気記事|おすすめ記事|"
+    r"\d+ (?:responses?|comments?|replies|thoughts)(?: (?:to|on)\b.*)?|share this(?: article| story| post)?|tags?|topics|filed under)\W*$",
     re.IGNORECASE,
 )
 COMMENT_HEADER = re.compile(
@@ -166,9 +173,12 @@ def ui_reason(line: str, words: int) -> str | None:
     return None
 
 
+MORE_OUTLET = re.compile(r"^More(?: [A-Z][\w.&'’-]*){1,4}:?$")  # "More Washington Examiner"
+
+
 def is_tail_marker(line: str, words: int) -> bool:
     """Tell whether a line opens a "Related"/"Trending"/"More from" list after the article."""
-    return words <= 8 and bool(TAIL.match(line.strip()))
+    return words <= 8 and bool(TAIL.match(line.strip()) or MORE_OUTLET.match(line.strip()))
 
 
 def list_reason(line: str, words: int) -> str | None:
