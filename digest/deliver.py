@@ -13,7 +13,7 @@ import ssl
 from email.parser import BytesHeaderParser
 from email.policy import default
 
-from digest.errors import ConfigError, DeliveryError, TransientDeliveryError
+from digest.errors import ConfigError, DeliveryError, PartialDeliveryError, TransientDeliveryError
 from digest.settings import Settings
 
 
@@ -138,7 +138,7 @@ def _transmit(message: bytes, settings: Settings, password: str | None, context:
         if refused:
             # some recipients got it: not transient, since a retry would deliver twice to the others
             detail = "; ".join(f"{rcpt}: {_reply(code, msg)}" for rcpt, (code, msg) in refused.items())
-            raise DeliveryError(f"delivered, but the server refused some recipients ({detail})")
+            raise PartialDeliveryError(f"delivered, but the server refused some recipients ({detail})")
     finally:
         try:
             client.quit()

@@ -7,7 +7,8 @@
      │    └── RunInProgress      another run holds the lock
      ├── RenderError             templates failed
      └── DeliveryError           the SMTP server refused or could not be reached
-          └── TransientDeliveryError   4xx or connection trouble: worth retrying later
+          ├── TransientDeliveryError   4xx or connection trouble: worth retrying later
+          └── PartialDeliveryError     some recipients got it: resending would repeat it for them
 
 Only the CLI turns these into exit codes; stages raise them with `raise ... from exc`.
 """
@@ -52,3 +53,7 @@ class DeliveryError(DigestError):
 
 class TransientDeliveryError(DeliveryError):
     """A temporary delivery failure (4xx reply, dropped connection): retry later."""
+
+
+class PartialDeliveryError(DeliveryError):
+    """The server accepted the message for some recipients and refused others: never resend."""

@@ -14,7 +14,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from digest import clean, cluster, dedupe, ingest, render, summarise
-from digest.errors import ConfigError, DeliveryError, DigestError, InputError, TransientDeliveryError
+from digest.errors import (
+    ConfigError,
+    DeliveryError,
+    DigestError,
+    InputError,
+    PartialDeliveryError,
+    TransientDeliveryError,
+)
 from digest.models import Article, ArticleRecord, Digest, RawArticle, StorySummary
 from digest.settings import Settings
 from digest.state import StateStore, StoryRow, run_lock
@@ -240,6 +247,11 @@ def deliver_pending(
             from digest import deliver
 
             deliver.send(message, settings, password)
+        except PartialDeliveryError as exc:
+            store.set_delivery(row.id, "sent", str(exc))  # resending would repeat it for the others
+            report(f"  partly sent: {row.path}: {exc}")
+            sent += 1
+            continue
         except TransientDeliveryError as exc:
             store.set_delivery(row.id, "unsent", str(exc))
             if raise_transient:
