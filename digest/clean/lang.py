@@ -39,12 +39,12 @@ _WORD_LANGS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 
 def guess_stoplist(tokens: Iterable[str]) -> frozenset[str]:
     """Return the stoplist of the language whose stopwords cover most of the tokens (empty if none fits)."""
+    counts = Counter(token.lower() for token in tokens)
+    total = sum(counts.values())
     hits: Counter[str] = Counter()
-    total = 0
-    for token in tokens:
-        total += 1
-        for lang in _WORD_LANGS.get(token.lower(), ()):
-            hits[lang] += 1
+    for token, n in counts.items():  # each distinct word once: stopwords repeat a lot
+        for lang in _WORD_LANGS.get(token, ()):
+            hits[lang] += n
     if not hits or total == 0:
         return frozenset()
     lang, count = hits.most_common(1)[0]

@@ -10,6 +10,7 @@ import re
 WORD = re.compile(r"\w+")
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 BULLET = re.compile(r"^\s*(?:[•·‣◦▪▫■□●○*+\-–—]|\d{1,2}[.)])\s+")
+BULLET_START = frozenset("•·‣◦▪▫■□●○*+-–—0123456789")  # first characters worth trying BULLET on
 CLOSERS = "\"'”’»)]*"
 SENTENCE_END = (".", "!", "?", "…", "。", "！", "？", ";")
 
@@ -138,9 +139,9 @@ PITCH_HINTS = (
 )
 
 
-def ui_term(line: str) -> str | None:
+def ui_term(line: str, key: str | None = None) -> str | None:
     """Return the reason of the first interface term in a line (a whole-line control counts too)."""
-    key = normalise(line)
+    key = normalise(line) if key is None else key
     if key in NAV_LINES:
         return "navigation link"
     if "©" in line:
@@ -155,10 +156,13 @@ def ui_term(line: str) -> str | None:
     return None
 
 
-def ui_reason(line: str, words: int) -> str | None:
-    """Name the interface control a line is, if it is one: short lines only, or long legal notices."""
+def ui_reason(line: str, words: int, key: str | None = None) -> str | None:
+    """Name the interface control a line is, if it is one: short lines only, or long legal notices.
+
+    `key` is the line's normalised form when the caller has it already.
+    """
     if words <= 12 and not (ends_sentence(line) and words >= 4):  # a short full sentence is prose
-        return ui_term(line)
+        return ui_term(line, key)
     if words <= 80:
         low = line.lower()
         if sum(1 for hint in PITCH_HINTS if hint in low) < 2:

@@ -58,12 +58,12 @@ class Line:
         return not self.sentence and self.words < LONG_WORDS
 
 
-def _flag(text: str, words: int) -> str | None:
+def _flag(text: str, words: int, key: str) -> str | None:
     if words == 0:
         return "no words"
     if sig.count_widget(text, words):
         return "widget with a count"
-    reason = sig.stats_reason(text, words) or sig.list_reason(text, words) or sig.ui_reason(text, words)
+    reason = sig.stats_reason(text, words) or sig.list_reason(text, words) or sig.ui_reason(text, words, key)
     if reason:
         return reason
     if sig.byline(text, words):
@@ -92,12 +92,12 @@ def read_lines(text: str, learned: Collection[str] = frozenset()) -> list[Line]:
     seen: set[str] = set()
     out: list[Line] = []
     for index, raw in raw_lines:
-        body = sig.BULLET.sub("", raw, count=1) or raw
-        key = sig.normalise(body)
-        tokens = key.split()
-        words = sig.word_count(body)
+        body = (sig.BULLET.sub("", raw, count=1) or raw) if raw[0] in sig.BULLET_START else raw
+        tokens = sig.WORD.findall(body.lower())
+        key = " ".join(tokens)
+        words = len(tokens) if body.isascii() else sig.word_count(body)
         density = sum(1 for t in tokens if t in stop) / len(tokens) if stop and tokens else 1.0
-        flag = _flag(body, words)
+        flag = _flag(body, words, key)
         if flag is None and key in learned:
             flag = "line recurs across unrelated inbox files (learned boilerplate)"
         if flag is None and key and key in seen:
