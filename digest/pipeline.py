@@ -303,12 +303,16 @@ def recover(settings: Settings, store: StateStore, report: Report) -> None:
     """
     if not settings.outbox.is_dir():
         return
+    changed = False
     for day in sorted(p for p in settings.outbox.iterdir() if p.is_dir() and p.name != "dry-run"):
+        for stray in day.glob(".*"):  # temporary files of an interrupted atomic write
+            stray.unlink(missing_ok=True)
         stems = {f.with_suffix("") for f in day.glob("digest*.*") if f.suffix in DIGEST_PARTS}
         for stem in sorted(stems):
             html = stem.with_suffix(".html")
             if store.digest_by_path(html) is not None:
                 continue
+            changed = True
             parts = [stem.with_suffix(s) for s in DIGEST_PARTS]
             if all(p.exists() for p in parts):
                 _adopt(store, html, report, "unsent" if settings.smtp_host else "outbox-only")
@@ -316,7 +320,8 @@ def recover(settings: Settings, store: StateStore, report: Report) -> None:
                 for part in parts:
                     part.unlink(missing_ok=True)
                 report(f"recovered: removed the incomplete digest {html} left by an interrupted run")
-    render.write_index(settings.outbox)
+    if changed:
+        render.write_index(settings.outbox)
 
 
 def _adopt(store: StateStore, html: Path, report: Report, delivery: str) -> None:

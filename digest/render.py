@@ -432,10 +432,11 @@ def write_digest(rendered: Rendered, outbox: Path, day: date) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         stem = _claim(folder, rendered.html.encode("utf-8"))
+        # the JSON goes last: its presence tells crash recovery that the digest is complete
         for ext, data in (
             ("txt", rendered.text.encode("utf-8")),
-            ("json", rendered.json.encode("utf-8")),
             ("eml", rendered.eml),
+            ("json", rendered.json.encode("utf-8")),
         ):
             atomic_write(folder / f"{stem}.{ext}", data)
         _fsync_dir(folder)
