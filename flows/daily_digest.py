@@ -7,6 +7,7 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from digest import pipeline
 from digest.errors import InputError
@@ -15,7 +16,8 @@ from digest.pipeline import Cleaned, Discovered, Report, Stories
 from digest.settings import Settings, load_settings
 from digest.state import StateStore
 
-# Stages are pure and their inputs large: no input hashing, no result persistence.
+# Stages are pure and their inputs large: no input hashing, no result persistence. Large
+# arguments are passed through quote() so Prefect does not walk every object inside them.
 PURE: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
@@ -47,6 +49,10 @@ def stories_task(cleaned: Cleaned, settings: Settings, report: Report) -> Storie
         return pipeline.build_stories(cleaned.articles, settings, store, report)
 
 
+def stories_step(cleaned: Cleaned, settings: Settings, report: Report) -> Stories:
+    return stories_task(quote(cleaned), settings, report)
+
+
 # SMTP is I/O that fails for passing reasons: retry, with the same Message-ID every time.
 @task(name="deliver", retries=2, retry_delay_seconds=[5, 30], **PURE)
 def deliver_task(settings: Settings, report: Report) -> int:
@@ -76,10 +82,10 @@ def smtp_password(settings: Settings) -> str | None:
 
 def clean_in_batches(raws: list[RawArticle], settings: Settings) -> Cleaned:
     """Clean in coarse batches; a batch whose task fails fails its own articles, not the digest."""
-    learned = learn_task(raws, settings)
+    learned = learn_task(quote(raws), settings)
     size = settings.batch_size
     batches = [raws[i : i + size] for i in range(0, len(raws), size)]
-    futures = [clean_task.submit(batch, learned) for batch in batches]
+    futures = [clean_task.submit(quote(batch), quote(learned)) for batch in batches]
     cleaned = Cleaned()
     for batch, future in zip(batches, futures):
         try:
@@ -96,7 +102,7 @@ def clean_in_batches(raws: list[RawArticle], settings: Settings) -> Cleaned:
 PREFECT_STEPS = pipeline.Steps(
     discover=ingest_task,
     clean=clean_in_batches,
-    stories=stories_task,
+    stories=stories_step,
     deliver=deliver_step,
 )
 
