@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import json
@@ -110,3 +111,26 @@ def test_dry_run_marks_nothing_done(seeds_inbox: Path) -> None:
     real = run(seeds_inbox)
     assert real["path"] and "dry-run" not in real["path"]
     assert len(load_json(real)["stories"]) == 1
+
+
+def test_a_crashing_clean_batch_fails_only_its_own_articles(tmp_path: Path, seeds: Path) -> None:
+    """A batch task that dies (bad data no ingest would produce: fabricated on purpose) fails its articles only."""
+    from prefect import flow
+
+    from digest.ingest import load_file
+    from digest.settings import load_settings
+    from flows.daily_digest import clean_in_batches
+
+    raws = [load_file(f) for f in sorted(seeds.glob("*.txt"))]
+    broken = dataclasses.replace(raws[0], text=None)  # type: ignore[arg-type]
+    settings = load_settings(None, batch_size=2, learn_boilerplate=False)
+
+    @flow
+    def clean_only() -> object:
+        return clean_in_batches([broken, *raws[1:]], settings)
+
+    cleaned = clean_only()
+    failed_ids = {r.id for r, _ in cleaned.failed}
+    assert failed_ids == {raws[0].id, raws[1].id}  # the first batch of two
+    assert all("cleaning failed" in r.reason for r, _ in cleaned.failed)
+    assert {a.id for a in cleaned.articles} == {r.id for r in raws[2:]}

@@ -1,0 +1,117 @@
+"""The `digest` command as a user runs it: real subprocesses, real folders, no tracebacks."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_deliver import Inbox, smtp_server
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def digest(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "digest.cli", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """`digest run` twice on a copy of the bundled sample inbox, from its own folder."""
+    work = tmp_path_factory.mktemp("cli")
+    shutil.copytree(ROOT / "inbox", work / "inbox")
+    first = digest("run", cwd=work)
+    second = digest("run", cwd=work)
+    return work, first, second
+
+
+def test_run_prints_one_line_per_stage_and_the_path(sample_run) -> None:  # type: ignore[no-untyped-def]
+    work, first, _ = sample_run
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    for stage in ("ingested", "cleaned", "deduplicated", "clustered", "summarised", "rendered"):
+        assert stage in out
+    assert "Traceback" not in out + first.stderr
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("digest: ") and last.endswith("digest.html")
+    assert (work / last.removeprefix("digest: ")).exists()
+    data = json.loads((work / last.removeprefix("digest: ")).with_suffix(".json").read_text())
+    assert data["stories"] and any(a["status"] == "duplicate" for a in data["articles"])
+
+
+def test_second_run_says_nothing_new(sample_run) -> None:  # type: ignore[no-untyped-def]
+    _, _, second = sample_run
+    assert second.returncode == 0
+    assert "nothing new" in second.stdout
+    assert "Traceback" not in second.stdout + second.stderr
+
+
+def test_status_lists_runs(sample_run) -> None:  # type: ignore[no-untyped-def]
+    work, _, _ = sample_run
+    out = digest("status", cwd=work, env={"PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    assert out.returncode == 0, out.stderr
+    assert "next run: unknown" in out.stdout
+    assert "ok (" in out.stdout and "nothing-new" in out.stdout
+    assert "included" in out.stdout
+
+
+def test_send_test_delivers_the_latest_digest(sample_run) -> None:  # type: ignore[no-untyped-def]
+    work, _, _ = sample_run
+    handler = Inbox()
+    with smtp_server(handler) as port:
+        out = digest("send-test", "--to", "me@example.com", cwd=work,
+                     env={"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none"})
+    assert out.returncode == 0, out.stderr
+    [envelope] = handler.received
+    assert envelope.rcpt_tos == ["me@example.com"]
+    msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    assert msg.get_content_type() == "multipart/alternative"
+
+
+def test_missing_inbox_is_a_clear_error(tmp_path: Path) -> None:
+    out = digest("run", "--inbox", str(tmp_path / "nope"), cwd=tmp_path)
+    assert out.returncode == 2
+    assert "does not exist" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bad_setting_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "inbox").mkdir()
+    out = digest("run", cwd=tmp_path, env={"DIGEST_SMTP_SECURITY": "ssl3"})
+    assert out.returncode == 2
+    assert "smtp_security" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_help_has_examples() -> None:
+    for cmd in ("run", "clean", "serve", "server", "trigger", "status", "send-test"):
+        out = digest(cmd, "--help", cwd=ROOT)
+        assert out.returncode == 0
+        assert "Example" in out.stdout, cmd
+
+
+def test_clean_command_variants(tmp_path: Path, corpus: Path, seeds: Path) -> None:
+    seed = sorted(seeds.glob("*.txt"))[4]
+    page = sorted((corpus / "extraction-benchmark" / "html").glob("*.html.gz"))[0]
+    explain = digest("clean", str(seed), "--explain", cwd=tmp_path)
+    assert explain.returncode == 0, explain.stderr
+    assert "drop: repeated title" in explain.stdout and "keep" in explain.stdout
+    as_json = digest("clean", str(seed), "--format", "json", cwd=tmp_path)
+    data = json.loads(as_json.stdout)
+    assert data["title"] and data["paragraphs"]
+    out = digest("clean", str(seed), str(page), "--out", str(tmp_path / "cleaned"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    stem = page.name.removesuffix(".html.gz")
+    assert (tmp_path / "cleaned" / f"{seed.stem}.txt").read_text().strip()
+    assert (tmp_path / "cleaned" / f"{stem}.txt").read_text().strip()
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"")
+    failed = digest("clean", str(bad), cwd=tmp_path)
+    assert failed.returncode == 3 and "empty file" in failed.stderr
