@@ -1,0 +1,112 @@
+"""Hostile articles: no injected markup or links in the digest, no network, no external entities, no leaked secrets."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from digest import pipeline
+from digest.settings import load_settings
+
+HOSTILE = """<html><head><title>Harbour wall repaired after winter storms</title>
+<link rel="stylesheet" href="http://evil.example/steal.css">
+<script src="http://evil.example/x.js"></script></head>
+<body onload="alert(1)"><article>
+<h1>Harbour wall repaired <script>alert('title')</script> after winter storms</h1>
+<p>The harbour wall in Pennock was repaired this week after winter storms tore a gap in it. <img src="http://evil.example/pixel.gif" onerror="alert(2)">
+Engineers said the work cost far less than feared and finished two weeks early.</p>
+<p>Fishing crews welcomed the news. <a href="javascript:alert(3)">Click here</a> or <a href="data:text/html,<script>alert(4)</script>">here</a>.
+The harbour master said boats could return to the inner basin by Friday morning.</p>
+<p>&lt;script&gt;alert("escaped")&lt;/script&gt; The council thanked residents for their patience during the closures.
+Officials said a second phase of repairs on the northern jetty will start next spring.</p>
+<iframe src="http://evil.example/frame"></iframe><style>body{background:url(http://evil.example/bg.png)}</style>
+</article></body></html>"""
+
+XXE = """<?xml version="1.0"?>
+<!DOCTYPE html [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<html><body><article><h1>Ferry timetable changes for the winter season</h1>
+<p>&xxe; The ferry between Gullhaven and Pennock will run every forty minutes from Monday, the operator said.
+Evening crossings will stop at nine o'clock until the end of February, when the summer timetable returns.</p>
+<p>Passengers with season tickets will get a discount on renewals, the operator added in its statement on Tuesday.
+The changes follow a consultation with residents of both villages earlier this autumn.</p></article></body></html>"""
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record and refuse any connection that is not to this machine (the one place a mock is the test)."""
+    attempts: list[str] = []
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("::1", "localhost") or "/" in host):
+            attempts.append(str(address))
+            raise OSError(f"network access attempted: {address}")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    def no_dns(host: str, *args: object, **kw: object) -> object:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            attempts.append(f"dns:{host}")
+            raise OSError(f"DNS lookup attempted: {host}")
+        return real_getaddrinfo(host, *args, **kw)  # type: ignore[arg-type]
+
+    real_getaddrinfo = socket.getaddrinfo
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    return attempts
+
+
+def digest_of(tmp_path: Path, files: dict[str, str]) -> tuple[str, str, str]:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name, text in files.items():
+        (inbox / name).write_text(text)
+    settings = load_settings(None, inbox=inbox, outbox=tmp_path / "outbox", state=tmp_path / "state")
+    result = pipeline.run(settings, report=lambda line: None)
+    assert result.path
+    html = Path(result.path).read_text()
+    return html, Path(result.path).with_suffix(".txt").read_text(), Path(result.path).with_suffix(".json").read_text()
+
+
+def test_hostile_article_cannot_inject_or_fetch(tmp_path: Path, no_network: list[str]) -> None:
+    html, text, _ = digest_of(tmp_path, {"hostile.html": HOSTILE})
+    assert no_network == []
+    lowered = html.lower()
+    assert "<script" not in lowered and "<iframe" not in lowered and "<img" not in lowered
+    assert not re.search(r"\son\w+\s*=", lowered), "event handler attribute in the digest"
+    assert "javascript:" not in lowered and "data:text" not in lowered
+    assert "evil.example" not in lowered
+    assert re.findall(r'href="([^"]*)"', html) == [h for h in re.findall(r'href="([^"]*)"', html)
+                                                  if h.startswith(("http://", "https://", "mailto:", "#"))]
+    assert "Harbour wall" in html  # the article itself survives
+
+
+def test_external_entities_are_not_resolved(tmp_path: Path, no_network: list[str]) -> None:
+    html, text, data = digest_of(tmp_path, {"xxe.html": XXE})
+    for out in (html, text, data):
+        assert "root:x:0:0" not in out
+    assert "Ferry" in html
+
+
+def test_smtp_password_never_appears_in_output_or_state(tmp_path: Path) -> None:
+    from test_deliver import Inbox, smtp_server
+
+    secret = "hunter2-very-secret"
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.html").write_text(XXE)
+    lines: list[str] = []
+    with smtp_server(Inbox()) as port:  # no AUTH offered: the login fails
+        settings = load_settings(None, inbox=inbox, outbox=tmp_path / "outbox", state=tmp_path / "state",
+                                 smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
+                                 smtp_user="editor", smtp_password=secret, mail_to=["a@example.com"])
+        pipeline.run(settings, report=lines.append)
+    assert any("not sent" in line for line in lines)
+    assert secret not in "\n".join(lines)
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            assert secret.encode() not in f.read_bytes(), f
+    assert secret not in repr(settings) and secret not in str(settings.model_dump())
