@@ -60,6 +60,13 @@ class Cleaned:
     articles: list[Article] = field(default_factory=list)
     failed: list[tuple[ArticleRecord, str]] = field(default_factory=list)
 
+    def add(self, part: Cleaned, total: int, report: Report) -> None:
+        """Take in one batch's results, reporting progress on runs of more than one batch."""
+        self.articles += part.articles
+        self.failed += part.failed
+        if len(part.articles) + len(part.failed) < total:  # more than one batch: a long run
+            report(f"  cleaning: {len(self.articles) + len(self.failed):,} of {total:,} articles")
+
 
 @dataclass
 class Stories:
@@ -358,7 +365,7 @@ class Steps:
     """The coarse steps a run is made of; the Prefect flow passes task-wrapped versions."""
 
     discover: Callable[[Settings, Report], Discovered]
-    clean: Callable[[list[RawArticle], Settings], Cleaned]
+    clean: Callable[[list[RawArticle], Settings, Report], Cleaned]
     stories: Callable[[Cleaned, Settings, Report], Stories]
     deliver: Callable[[Settings, Report], int]
 
@@ -368,13 +375,11 @@ def _discover(settings: Settings, report: Report) -> Discovered:
         return discover(settings, store, report)
 
 
-def _clean(raws: list[RawArticle], settings: Settings) -> Cleaned:
+def _clean(raws: list[RawArticle], settings: Settings, report: Report) -> Cleaned:
     learned = learn(raws, settings)
     out = Cleaned()
     for start in range(0, len(raws), settings.batch_size):
-        part = clean_batch(raws[start : start + settings.batch_size], learned)
-        out.articles += part.articles
-        out.failed += part.failed
+        out.add(clean_batch(raws[start : start + settings.batch_size], learned), len(raws), report)
     return out
 
 
@@ -414,7 +419,7 @@ def _run(settings: Settings, store: StateStore, report: Report, dry_run: bool, s
         sent = 0 if dry_run else steps.deliver(settings, report)  # retry what a failed delivery left
         report("nothing new in the inbox; no digest written")
         return RunResult(failed=len(found.failed), sent=sent, message="nothing new in the inbox")
-    cleaned = steps.clean(found.raws, settings)
+    cleaned = steps.clean(found.raws, settings, report)
     report_cleaned(cleaned, report)
     failed = found.failed + cleaned.failed
     if not cleaned.articles:

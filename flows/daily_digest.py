@@ -80,7 +80,7 @@ def smtp_password(settings: Settings) -> str | None:
     return None
 
 
-def clean_in_batches(raws: list[RawArticle], settings: Settings) -> Cleaned:
+def clean_in_batches(raws: list[RawArticle], settings: Settings, report: Report = say) -> Cleaned:
     """Clean in coarse batches; a batch whose task fails fails its own articles, not the digest."""
     learned = learn_task(quote(raws), settings)
     size = settings.batch_size
@@ -92,10 +92,9 @@ def clean_in_batches(raws: list[RawArticle], settings: Settings) -> Cleaned:
             part: Cleaned = future.result()
         except Exception as exc:  # a crashed batch: its articles fail with the reason, the rest go on
             reason = f"cleaning failed: {exc.__class__.__name__}: {exc}"
-            cleaned.failed += [pipeline.failed_record(InputError(r.path, reason), r.fingerprint, r.id) for r in batch]
-            continue
-        cleaned.articles += part.articles
-        cleaned.failed += part.failed
+            failed = [pipeline.failed_record(InputError(r.path, reason), r.fingerprint, r.id) for r in batch]
+            part = Cleaned(failed=failed)
+        cleaned.add(part, len(raws), report)
     return cleaned
 
 
