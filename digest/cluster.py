@@ -1,28 +1,35 @@
 """Group articles that report the same event into stories, with ids that stay stable across runs.
 
-Each article becomes a sparse vector of salient terms (names, numbers, content words; its title and
-lead weigh more) weighted by TF-IDF over the batch. Names are keyed by a consonant skeleton so that
-transliterations (Kolesnikova/Kalesnikava, Babaryka/Babariko) meet. Articles are clustered in one
-deterministic pass against story centroids found through an inverted index on salient terms (no
-all-pairs comparison), close stories are then merged, and stories matching a remembered story keep
-its id and are flagged as updates.
+Each article is read once into weighted terms: content words, names and numbers, its title and lead
+weighing more. Whether a word is a name is decided over the whole batch (capitalised inside
+sentences more often than not), so every article keys it the same way; names are keyed by a consonant
+skeleton so transliterations (Kolesnikova/Kalesnikava, Babaryka/Babariko) meet. Names and specific
+numbers are the evidence that two outlets report one event, so they weigh more than topic words.
+
+Vectors are sparse TF-IDF rows (idf from the batch plus background pseudo-documents, so a small batch
+still tells shared names from shared topic words). Pair similarities come from one sparse product
+restricted to terms rare enough to name an event (no all-pairs loop), are damped by the gap between
+publication dates and by a shared outlet, and stories are formed by average-linkage merging over
+that sparse graph. Stories matching a remembered story keep its id and are flagged as updates.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import math
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from itertools import chain, islice
+from dataclasses import dataclass
 from datetime import date, datetime
-
+from itertools import chain, islice
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
+import numpy as np
+from scipy import sparse
 from sumy.utils import get_stop_words
 
 from digest.models import Article, Role, Story
@@ -45,15 +52,23 @@ _STOP_LANGS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
 )
 LANGUAGE_SAMPLE = 200  # tokens looked at to guess the language
 _TOKEN = re.compile(r"[^\W\d_](?:[\w’'-]*\w)?|\d[\d,.]*\d|\d")
+_SENTENCE_END = frozenset(".!?:;\"“”‘’'([—–-•|*#>")  # a capital after these says nothing about a name
 _VOWELS = str.maketrans("", "", "aeiouyhwjv")  # letters transliterations disagree on
-TERMS_PER_ARTICLE = 25  # vector length kept per article
-QUERY_TERMS = 12  # salient terms an article is looked up by
-SIGNATURE_TERMS = 60
+_YEAR = re.compile(r"^(1[89]|20)\d\d$")
+TITLE_WEIGHT = 3
+LEAD_WEIGHT = 2
 LEAD_PARAGRAPHS = 3
-# thresholds are on a calibrated scale: score = cosine / CALIBRATION, so the default 0.3 means a cosine
-# of 0.255 between salient-term vectors (the best same-event/different-event split on the dev pages)
-CALIBRATION = 0.85
-BACKGROUND_DOCS = 100
+NAME_BOOST = 2.0  # a shared name (person, place, organisation) is evidence of one event
+NUMBER_BOOST = 2.0  # so is a shared specific number (9,870 megawatts; 43.1 degrees)
+TERMS_PER_ARTICLE = 40  # vector length kept per article
+SIGNATURE_TERMS = 60
+QUERY_TERMS = 24  # salient terms a story is looked up by in memory
+BACKGROUND_DOCS = 100  # pseudo-documents without any term: a small batch still has a meaningful idf
+MIN_SHARED_TERMS = 4  # a pair sharing fewer terms than this has its similarity scaled down in proportion
+MAX_EVENT_DF = 256  # a term in more articles than this names a topic, not an event: no candidate pairs
+# thresholds are on a calibrated scale: score = cosine / CALIBRATION, so the default 0.3 sits at the
+# best same-event/different-event split on the dev pages
+CALIBRATION = 0.75
 SAME_OUTLET = 0.6  # one outlet rarely runs two articles on one event; shared site vocabulary is not an event
 MAX_DAYS_APART = 3.0  # beyond this, similarity decays with the gap in publication dates
 
@@ -78,7 +93,19 @@ class StoryMemory:
                    last_seen=str(data["last_seen"]))
 
 
-def _stop_words(tokens: list[str]) -> frozenset[str]:
+@dataclass
+class _Evidence:
+    """Batch-wide counts of how each word is written: capitalised inside a sentence, or lower case."""
+
+    capitalised: Counter[str]
+    lower: Counter[str]
+
+    def is_name(self, word: str) -> bool:
+        """Tell whether the batch writes this word as a name."""
+        return self.capitalised[word] > self.lower[word]
+
+
+def _stop_words(tokens: Iterable[str]) -> frozenset[str]:
     """Guess the language from stop-word hits among the first tokens; return its stop list."""
     hits: Counter[str] = Counter()
     for token in tokens:
@@ -87,48 +114,90 @@ def _stop_words(tokens: list[str]) -> frozenset[str]:
     return STOP_LISTS[best] if best == "english" else STOP_LISTS[best] | STOP_LISTS["english"]
 
 
-def _term(token: str, stop: frozenset[str]) -> str | None:
-    """Normalise a token to a clustering term, or None for stop words and noise."""
-    if token[0].isdigit():
-        digits = token.replace(",", "").rstrip(".")
-        return "#" + digits
-    lower = token.lower().replace("’", "'")
-    if lower in stop or len(lower) < 3:
-        return None
-    if token[0].isupper() and len(lower) >= 5:
-        # a name: keep its consonant skeleton so spellings from different transliterations meet
-        skeleton = lower[0] + re.sub(r"(.)\1+", r"\1", lower[1:].translate(_VOWELS))
-        if len(skeleton) >= 3:
-            return "~" + skeleton.split("'")[0]
+def _texts(article: Article) -> list[tuple[int, str]]:
+    """Return (weight, text) for the title, headings and body: title x3, lead paragraphs x2, the rest x1."""
+    out: list[tuple[int, str]] = []
+    body_seen = 0
+    paragraphs = list(article.paragraphs)
+    if article.title and not any(p.role is Role.TITLE for p in paragraphs):
+        out.append((TITLE_WEIGHT, article.title))
+    for p in paragraphs:
+        if p.role is Role.TITLE:
+            out.append((TITLE_WEIGHT, p.text))
+        elif p.role is Role.BODY:
+            out.append((LEAD_WEIGHT if body_seen < LEAD_PARAGRAPHS else 1, p.text))
+            body_seen += 1
+        else:
+            out.append((1, p.text))
+    return out
+
+
+def _read(article: Article, evidence: _Evidence) -> Counter[str]:
+    """Count an article's words (lower case, weighted by where they stand); note how names are written."""
+    texts = _texts(article)
+    found = [(weight, list(_TOKEN.finditer(text)), text) for weight, text in texts]
+    stop = _stop_words(islice((m.group(0) for m in chain.from_iterable(f for _, f, _ in found)), LANGUAGE_SAMPLE))
+    counts: Counter[str] = Counter()
+    for weight, matches, text in found:
+        # a headline capitalises every word: it is no evidence of names
+        headline = weight == TITLE_WEIGHT
+        for m in matches:
+            token = m.group(0)
+            word = token.lower().replace("’", "'")
+            if word.endswith("'s"):
+                word = word[:-2]
+            if word in stop or (len(word) < 3 and not word[0].isdigit()):
+                continue
+            counts[word] += weight
+            if token[0].isdigit() or headline:
+                continue
+            if token[0].isupper():
+                before = text[: m.start()].rstrip()
+                if before and before[-1] not in _SENTENCE_END:
+                    evidence.capitalised[word] += 1
+            else:
+                evidence.lower[word] += 1
+    return counts
+
+
+def _key(word: str, name: bool) -> tuple[str, float]:
+    """Map a word to its clustering term and boost: names by consonant skeleton, numbers by value."""
+    if word[0].isdigit():
+        digits = word.replace(",", "").rstrip(".")
+        # years and small counts recur in unrelated news; long or decimal numbers are specific
+        specific = not _YEAR.match(digits) and (len(digits) >= 3 or "." in digits)
+        return "#" + digits, NUMBER_BOOST if specific else 1.0
+    if name:
+        if len(word) >= 5:
+            skeleton = word[0] + re.sub(r"(.)\1+", r"\1", word[1:].translate(_VOWELS))
+            if len(skeleton) >= 3:
+                return "~" + skeleton, NAME_BOOST
+        return word, NAME_BOOST
     # light stemming: plural and verb endings, so "collapsed"/"collapses" meet
     for suffix in ("ing", "ed", "es", "s"):
-        if lower.endswith(suffix) and len(lower) - len(suffix) >= 4:
-            return lower[: -len(suffix)]
-    return lower
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)], 1.0
+    return word, 1.0
+
+
+def _terms(counts: Counter[str], evidence: _Evidence, keys: dict[str, tuple[str, float]]) -> dict[str, tuple[float, float]]:
+    """Turn word counts into term -> (count, boost), memoising each word's key in `keys`."""
+    out: dict[str, tuple[float, float]] = {}
+    for word, n in counts.items():
+        found = keys.get(word)
+        if found is None:
+            found = keys[word] = _key(word, evidence.is_name(word))
+        term, boost = found
+        old = out.get(term)
+        out[term] = (n + (old[0] if old else 0.0), max(boost, old[1] if old else boost))
+    return out
 
 
 def terms(article: Article) -> Counter[str]:
-    """Count an article's terms: title x3, lead paragraphs x2, the rest x1, headings x1."""
-    counts: Counter[str] = Counter()
-    body_seen = 0
-    texts = [(p.role, p.text) for p in article.paragraphs]
-    if not any(role is Role.TITLE for role, _ in texts) and article.title:
-        texts.insert(0, (Role.TITLE, article.title))
-    tokens = [_TOKEN.findall(text) for _, text in texts]
-    stop = _stop_words(list(islice(chain.from_iterable(tokens), LANGUAGE_SAMPLE)))
-    for (role, _), found in zip(texts, tokens):
-        if role is Role.TITLE:
-            weight = 3
-        elif role is Role.BODY:
-            weight = 2 if body_seen < LEAD_PARAGRAPHS else 1
-            body_seen += 1
-        else:
-            weight = 1
-        for token in found:
-            term = _term(token, stop)
-            if term is not None:
-                counts[term] += weight
-    return counts
+    """Count an article's clustering terms (names judged from the article alone), weighted by position."""
+    evidence = _Evidence(Counter(), Counter())
+    counts = _read(article, evidence)
+    return Counter({t: n for t, (n, _) in _terms(counts, evidence, {}).items()})
 
 
 def _normalise(vector: Vector, limit: int) -> Vector:
@@ -145,120 +214,128 @@ def _cosine(a: Vector, b: Vector) -> float:
     return sum(w * b.get(t, 0.0) for t, w in a.items())
 
 
-def _score(a: Vector, b: Vector) -> float:
-    """Similarity on the scale `threshold` is given in (calibrated cosine)."""
-    return _cosine(a, b) / CALIBRATION
+@dataclass(frozen=True)
+class _Batch:
+    """The batch as sparse unit rows over a shared vocabulary, and how many articles hold each term."""
+
+    rows: sparse.csr_matrix
+    vocabulary: dict[str, int]
+    df: np.ndarray
+
+    def vector(self, members: Iterable[int], limit: int) -> Vector:
+        """Return the normalised sum of some rows as a term -> weight dict."""
+        total = np.asarray(self.rows[sorted(members)].sum(axis=0)).ravel()
+        names = {i: t for t, i in self.vocabulary.items()}
+        return _normalise({names[int(i)]: float(total[i]) for i in np.flatnonzero(total)}, limit)
 
 
-def _day(article: Article) -> float | None:
-    """Return the article's date as a day number, if it has one."""
-    return article.date.timestamp() / 86400.0 if article.date else None
-
-
-def _outlets(article: Article) -> set[str]:
-    """Return comparable names (lower case, no www.) of the outlets and sites of every copy of an article."""
-    names = {s.outlet.strip().lower() for s in article.sources if s.outlet and s.outlet.strip()}
-    names |= {urlsplit(s.url).netloc.lower() for s in article.sources if s.url}
-    return {n.removeprefix("www.") for n in names if n}
-
-
-@dataclass
-class _Cluster:
-    members: list[int]
-    total: Vector  # sum of member vectors
-    centroid: Vector
-    days: list[float] = field(default_factory=list)
-    outlets: set[str] = field(default_factory=set)
-
-    def add(self, vector: Vector, day: float | None, outlets: set[str]) -> None:
-        """Add a member's vector, date and outlets, and refresh the centroid."""
-        self.outlets |= outlets
-        for t, w in vector.items():
-            self.total[t] = self.total.get(t, 0.0) + w
-        self.centroid = _normalise(self.total, TERMS_PER_ARTICLE * 2)
-        if day is not None:
-            self.days.append(day)
-
-
-def _time_factor(days: Sequence[float], day: float | None) -> float:
-    """Down-weight similarity between articles published far apart."""
-    if day is None or not days:
-        return 1.0
-    gap = min(abs(d - day) for d in days)
-    return 1.0 if gap <= MAX_DAYS_APART else MAX_DAYS_APART / gap
-
-
-def _vectors(articles: Sequence[Article]) -> list[Vector]:
-    """TF-IDF vectors (log tf, smoothed idf over the batch), truncated and normalised."""
-    counts = [terms(a) for a in articles]
-    df: Counter[str] = Counter()
-    for c in counts:
-        df.update(c.keys())
+def _batch(articles: Sequence[Article]) -> _Batch:
+    """Read every article once and build its TF-IDF row (log tf x idf x name/number boost), truncated."""
+    evidence = _Evidence(Counter(), Counter())
+    counts = [_read(a, evidence) for a in articles]
+    keys: dict[str, tuple[str, float]] = {}
+    per_article = [_terms(c, evidence, keys) for c in counts]
+    vocabulary: dict[str, int] = {}
+    for found in per_article:
+        for t in found:
+            vocabulary.setdefault(t, len(vocabulary))
+    df = np.zeros(len(vocabulary), dtype=np.int64)
+    cols_all = [np.fromiter((vocabulary[t] for t in found), dtype=np.int64, count=len(found)) for found in per_article]
+    for cols in cols_all:
+        df[cols] += 1
     n = len(articles)
     # pseudo-documents without the term: in a small batch (one story's articles) the terms they all
     # share must still count, not sink to the idf of "the"
-    idf = {t: math.log((n + 1 + BACKGROUND_DOCS) / (d + 1)) + 1.0 for t, d in df.items()}
-    return [_normalise({t: (1.0 + math.log(tf)) * idf[t] for t, tf in c.items()}, TERMS_PER_ARTICLE) for c in counts]
+    idf = np.log((n + 1 + BACKGROUND_DOCS) / (df + 1.0)) + 1.0
+    indptr, indices, data = [0], [], []
+    for found, cols in zip(per_article, cols_all):
+        values = np.fromiter(((1.0 + math.log(c)) * b for c, b in found.values()), dtype=float, count=len(found))
+        weights = values * idf[cols]
+        # keep the heaviest terms; ties broken by column (first seen), which is deterministic per batch
+        top = np.lexsort((cols, -weights))[:TERMS_PER_ARTICLE]
+        norm = float(np.sqrt((weights[top] ** 2).sum())) or 1.0
+        order = np.argsort(cols[top])
+        indices.extend(cols[top][order].tolist())
+        data.extend((weights[top][order] / norm).tolist())
+        indptr.append(len(indices))
+    rows = sparse.csr_matrix((np.array(data), np.array(indices, dtype=np.int64), np.array(indptr)), shape=(n, len(vocabulary)))
+    return _Batch(rows, vocabulary, df)
 
 
-def _salient(vector: Vector, limit: int) -> list[str]:
-    """Return the heaviest terms of a vector."""
-    return [t for t, _ in sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+def _outlet_codes(articles: Sequence[Article]) -> list[frozenset[int]]:
+    """Give each article the set of codes of its outlets and sites (every copy), for the same-outlet damping."""
+    codes: dict[str, int] = {}
+    out = []
+    for article in articles:
+        names = {s.outlet.strip().lower() for s in article.sources if s.outlet and s.outlet.strip()}
+        names |= {urlsplit(s.url).netloc.lower() for s in article.sources if s.url}
+        out.append(frozenset(codes.setdefault(n.removeprefix("www."), len(codes)) for n in names if n))
+    return out
 
 
-def _assign(vectors: list[Vector], articles: list[Article], threshold: float) -> list[_Cluster]:
-    """Cluster in one pass: each article joins the closest story centroid found via the term index."""
-    clusters: list[_Cluster] = []
-    index: dict[str, list[int]] = defaultdict(list)
-    for i, (vector, article) in enumerate(zip(vectors, articles)):
-        day, outlets = _day(article), _outlets(article)
-        query = _salient(vector, QUERY_TERMS)
-        candidates = sorted({c for t in query for c in index.get(t, ())})
-        best, best_score = -1, threshold
-        for c in candidates:
-            found = clusters[c]
-            score = _score(vector, found.centroid) * _time_factor(found.days, day)
-            if outlets & found.outlets:
-                score *= SAME_OUTLET
-            if score >= best_score:
-                best, best_score = c, score
-        if best < 0:
-            best = len(clusters)
-            clusters.append(_Cluster([], {}, {}))
-        clusters[best].members.append(i)
-        clusters[best].add(vector, day, outlets)
-        for t in query:
-            postings = index[t]
-            if not postings or postings[-1] != best:
-                postings.append(best)
-    return clusters
+def _edges(batch: _Batch, articles: Sequence[Article], threshold: float) -> sparse.coo_matrix:
+    """Score candidate pairs through their shared event-naming terms; keep those above `threshold`."""
+    rare = sparse.diags((batch.df <= MAX_EVENT_DF).astype(float))
+    events = (batch.rows @ rare).tocsr()
+    events.eliminate_zeros()
+    pairs = sparse.triu(events @ events.T, k=1).tocsr()
+    present = events.copy()
+    present.data[:] = 1.0
+    shared = sparse.triu(present @ present.T, k=1).tocsr()
+    # one shared name ("Marlow Bay") is a place, not an event: evidence must come from several terms
+    pairs = pairs.multiply(shared.minimum(MIN_SHARED_TERMS) / MIN_SHARED_TERMS).tocoo()
+    keep = pairs.data / CALIBRATION >= threshold
+    i, j, score = pairs.row[keep], pairs.col[keep], pairs.data[keep] / CALIBRATION
+    days = np.array([a.date.timestamp() / 86400.0 if a.date else np.nan for a in articles])
+    gap = np.abs(days[i] - days[j])
+    score = np.where(np.isnan(gap) | (gap <= MAX_DAYS_APART), score, score * MAX_DAYS_APART / np.maximum(gap, 1e-9))
+    outlets = _outlet_codes(articles)
+    same = np.fromiter((bool(outlets[a] & outlets[b]) for a, b in zip(i.tolist(), j.tolist())), dtype=bool, count=len(i))
+    score = np.where(same, score * SAME_OUTLET, score)
+    keep = score >= threshold
+    return sparse.coo_matrix((score[keep], (i[keep], j[keep])), shape=pairs.shape)
 
 
-def _merge(clusters: list[_Cluster], threshold: float) -> list[list[int]]:
-    """Merge stories whose centroids are close (an event split by the order articles came in)."""
-    parent = list(range(len(clusters)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    index: dict[str, list[int]] = defaultdict(list)
-    for c, cluster in enumerate(clusters):
-        query = _salient(cluster.centroid, QUERY_TERMS)
-        for other in sorted({o for t in query for o in index.get(t, ())}):
-            score = _score(cluster.centroid, clusters[other].centroid)
-            if cluster.outlets & clusters[other].outlets:
-                score *= SAME_OUTLET
-            if score >= threshold and find(other) != find(c):
-                parent[find(c)] = find(other)
-        for t in query:
-            index[t].append(c)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for c, cluster in enumerate(clusters):
-        groups[find(c)].extend(cluster.members)
-    return list(groups.values())
+def _average_linkage(edges: sparse.coo_matrix, n: int, threshold: float) -> list[list[int]]:
+    """Merge clusters best pair first while the mean similarity over all their member pairs stays >= threshold."""
+    links: list[dict[int, float]] = [{} for _ in range(n)]  # cluster -> neighbour cluster -> summed similarity
+    for a, b, s in zip(edges.row.tolist(), edges.col.tolist(), edges.data.tolist()):
+        links[a][b] = links[a].get(b, 0.0) + s
+        links[b][a] = links[b].get(a, 0.0) + s
+    members: list[list[int] | None] = [[i] for i in range(n)]
+    heap = [(-s, a, b) for a in range(n) for b, s in links[a].items() if a < b]
+    heapq.heapify(heap)
+    while heap:
+        neg, a, b = heapq.heappop(heap)
+        ma, mb = members[a], members[b]
+        if ma is None or mb is None:
+            continue
+        mean = links[a].get(b, 0.0) / (len(ma) * len(mb))
+        if abs(mean + neg) > 1e-12:
+            continue  # stale entry: a neighbour merged since it was pushed
+        if mean < threshold:
+            break
+        # merge the smaller cluster into the larger (ties: lower index survives), so work stays n log n
+        keep, gone = (a, b) if (len(ma), -a) >= (len(mb), -b) else (b, a)
+        kept_members, gone_members = members[keep], members[gone]
+        assert kept_members is not None and gone_members is not None
+        kept_members.extend(gone_members)
+        members[gone] = None
+        for other, s in links[gone].items():
+            if other == keep:
+                continue
+            links[other].pop(gone, None)
+            total = links[keep].get(other, 0.0) + s
+            links[keep][other] = total
+            links[other][keep] = total
+        links[gone] = {}
+        links[keep].pop(gone, None)
+        size = len(kept_members)
+        for other, total in links[keep].items():
+            other_members = members[other]
+            assert other_members is not None
+            heapq.heappush(heap, (-total / (size * len(other_members)), min(keep, other), max(keep, other)))
+    return [m for m in members if m is not None]
 
 
 def _order_key(article: Article) -> tuple[bool, str, str]:
@@ -272,17 +349,22 @@ def _story_id(articles: Iterable[Article]) -> str:
     return "s-" + hashlib.sha1(f"story:{first.id}".encode()).hexdigest()[:12]
 
 
+def _salient(vector: Vector, limit: int) -> list[str]:
+    """Return the heaviest terms of a vector."""
+    return [t for t, _ in sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+
+
 def _match_memory(centroids: list[Vector], memory: Sequence[StoryMemory], threshold: float) -> dict[int, StoryMemory]:
     """Pair stories with remembered ones (best pairs first, each used once) via a term index."""
-    index: dict[str, list[int]] = defaultdict(list)
+    index: dict[str, list[int]] = {}
     signatures = [_normalise(m.signature, SIGNATURE_TERMS) for m in memory]
     for m, signature in enumerate(signatures):
         for t in _salient(signature, QUERY_TERMS * 2):
-            index[t].append(m)
+            index.setdefault(t, []).append(m)
     pairs: list[tuple[float, int, int]] = []
     for s, centroid in enumerate(centroids):
         for m in sorted({m for t in _salient(centroid, QUERY_TERMS) for m in index.get(t, ())}):
-            score = _score(centroid, signatures[m])
+            score = _cosine(centroid, signatures[m]) / CALIBRATION
             if score >= threshold:
                 pairs.append((-score, s, m))
     matched: dict[int, StoryMemory] = {}
@@ -297,24 +379,19 @@ def _match_memory(centroids: list[Vector], memory: Sequence[StoryMemory], thresh
 def cluster(articles: Sequence[Article], threshold: float = 0.3, memory: Sequence[StoryMemory] = ()) -> list[Story]:
     """Group articles into stories of the same event; deterministic for the same set of articles.
 
-    `threshold` is the cosine similarity (of salient-term vectors) an article needs to join a story.
-    A story that matches one in `memory` takes its id and has `is_update` set.
-    Stories come largest first, then by id.
+    `threshold` is the calibrated similarity (cosine of salient-term vectors / CALIBRATION) that the
+    members of a story must reach on average. A story that matches one in `memory` takes its id and
+    has `is_update` set. Stories come largest first, then by id.
     """
     ordered = sorted({a.id: a for a in articles}.values(), key=_order_key)
     if not ordered:
         return []
-    vectors = _vectors(ordered)
-    groups = _merge(_assign(vectors, ordered, threshold), threshold)
-
-    centroids: list[Vector] = []
-    for members in groups:
-        total: Vector = {}
-        for i in members:
-            for t, w in vectors[i].items():
-                total[t] = total.get(t, 0.0) + w
-        centroids.append(_normalise(total, SIGNATURE_TERMS))
-    remembered = _match_memory(centroids, memory, threshold)
+    batch = _batch(ordered)
+    groups = _average_linkage(_edges(batch, ordered, threshold), len(ordered), threshold)
+    remembered: dict[int, StoryMemory] = {}
+    if memory:
+        centroids = [batch.vector(members, SIGNATURE_TERMS) for members in groups]
+        remembered = _match_memory(centroids, memory, threshold)
 
     stories = []
     for g, members in enumerate(groups):
@@ -328,11 +405,7 @@ def cluster(articles: Sequence[Article], threshold: float = 0.3, memory: Sequenc
 
 def remember(story: Story, when: date) -> StoryMemory:
     """Summarise a story for the state store: its salient term weights and the day it was last seen."""
-    total: Counter[str] = Counter()
-    for article in story.articles:
-        # log-scaled counts, so no single long article dominates the signature
-        for t, tf in terms(article).items():
-            total[t] += 1.0 + math.log(tf)
-    signature = _normalise(dict(total), SIGNATURE_TERMS)
+    batch = _batch(story.articles)
+    signature = batch.vector(range(len(story.articles)), SIGNATURE_TERMS)
     day = when.date() if isinstance(when, datetime) else when
     return StoryMemory(story.id, {t: round(w, 6) for t, w in signature.items()}, day.isoformat())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import date
+from pathlib import Path
 
 from fixtures.stories.build import BRIDGE_A, BRIDGE_B, BRIDGE_OTHER, BUDGET, RELEASE_A, RELEASE_B, article
 
@@ -102,3 +103,30 @@ def test_seeds_cleaned_form_one_story_of_five(seeds) -> None:
     stories = cluster(kept)
     assert len(stories) == 1
     assert len({s.article_id for a in stories[0].articles for s in a.sources}) == 5
+
+
+def test_sample_inbox_clusters_into_its_four_stories() -> None:
+    from digest.clean import clean_all
+    from digest.dedupe import deduplicate
+    from digest.ingest import load_file
+
+    inbox = Path(__file__).resolve().parents[1] / "inbox"
+    articles, errors = clean_all([load_file(p) for p in sorted(inbox.iterdir()) if p.is_file() and not p.name.startswith(".")])
+    assert not errors
+    result = deduplicate(articles)
+    name = {a.id: a.path.name for a in articles}
+    collapsed = {frozenset({name[d], name[k]}) for d, k in result.duplicate_of.items()}
+    assert collapsed == {
+        frozenset({"orbit-weekly-kestrel-1.txt", "orbit-weekly-kestrel-1-copy.txt"}),  # exact copy
+        frozenset({"northline-wire-carrow-heatwave.txt", "coastal-herald-carrow-blackouts.txt"}),  # republication
+    }
+    found = {frozenset(Path(s.path).name for a in story.articles for s in a.sources) for story in cluster(result.kept)}
+    assert found == {
+        frozenset({"2026-11-04-harbourfield-gazette-tram-vote.txt", "meridian-eastbank-tram.html",
+                   "northway-transit-briefing-212.eml"}),
+        frozenset({"northline-wire-carrow-heatwave.txt", "coastal-herald-carrow-blackouts.txt",
+                   "valley-courier-heatwave-blackouts.html", "tarrant-springs-post-redgate-inquiry.txt"}),
+        frozenset({"ardmoor-chronicle-kestrel-satellite.md", "orbit-weekly-kestrel-1.txt",
+                   "orbit-weekly-kestrel-1-copy.txt", "ardmoor-evening-star-satellite.txt"}),
+        frozenset({"lanner-echo-last-crossing.txt"}),
+    }
