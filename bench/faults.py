@@ -10,7 +10,6 @@ Prints one table and a last line that sums it up, e.g.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -34,12 +33,7 @@ def crash_trials(work: Path, trials: int) -> tuple[int, int, int, int, list[str]
     for f in sorted((CORPUS / "seeds").glob("*.txt")) + sorted((ROOT / "inbox").glob("*.*")):
         shutil.copy(f, inbox / f.name)
     total, stages = faults.profile_run(inbox, work / "p-out", work / "p-state")
-    expected = {
-        a["id"]
-        for js in (work / "p-out").glob("*/digest*.json")
-        for a in json.loads(js.read_text())["articles"]
-        if a["status"] in ("included", "duplicate")
-    }
+    expected = faults.digested_ids(work / "p-out")
     recovered = lost = duplicated = 0
     notes: list[str] = []
     points = faults.kill_points(stages, total, trials)

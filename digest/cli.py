@@ -27,6 +27,12 @@ PREFECT_DEFAULTS = {
     "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "CRITICAL",
 }
 EXIT_CONFIG, EXIT_INPUT, EXIT_BUSY, EXIT_ERROR = 2, 3, 4, 1
+EXIT_CODES: tuple[tuple[type[DigestError], int], ...] = (
+    (RunInProgress, EXIT_BUSY),
+    (ConfigError, EXIT_CONFIG),
+    (InputError, EXIT_INPUT),
+    (DigestError, EXIT_ERROR),
+)
 
 
 def quiet_prefect() -> None:
@@ -53,18 +59,12 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except RunInProgress as exc:
-            click.echo(f"digest: {exc}", err=True)
-            sys.exit(EXIT_BUSY)
-        except ConfigError as exc:
-            click.echo(f"digest: configuration error: {exc}", err=True)
-            sys.exit(EXIT_CONFIG)
-        except InputError as exc:
-            click.echo(f"digest: {exc}", err=True)
-            sys.exit(EXIT_INPUT)
         except DigestError as exc:
-            click.echo(f"digest: {exc}", err=True)
-            sys.exit(EXIT_ERROR)
+            # most specific first: the exit code tells scripts what kind of trouble it was
+            code = next(c for kind, c in EXIT_CODES if isinstance(exc, kind))
+            prefix = "configuration error: " if isinstance(exc, ConfigError) else ""
+            click.echo(f"digest: {prefix}{exc}", err=True)
+            sys.exit(code)
         except KeyboardInterrupt:
             click.echo("digest: interrupted; nothing was marked done, the next run picks up the same articles", err=True)
             sys.exit(130)

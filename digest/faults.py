@@ -92,6 +92,16 @@ def kill_points(stages: list[tuple[int, str]], total: int, trials: int) -> list[
     return sorted(points[:trials]) if len(points) > trials else sorted(points)
 
 
+def digested_ids(outbox: Path) -> set[str]:
+    """Ids of the articles the outbox's digests hold (included, or collapsed as duplicates)."""
+    return {
+        a["id"]
+        for js in outbox.glob("*/digest*.json")
+        for a in json.loads(js.read_text(encoding="utf-8"))["articles"]
+        if a["status"] in ("included", "duplicate")
+    }
+
+
 @dataclass(frozen=True)
 class Audit:
     """What a finished outbox and state store say about a set of input articles."""

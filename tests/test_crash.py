@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -28,13 +27,7 @@ def inbox(tmp_path_factory: pytest.TempPathFactory, seeds: Path) -> Path:
 def plan(inbox: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[int], set[str]]:
     work = tmp_path_factory.mktemp("profile")
     total, stages = faults.profile_run(inbox, work / "outbox", work / "state")
-    # the articles an uninterrupted run digests (included or collapsed as duplicates)
-    expected = {
-        a["id"]
-        for js in (work / "outbox").glob("*/digest*.json")
-        for a in json.loads(js.read_text())["articles"]
-        if a["status"] in ("included", "duplicate")
-    }
+    expected = faults.digested_ids(work / "outbox")  # what an uninterrupted run digests
     assert len(expected) >= 5
     points = faults.kill_points(stages, total, TRIALS)
     assert len(points) >= TRIALS
