@@ -115,3 +115,20 @@ def test_clean_command_variants(tmp_path: Path, corpus: Path, seeds: Path) -> No
     bad.write_bytes(b"")
     failed = digest("clean", str(bad), cwd=tmp_path)
     assert failed.returncode == 3 and "empty file" in failed.stderr
+
+
+def test_second_concurrent_run_exits_busy(tmp_path: Path) -> None:
+    (tmp_path / "inbox").mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import pathlib, time\nfrom digest.state import run_lock\n"
+         f"with run_lock(pathlib.Path({str(tmp_path / '.digest')!r})):\n    print('locked', flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout and holder.stdout.readline().strip() == "locked"
+        out = digest("run", cwd=tmp_path)
+        assert out.returncode == 4
+        assert "another run is in progress" in out.stderr and "Traceback" not in out.stderr
+    finally:
+        holder.kill()
+        holder.wait()
