@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from scipy import sparse
 from sumy.utils import get_stop_words
+from wordfreq import get_frequency_dict
 
 from digest.models import Article, Role, Story
 
@@ -50,6 +51,10 @@ STOP_LISTS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
 _STOP_LANGS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {w: tuple(lang for lang in LANGUAGES if w in STOP_LISTS[lang]) for words in STOP_LISTS.values() for w in words}
 )
+# wordfreq's code for each stop-list language (its small lists: ~30,000 words each, read once per batch)
+WORDFREQ_CODES = MappingProxyType({"english": "en", "german": "de", "french": "fr", "spanish": "es", "italian": "it",
+                                   "portuguese": "pt", "swedish": "sv", "polish": "pl", "czech": "cs", "slovak": "sk",
+                                   "ukrainian": "uk", "greek": "el"})
 LANGUAGE_SAMPLE = 200  # tokens looked at to guess the language
 _TOKEN = re.compile(r"[^\W\d_](?:[\w’'-]*\w)?|\d[\d,.]*\d|\d")
 _SENTENCE_END = frozenset(".!?:;\"“”‘’'([—–-•|*#>")  # a capital after these says nothing about a name
@@ -58,17 +63,24 @@ _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 TITLE_WEIGHT = 3
 LEAD_WEIGHT = 2
 LEAD_PARAGRAPHS = 3
-NAME_BOOST = 2.0  # a shared name (person, place, organisation) is evidence of one event
-NUMBER_BOOST = 2.0  # so is a shared specific number (9,870 megawatts; 43.1 degrees)
+NAME_BOOST = 1.5  # a shared name (person, place, organisation) is evidence of one event
+# background weight of a word from its Zipf frequency in general text: (COMMON_ZIPF - zipf) / ZIPF_SCALE,
+# clipped; a word never seen in general text ("Harbourfield", "duvet") weighs most, "power" or "China" least
+COMMON_ZIPF = 7.0
+ZIPF_SCALE = 3.0
+MIN_BACKGROUND, MAX_BACKGROUND = 0.3, 2.0
+NUMBER_BOOST = 3.0  # so is a shared specific number (9,870 megawatts; 43.1 degrees)
 TERMS_PER_ARTICLE = 40  # vector length kept per article
 SIGNATURE_TERMS = 60
 QUERY_TERMS = 24  # salient terms a story is looked up by in memory
 BACKGROUND_DOCS = 100  # pseudo-documents without any term: a small batch still has a meaningful idf
 MIN_SHARED_TERMS = 4  # a pair sharing fewer terms than this has its similarity scaled down in proportion
+MIN_SHARED_TITLE_TERMS = 3  # two headlines sharing fewer terms ("Marlow Bay") are no evidence at all
+NAMED_EVIDENCE = 0.05  # shared name/number mass (of a unit cosine) below which similarity is scaled down
 MAX_EVENT_DF = 256  # a term in more articles than this names a topic, not an event: no candidate pairs
 # thresholds are on a calibrated scale: score = cosine / CALIBRATION, so the default 0.3 sits at the
 # best same-event/different-event split on the dev pages
-CALIBRATION = 0.75
+CALIBRATION = 0.52
 SAME_OUTLET = 0.6  # one outlet rarely runs two articles on one event; shared site vocabulary is not an event
 MAX_DAYS_APART = 3.0  # beyond this, similarity decays with the gap in publication dates
 
@@ -105,13 +117,37 @@ class _Evidence:
         return self.capitalised[word] > self.lower[word]
 
 
-def _stop_words(tokens: Iterable[str]) -> frozenset[str]:
-    """Guess the language from stop-word hits among the first tokens; return its stop list."""
+def _language(tokens: Iterable[str]) -> str:
+    """Guess the language from stop-word hits among the first tokens."""
     hits: Counter[str] = Counter()
     for token in tokens:
         hits.update(_STOP_LANGS.get(token.lower(), ()))
-    best = max(LANGUAGES, key=lambda lang: (hits[lang], lang == "english"))
-    return STOP_LISTS[best] if best == "english" else STOP_LISTS[best] | STOP_LISTS["english"]
+    return max(LANGUAGES, key=lambda lang: (hits[lang], lang == "english"))
+
+
+def _stop_words(language: str) -> frozenset[str]:
+    """Return the stop list of a language (English words too: quotes and names cross languages)."""
+    return STOP_LISTS[language] if language == "english" else STOP_LISTS[language] | STOP_LISTS["english"]
+
+
+@dataclass(frozen=True)
+class _Background:
+    """How common words are in general text, per language (wordfreq's lists, which ship in the package)."""
+
+    frequencies: dict[str, dict[str, float]]
+
+    @classmethod
+    def load(cls, languages: Iterable[str]) -> _Background:
+        """Read the frequency lists of the given languages."""
+        return cls({lang: get_frequency_dict(WORDFREQ_CODES[lang], wordlist="small") for lang in set(languages)})
+
+    def weight(self, word: str, language: str) -> float:
+        """Weigh a word by how rare it is in general text; a compound is as common as its commonest part."""
+        table = self.frequencies[language]
+        parts = [p for p in re.split(r"[-']", word) if p]
+        freq = max((table.get(p, 0.0) for p in parts), default=0.0) if len(parts) > 1 else table.get(word, 0.0)
+        zipf = math.log10(freq * 1e9) if freq > 0 else 0.0
+        return min(MAX_BACKGROUND, max(MIN_BACKGROUND, (COMMON_ZIPF - zipf) / ZIPF_SCALE))
 
 
 def _texts(article: Article) -> list[tuple[int, str]]:
@@ -132,12 +168,14 @@ def _texts(article: Article) -> list[tuple[int, str]]:
     return out
 
 
-def _read(article: Article, evidence: _Evidence) -> Counter[str]:
+def _read(article: Article, evidence: _Evidence) -> tuple[Counter[str], Counter[str], str]:
     """Count an article's words (lower case, weighted by where they stand); note how names are written."""
     texts = _texts(article)
     found = [(weight, list(_TOKEN.finditer(text)), text) for weight, text in texts]
-    stop = _stop_words(islice((m.group(0) for m in chain.from_iterable(f for _, f, _ in found)), LANGUAGE_SAMPLE))
+    language = _language(islice((m.group(0) for m in chain.from_iterable(f for _, f, _ in found)), LANGUAGE_SAMPLE))
+    stop = _stop_words(language)
     counts: Counter[str] = Counter()
+    title: Counter[str] = Counter()
     for weight, matches, text in found:
         # a headline capitalises every word: it is no evidence of names
         headline = weight == TITLE_WEIGHT
@@ -149,7 +187,10 @@ def _read(article: Article, evidence: _Evidence) -> Counter[str]:
             if word in stop or (len(word) < 3 and not word[0].isdigit()):
                 continue
             counts[word] += weight
-            if token[0].isdigit() or headline:
+            if headline:
+                title[word] += 1
+                continue
+            if token[0].isdigit():
                 continue
             if token[0].isupper():
                 before = text[: m.start()].rstrip()
@@ -157,11 +198,11 @@ def _read(article: Article, evidence: _Evidence) -> Counter[str]:
                     evidence.capitalised[word] += 1
             else:
                 evidence.lower[word] += 1
-    return counts
+    return counts, title, language
 
 
-def _key(word: str, name: bool) -> tuple[str, float]:
-    """Map a word to its clustering term and boost: names by consonant skeleton, numbers by value."""
+def _key(word: str, name: bool, background: float) -> tuple[str, float]:
+    """Map a word to its clustering term and weight: names by consonant skeleton, numbers by value."""
     if word[0].isdigit():
         digits = word.replace(",", "").rstrip(".")
         # years and small counts recur in unrelated news; long or decimal numbers are specific
@@ -171,22 +212,24 @@ def _key(word: str, name: bool) -> tuple[str, float]:
         if len(word) >= 5:
             skeleton = word[0] + re.sub(r"(.)\1+", r"\1", word[1:].translate(_VOWELS))
             if len(skeleton) >= 3:
-                return "~" + skeleton, NAME_BOOST
-        return word, NAME_BOOST
+                return "~" + skeleton, NAME_BOOST * background
+        return "~" + word, NAME_BOOST * background
     # light stemming: plural and verb endings, so "collapsed"/"collapses" meet
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)], 1.0
-    return word, 1.0
+            return word[: -len(suffix)], background
+    return word, background
 
 
-def _terms(counts: Counter[str], evidence: _Evidence, keys: dict[str, tuple[str, float]]) -> dict[str, tuple[float, float]]:
-    """Turn word counts into term -> (count, boost), memoising each word's key in `keys`."""
+def _terms(counts: Counter[str], language: str, evidence: _Evidence, background: _Background,
+           keys: dict[tuple[str, str], tuple[str, float]]) -> dict[str, tuple[float, float]]:
+    """Turn word counts into term -> (count, weight), memoising each word's key in `keys`."""
     out: dict[str, tuple[float, float]] = {}
     for word, n in counts.items():
-        found = keys.get(word)
+        found = keys.get((word, language))
         if found is None:
-            found = keys[word] = _key(word, evidence.is_name(word))
+            weight = background.weight(word, language)
+            found = keys[word, language] = _key(word, evidence.is_name(word), weight)
         term, boost = found
         old = out.get(term)
         out[term] = (n + (old[0] if old else 0.0), max(boost, old[1] if old else boost))
@@ -196,8 +239,9 @@ def _terms(counts: Counter[str], evidence: _Evidence, keys: dict[str, tuple[str,
 def terms(article: Article) -> Counter[str]:
     """Count an article's clustering terms (names judged from the article alone), weighted by position."""
     evidence = _Evidence(Counter(), Counter())
-    counts = _read(article, evidence)
-    return Counter({t: n for t, (n, _) in _terms(counts, evidence, {}).items()})
+    counts, _, language = _read(article, evidence)
+    found = _terms(counts, language, evidence, _Background.load([language]), {})
+    return Counter({t: n for t, (n, _) in found.items()})
 
 
 def _normalise(vector: Vector, limit: int) -> Vector:
@@ -219,8 +263,10 @@ class _Batch:
     """The batch as sparse unit rows over a shared vocabulary, and how many articles hold each term."""
 
     rows: sparse.csr_matrix
+    titles: sparse.csr_matrix  # the headline's terms alone, with the same weights
     vocabulary: dict[str, int]
     df: np.ndarray
+    named: np.ndarray  # per term: a name or a specific number, the evidence of one event
 
     def vector(self, members: Iterable[int], limit: int) -> Vector:
         """Return the normalised sum of some rows as a term -> weight dict."""
@@ -229,37 +275,49 @@ class _Batch:
         return _normalise({names[int(i)]: float(total[i]) for i in np.flatnonzero(total)}, limit)
 
 
-def _batch(articles: Sequence[Article]) -> _Batch:
-    """Read every article once and build its TF-IDF row (log tf x idf x name/number boost), truncated."""
-    evidence = _Evidence(Counter(), Counter())
-    counts = [_read(a, evidence) for a in articles]
-    keys: dict[str, tuple[str, float]] = {}
-    per_article = [_terms(c, evidence, keys) for c in counts]
-    vocabulary: dict[str, int] = {}
-    for found in per_article:
-        for t in found:
-            vocabulary.setdefault(t, len(vocabulary))
-    df = np.zeros(len(vocabulary), dtype=np.int64)
-    cols_all = [np.fromiter((vocabulary[t] for t in found), dtype=np.int64, count=len(found)) for found in per_article]
-    for cols in cols_all:
-        df[cols] += 1
-    n = len(articles)
-    # pseudo-documents without the term: in a small batch (one story's articles) the terms they all
-    # share must still count, not sink to the idf of "the"
-    idf = np.log((n + 1 + BACKGROUND_DOCS) / (df + 1.0)) + 1.0
+def _rows(per_article: list[dict[str, tuple[float, float]]], vocabulary: dict[str, int], idf: np.ndarray,
+          limit: int) -> sparse.csr_matrix:
+    """Build unit TF-IDF rows (log tf x idf x weight), each truncated to its `limit` heaviest terms."""
     indptr, indices, data = [0], [], []
-    for found, cols in zip(per_article, cols_all):
+    for found in per_article:
+        cols = np.fromiter((vocabulary[t] for t in found), dtype=np.int64, count=len(found))
         values = np.fromiter(((1.0 + math.log(c)) * b for c, b in found.values()), dtype=float, count=len(found))
         weights = values * idf[cols]
         # keep the heaviest terms; ties broken by column (first seen), which is deterministic per batch
-        top = np.lexsort((cols, -weights))[:TERMS_PER_ARTICLE]
+        top = np.lexsort((cols, -weights))[:limit]
         norm = float(np.sqrt((weights[top] ** 2).sum())) or 1.0
         order = np.argsort(cols[top])
         indices.extend(cols[top][order].tolist())
         data.extend((weights[top][order] / norm).tolist())
         indptr.append(len(indices))
-    rows = sparse.csr_matrix((np.array(data), np.array(indices, dtype=np.int64), np.array(indptr)), shape=(n, len(vocabulary)))
-    return _Batch(rows, vocabulary, df)
+    shape = (len(per_article), len(vocabulary))
+    return sparse.csr_matrix((np.array(data), np.array(indices, dtype=np.int64), np.array(indptr)), shape=shape)
+
+
+def _batch(articles: Sequence[Article]) -> _Batch:
+    """Read every article once and build its body and headline rows over one vocabulary and idf."""
+    evidence = _Evidence(Counter(), Counter())
+    read = [_read(a, evidence) for a in articles]
+    background = _Background.load(language for _, _, language in read)
+    keys: dict[tuple[str, str], tuple[str, float]] = {}
+    per_article = [_terms(c, language, evidence, background, keys) for c, _, language in read]
+    per_title = [_terms(t, language, evidence, background, keys) for _, t, language in read]
+    vocabulary: dict[str, int] = {}
+    for found in per_article:
+        for t in found:
+            vocabulary.setdefault(t, len(vocabulary))
+    df = np.zeros(len(vocabulary), dtype=np.int64)
+    for found in per_article:
+        df[[vocabulary[t] for t in found]] += 1
+    # pseudo-documents without the term: in a small batch (one story's articles) the terms they all
+    # share must still count, not sink to the idf of "the"
+    idf = np.log((len(articles) + 1 + BACKGROUND_DOCS) / (df + 1.0)) + 1.0
+    named = np.zeros(len(vocabulary), dtype=bool)
+    for term, weight in keys.values():
+        if term in vocabulary and (term[0] == "~" or (term[0] == "#" and weight >= NUMBER_BOOST)):
+            named[vocabulary[term]] = True
+    rows = _rows(per_article, vocabulary, idf, TERMS_PER_ARTICLE)
+    return _Batch(rows, _rows(per_title, vocabulary, idf, TERMS_PER_ARTICLE), vocabulary, df, named)
 
 
 def _outlet_codes(articles: Sequence[Article]) -> list[frozenset[int]]:
@@ -273,17 +331,35 @@ def _outlet_codes(articles: Sequence[Article]) -> list[frozenset[int]]:
     return out
 
 
-def _edges(batch: _Batch, articles: Sequence[Article], threshold: float) -> sparse.coo_matrix:
-    """Score candidate pairs through their shared event-naming terms; keep those above `threshold`."""
-    rare = sparse.diags((batch.df <= MAX_EVENT_DF).astype(float))
-    events = (batch.rows @ rare).tocsr()
-    events.eliminate_zeros()
-    pairs = sparse.triu(events @ events.T, k=1).tocsr()
-    present = events.copy()
+def _evidence_scaled(rows: sparse.csr_matrix, named: np.ndarray, min_shared: int, partial: bool = True) -> sparse.csr_matrix:
+    """Return pair similarities (upper triangle), scaled down where the shared evidence is thin.
+
+    A pair sharing fewer than `min_shared` terms keeps that share of its similarity, or none unless `partial`.
+    """
+    rows = rows.tocsr()
+    rows.eliminate_zeros()
+    pairs = sparse.triu(rows @ rows.T, k=1).tocsr()
+    present = rows.copy()
     present.data[:] = 1.0
     shared = sparse.triu(present @ present.T, k=1).tocsr()
     # one shared name ("Marlow Bay") is a place, not an event: evidence must come from several terms
-    pairs = pairs.multiply(shared.minimum(MIN_SHARED_TERMS) / MIN_SHARED_TERMS).tocoo()
+    share = shared.minimum(min_shared) / min_shared
+    # squared: two shared terms are often one two-word name ("Marlow Bay"), worth a quarter, not a half
+    pairs = pairs.multiply(share.power(2) if partial else share.floor())
+    # and some of it must be names or specific numbers: two reports of one event name the same people,
+    # places and figures; shared topic words alone ("hibernation", "astronauts") make a related story
+    names = (rows @ sparse.diags(named.astype(float))).tocsr()
+    evidence = sparse.triu(names @ names.T, k=1).tocsr()
+    return pairs.multiply(evidence.minimum(NAMED_EVIDENCE) / NAMED_EVIDENCE).tocsr()
+
+
+def _edges(batch: _Batch, articles: Sequence[Article], threshold: float) -> sparse.coo_matrix:
+    """Score candidate pairs through their shared event-naming terms; keep those above `threshold`."""
+    rare = sparse.diags((batch.df <= MAX_EVENT_DF).astype(float))
+    body = _evidence_scaled(batch.rows @ rare, batch.named, MIN_SHARED_TERMS)
+    # two headlines that name the same people and places are strong evidence even when the bodies
+    # go different ways (a reaction piece, a local angle)
+    pairs = body.maximum(_evidence_scaled(batch.titles @ rare, batch.named, MIN_SHARED_TITLE_TERMS, partial=False)).tocoo()
     keep = pairs.data / CALIBRATION >= threshold
     i, j, score = pairs.row[keep], pairs.col[keep], pairs.data[keep] / CALIBRATION
     days = np.array([a.date.timestamp() / 86400.0 if a.date else np.nan for a in articles])
