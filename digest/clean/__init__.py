@@ -89,9 +89,19 @@ def _first_sentence(text: str, limit: int = 100) -> str:
     return sentence
 
 
+def _enough_words(body: Sequence[Paragraph]) -> bool:
+    """Tell whether the kept paragraphs hold MIN_BODY_WORDS words (counting stops as soon as they do)."""
+    words = 0
+    for paragraph in body:
+        words += sig.word_count(paragraph.text)
+        if words >= MIN_BODY_WORDS:
+            return True
+    return False
+
+
 def _article(raw: RawArticle, decisions: tuple[Decision, ...], title: str, outlet: str) -> Article:
     body = tuple(Paragraph(d.text, d.role) for d in decisions if d.kept and d.role is not Role.TITLE and d.role)
-    if sum(sig.word_count(p.text) for p in body) < MIN_BODY_WORDS:
+    if not _enough_words(body):
         raise InputError(raw.path, "no article text found (everything looked like site boilerplate)")
     title = title or _first_sentence(body[0].text)
     return Article(

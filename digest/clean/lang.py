@@ -28,25 +28,29 @@ def _read_stoplist(language: str) -> frozenset[str]:
 
 
 STOPLISTS: Mapping[str, frozenset[str]] = MappingProxyType({lang: _read_stoplist(lang) for lang in LANGUAGES})
-# word -> the languages listing it, to score every language in one pass over the tokens
-_WORD_LANGS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+# word -> positions in LANGUAGES of the lists holding it, to score every language in one pass over the tokens
+_WORD_LANGS: Mapping[str, tuple[int, ...]] = MappingProxyType(
     {
-        word: tuple(lang for lang in LANGUAGES if word in STOPLISTS[lang])
+        word: tuple(n for n, lang in enumerate(LANGUAGES) if word in STOPLISTS[lang])
         for word in frozenset().union(*STOPLISTS.values())
     }
 )
 
 
-def guess_stoplist(tokens: Iterable[str]) -> frozenset[str]:
-    """Return the stoplist of the language whose stopwords cover most of the tokens (empty if none fits)."""
-    counts = Counter(token.lower() for token in tokens)
+def guess_stoplist(tokens: Iterable[str], lowered: bool = False) -> frozenset[str]:
+    """Return the stoplist of the language whose stopwords cover most of the tokens (empty if none fits).
+
+    `lowered` says the tokens are lower-cased already.
+    """
+    counts = Counter(tokens if lowered else (token.lower() for token in tokens))
     total = sum(counts.values())
-    hits: Counter[str] = Counter()
+    hits = [0] * len(LANGUAGES)
+    languages_of = _WORD_LANGS.get
     for token, n in counts.items():  # each distinct word once: stopwords repeat a lot
-        for lang in _WORD_LANGS.get(token, ()):
+        for lang in languages_of(token, ()):
             hits[lang] += n
-    if not hits or total == 0:
+    count = max(hits)
+    if count == 0 or total == 0:
         return frozenset()
-    lang, count = hits.most_common(1)[0]
     # texts in a language without spaces or without a list here barely hit any list: no stopword signal
-    return STOPLISTS[lang] if count / total >= 0.08 else frozenset()
+    return STOPLISTS[LANGUAGES[hits.index(count)]] if count / total >= 0.08 else frozenset()

@@ -6,6 +6,7 @@ Every check looks at one line alone; `text.py` combines them with the line's nei
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 
 WORD = re.compile(r"\w+")
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -20,10 +21,13 @@ def normalise(line: str) -> str:
     return " ".join(WORD.findall(line.lower()))
 
 
-def word_count(line: str) -> int:
-    """Count words, reading two CJK characters as one word (those scripts have no spaces)."""
+def word_count(line: str, tokens: Sequence[str] | None = None) -> int:
+    """Count words, reading two CJK characters as one word (those scripts have no spaces).
+
+    `tokens` are the line's `\\w+` runs when the caller has them already.
+    """
     cjk = 0 if line.isascii() else len(CJK.findall(line))
-    return len(WORD.findall(line)) + cjk // 2
+    return len(WORD.findall(line) if tokens is None else tokens) + cjk // 2
 
 
 def ends_sentence(line: str) -> bool:
@@ -73,6 +77,7 @@ def _term_index(terms: tuple[tuple[str, str], ...]) -> dict[str, tuple[tuple[tup
 
 
 UI_INDEX = _term_index(UI_TERMS)
+UI_FIRST = frozenset(UI_INDEX)
 
 
 # Phrases of a legal notice, consent banner or subscription pitch, counted on longer lines
@@ -104,6 +109,14 @@ TAIL = re.compile(
     r"\d+ (?:responses?|comments?|replies|thoughts)(?: (?:to|on)\b.*)?|share this(?: article| story| post)?|tags?|topics|filed under)\W*$",
     re.IGNORECASE,
 )
+# the first word of every TAIL alternative (lower-cased), besides a number: lines starting otherwise cannot match
+TAIL_FIRST = frozenset(
+    "related trending more read also recommended you youre most popular further see latest top don dont what "
+    "editor editors comment comments leave join up around from sponsored promoted in other similar keep watch "
+    "discussion about artigos notícias leia veja deixe sobre artículos noticias lee deja ähnliche mehr weitere das "
+    "kommentar articles à lire laisser sur articoli leggi lascia gerelateerde lees 関連記事 新着記事 人気記事 "
+    "おすすめ記事 share tag tags topics filed".split()
+)
 COMMENT_HEADER = re.compile(
     r"^\S.{0,60}\s(says|said|wrote|writes|replied|schreibt|dit|a écrit|escribió|disse|scrive)\s*:?\s*$", re.IGNORECASE
 )
@@ -129,6 +142,18 @@ CREDIT = re.compile(
     r"|\b(AFP|AP|EPA|DPA|ANSA|PA|UPI|TASS|XINHUA|Xinhua)\b"  # agencies: capitals only, "epa" is also a word
 )
 TRAILING_PAREN = re.compile(r"\(([^()]{2,60})\)\s*$")
+DIGIT = re.compile(r"\d")
+LETTERS3 = re.compile(r"[^\W\d_]{3}")
+# Cheap guards, each a superset of what its regex can match, so most lines skip the regex entirely
+CREDIT_TOKENS = frozenset(
+    "photo photos photograph photographs image picture pic credit credits getty reuters ap shutterstock courtesy "
+    "illustration file istock istockphoto associated alamy foto bild imagen crédit via handout screenshot "
+    "screengrab video afp epa dpa ansa pa upi tass xinhua".split()
+)
+BYLINE_TOKENS = frozenset("by von par por di door av przez from".split())
+COMMENT_TOKENS = frozenset("says said wrote writes replied schreibt dit écrit escribió disse scrive".split())
+WIDGET_ENDS = frozenset("0123456789)kKmM.,")
+NUMERIC_START = frozenset("0123456789 /.,:;%$€£¥+-–()#")
 
 
 # cheap substring test before the PITCH regex, which is slow on long lines
@@ -138,8 +163,14 @@ PITCH_HINTS = (
     "this site", "this website", "javascript", "browser",
 )
 
+# a word every PITCH phrase holds (besides "subscrib..." and "©"): lines without one skip the hint scan
+PITCH_TOKENS = frozenset(
+    "clicking privacy terms newsletter sign cookies cookie agree rights copyright unsubscribe inbox blocker "
+    "whitelist disable journalism trademark uses javascript browser".split()
+)
 
-def ui_term(line: str, key: str | None = None) -> str | None:
+
+def ui_term(line: str, key: str | None = None, tokens: Sequence[str] | None = None) -> str | None:
     """Return the reason of the first interface term in a line (a whole-line control counts too)."""
     key = normalise(line) if key is None else key
     if key in NAV_LINES:
@@ -148,7 +179,9 @@ def ui_term(line: str, key: str | None = None) -> str | None:
         return "legal footer"
     if line.lstrip().startswith("@") and " " not in line.strip():
         return "follow-us link"
-    tokens = key.split()
+    tokens = key.split() if tokens is None else tokens
+    if UI_FIRST.isdisjoint(tokens):
+        return None
     for i, token in enumerate(tokens):
         for words, reason in UI_INDEX.get(token, ()):
             if tuple(tokens[i : i + len(words)]) == words:
@@ -156,16 +189,22 @@ def ui_term(line: str, key: str | None = None) -> str | None:
     return None
 
 
-def ui_reason(line: str, words: int, key: str | None = None) -> str | None:
+def ui_reason(
+    line: str, words: int, key: str | None = None, ends: bool | None = None, tokens: Sequence[str] | None = None
+) -> str | None:
     """Name the interface control a line is, if it is one: short lines only, or long legal notices.
 
-    `key` is the line's normalised form when the caller has it already.
+    `key` (normalised form), `ends` (ends a sentence) and `tokens` (lower-cased words): when the caller has them.
     """
-    if words <= 12 and not (ends_sentence(line) and words >= 4):  # a short full sentence is prose
-        return ui_term(line, key)
+    if ends is None:
+        ends = ends_sentence(line)
+    if words <= 12 and not (ends and words >= 4):  # a short full sentence is prose
+        return ui_term(line, key, tokens)
     if words <= 80:
         low = line.lower()
-        if sum(1 for hint in PITCH_HINTS if hint in low) < 2:
+        if tokens is not None and PITCH_TOKENS.isdisjoint(tokens) and "subscrib" not in low and "©" not in low:
+            return None
+        if sum(map(low.__contains__, PITCH_HINTS)) < 2:
             return None
         hits = {m.group(0).lower() for m in PITCH.finditer(line)}
         if len(hits) >= 2:
@@ -185,11 +224,13 @@ def is_tail_marker(line: str, words: int) -> bool:
     return words <= 8 and bool(TAIL.match(line.strip()) or MORE_OUTLET.match(line.strip()))
 
 
-def list_reason(line: str, words: int) -> str | None:
+def list_reason(line: str, words: int, ends: bool | None = None) -> str | None:
     """Name a line that is a list of short items (keywords, menu) rather than prose."""
-    if KEYWORD_PREFIX.match(line):
+    if ":" in line and KEYWORD_PREFIX.match(line):
         return "keyword list"
-    if ends_sentence(line) and not line.rstrip().endswith(("/", "|")):
+    if "/" not in line and "|" not in line and "·" not in line and "•" not in line:
+        return None
+    if (ends_sentence(line) if ends is None else ends) and not line.rstrip().endswith(("/", "|")):
         return None
     parts = [p for p in SEPARATORS.split(line) if p.strip()]
     seps = len(SEPARATORS.findall(line))
@@ -198,38 +239,68 @@ def list_reason(line: str, words: int) -> str | None:
     return None
 
 
-def count_widget(line: str, words: int) -> bool:
+def count_widget(line: str, words: int, ends: bool | None = None) -> bool:
     """Tell whether a line is a widget label with a count ("The Breakdown 32", "Comments (4)")."""
-    return 2 <= words <= 6 and not ends_sentence(line) and bool(COUNT_WIDGET.match(line.strip()))
-
-
-def stats_reason(line: str, words: int) -> str | None:
-    """Name a line made only of numbers, a date or a time."""
+    if not 2 <= words <= 6:
+        return False
     stripped = line.strip()
-    if NUMERIC.match(stripped):
+    if stripped[-1:] not in WIDGET_ENDS or (ends_sentence(line) if ends is None else ends):
+        return False
+    return bool(COUNT_WIDGET.match(stripped))
+
+
+def stats_reason(
+    line: str, words: int, ends: bool | None = None, tokens: Sequence[str] | None = None
+) -> str | None:
+    """Name a line made only of numbers, a date or a time.
+
+    `ends` (ends a sentence) and `tokens` (lower-cased words): when the caller has them.
+    """
+    stripped = line.strip()
+    first = stripped[:1]
+    if (first in NUMERIC_START or first.isdigit()) and NUMERIC.match(stripped):
         return "number or date"
-    if words <= 10 and not ends_sentence(stripped) and re.search(r"\d", stripped):
-        rest = MONTHS.sub(" ", stripped)
-        if rest != stripped and not re.search(r"[^\W\d_]{3,}", rest):
-            return "date line"
-    return None
+    if words > 10 or (ends_sentence(stripped) if ends is None else ends):
+        return None
+    if not DIGIT.search(stripped):
+        return None
+    if tokens is None:
+        tokens = WORD.findall(stripped.lower())
+    # MONTHS matches whole words only: a date line has a digit, a date word, and no other word of 3+ letters
+    dated = False
+    for token in tokens:
+        if LETTERS3.search(token):
+            if not MONTHS.fullmatch(token):
+                return None
+            dated = True
+        elif not dated and not token.isdigit() and MONTHS.fullmatch(token):
+            dated = True  # "am", "pm", "et"
+    return "date line" if dated else None
 
 
-def byline(line: str, words: int) -> bool:
+def byline(line: str, words: int, ends: bool | None = None) -> bool:
     """Tell whether a line is an author byline ("By Jane Doe")."""
-    return words <= 7 and not ends_sentence(line) and bool(BYLINE.match(line.strip())) and (
+    if words > 7 or (ends_sentence(line) if ends is None else ends):
+        return False
+    return bool(BYLINE.match(line.strip())) and (
         words == 1 or line.strip()[len(line.strip().split()[0]):].strip()[:1].isupper()
     )
 
 
-def caption_reason(line: str, words: int) -> str | None:
-    """Name a photo caption or credit: credit words, or a trailing credit in brackets after unfinished prose."""
+def caption_reason(line: str, words: int, tokens: Collection[str] | None = None, ends: bool | None = None) -> str | None:
+    """Name a photo caption or credit: credit words, or a trailing credit in brackets after unfinished prose.
+
+    `tokens` are the line's lower-cased words, `ends` whether it ends a sentence, when the caller has them.
+    """
     stripped = line.strip()
-    if ends_sentence(stripped) and not stripped.endswith(")"):
+    closes = stripped.endswith(")")
+    if tokens is not None and not closes and CREDIT_TOKENS.isdisjoint(tokens):
+        return None  # no credit word and no trailing bracket: nothing below can match
+    if (ends_sentence(stripped) if ends is None else ends) and not closes:
         head = stripped.split(":")[0].lower() if ":" in stripped[:20] else ""
         if not head or not CREDIT.search(head):
             return None
-    match = TRAILING_PAREN.search(stripped)
+    match = TRAILING_PAREN.search(stripped) if closes else None
     if match:
         inner = match.group(1)
         before = stripped[: match.start()].rstrip()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from digest.clean import signals as sig
 from digest.clean.lang import guess_stoplist
@@ -27,9 +28,8 @@ LIST_FLAGS = frozenset({"keyword list", "menu line of separated items"})
 TAIL_DAMPING = 0.3  # prose after a "Related" marker counts this much toward the article block
 
 
-@dataclass(frozen=True)
-class Line:
-    """One non-blank input line and what it says about itself."""
+class Line(NamedTuple):
+    """One non-blank input line and what it says about itself (a tuple: pages have thousands)."""
 
     index: int  # 1-based line number in the input
     raw: str  # the line without surrounding whitespace
@@ -58,27 +58,29 @@ class Line:
         return not self.sentence and self.words < LONG_WORDS
 
 
-def _flag(text: str, words: int, key: str) -> str | None:
+def _flag(text: str, words: int, key: str, tokens: Sequence[str], ends: bool) -> str | None:
     if words == 0:
         return "no words"
-    if sig.count_widget(text, words):
+    if sig.count_widget(text, words, ends):
         return "widget with a count"
-    reason = sig.stats_reason(text, words) or sig.list_reason(text, words) or sig.ui_reason(text, words, key)
+    reason = (
+        sig.stats_reason(text, words, ends, tokens) or sig.list_reason(text, words, ends) or sig.ui_reason(text, words, key, ends, tokens)
+    )
     if reason:
         return reason
-    if sig.byline(text, words):
+    if tokens and tokens[0] in sig.BYLINE_TOKENS and sig.byline(text, words, ends):
         return "byline"
-    if sig.COMMENT_HEADER.match(text):
+    if tokens and tokens[-1] in sig.COMMENT_TOKENS and sig.COMMENT_HEADER.match(text):
         return "comment header"
-    return sig.caption_reason(text, words)
+    return sig.caption_reason(text, words, tokens, ends)
 
 
-def _prose_sample(lines: Iterable[str], limit: int = 600) -> list[str]:
+def _prose_sample(lines: Iterable[tuple[int, str, str, list[str]]], limit: int = 600) -> list[str]:
     """Return up to `limit` words from the page's longer lines: enough to tell its language."""
     sample: list[str] = []
-    for line in lines:
-        if len(line) > 80:
-            sample += sig.WORD.findall(line)
+    for _, raw, _, tokens in lines:
+        if len(raw) > 80:
+            sample += tokens
             if len(sample) >= limit:
                 break
     return sample
@@ -87,27 +89,37 @@ def _prose_sample(lines: Iterable[str], limit: int = 600) -> list[str]:
 def read_lines(text: str, learned: Collection[str] = frozenset()) -> list[Line]:
     """Split a page into non-blank lines with their own signals (stopwords, flags, repetition)."""
     all_lines = text.split("\n")
-    raw_lines = [(i, line.strip()) for i, line in enumerate(all_lines, 1) if line.strip()]
-    stop = guess_stoplist(_prose_sample(raw for _, raw in raw_lines))
+    # (line number, stripped line, line without bullet, lower-cased words): each line is tokenised once
+    split: list[tuple[int, str, str, list[str]]] = []
+    for i, line in enumerate(all_lines, 1):
+        raw = line.strip()
+        if raw:
+            body = (sig.BULLET.sub("", raw, count=1) or raw) if raw[0] in sig.BULLET_START else raw
+            split.append((i, raw, body, sig.WORD.findall(body.lower())))
+    stop = guess_stoplist(_prose_sample(split), lowered=True)
     seen: set[str] = set()
     out: list[Line] = []
-    for index, raw in raw_lines:
-        body = (sig.BULLET.sub("", raw, count=1) or raw) if raw[0] in sig.BULLET_START else raw
-        tokens = sig.WORD.findall(body.lower())
+    for index, raw, body, tokens in split:
         key = " ".join(tokens)
-        words = len(tokens) if body.isascii() else sig.word_count(body)
-        density = sum(1 for t in tokens if t in stop) / len(tokens) if stop and tokens else 1.0
-        flag = _flag(body, words, key)
+        words = len(tokens) if body.isascii() else sig.word_count(body, tokens)
+        density = sum(map(stop.__contains__, tokens)) / len(tokens) if stop and tokens else 1.0
+        ends = sig.ends_sentence(body)
+        flag = _flag(body, words, key, tokens, ends)
         if flag is None and key in learned:
             flag = "line recurs across unrelated inbox files (learned boilerplate)"
         if flag is None and key and key in seen:
             flag = "repeated line"
         seen.add(key)
-        tail = sig.is_tail_marker(body, words)
+        tail = (
+            words <= 8
+            and bool(tokens)
+            and (tokens[0] in sig.TAIL_FIRST or tokens[0].isdigit())
+            and sig.is_tail_marker(body, words)
+        )
         if tail and flag is None:
             flag = "related/trending tail"
-        loose = index >= 2 and not all_lines[index - 2].strip()
-        out.append(Line(index, raw, body, key, words, sig.ends_sentence(body), density, flag, tail, loose))
+        loose = index >= 2 and (not all_lines[index - 2] or all_lines[index - 2].isspace())
+        out.append(Line(index, raw, body, key, words, ends, density, flag, tail, loose))
     return out
 
 
