@@ -91,19 +91,21 @@ def read_lines(text: str, learned: Collection[str] = frozenset()) -> list[Line]:
     all_lines = text.split("\n")
     # (line number, stripped line, line without bullet, lower-cased words): each line is tokenised once
     split: list[tuple[int, str, str, list[str]]] = []
+    tokenise, bullet_start, unbullet = sig.WORD.findall, sig.BULLET_START, sig.BULLET.sub  # hot loop: local names
     for i, line in enumerate(all_lines, 1):
         raw = line.strip()
         if raw:
-            body = (sig.BULLET.sub("", raw, count=1) or raw) if raw[0] in sig.BULLET_START else raw
-            split.append((i, raw, body, sig.WORD.findall(body.lower())))
+            body = (unbullet("", raw, count=1) or raw) if raw[0] in bullet_start else raw
+            split.append((i, raw, body, tokenise(body.lower())))
     stop = guess_stoplist(_prose_sample(split), lowered=True)
+    is_stop = stop.__contains__
     seen: set[str] = set()
     out: list[Line] = []
     for index, raw, body, tokens in split:
         key = " ".join(tokens)
         words = len(tokens) if body.isascii() else sig.word_count(body, tokens)
-        density = sum(map(stop.__contains__, tokens)) / len(tokens) if stop and tokens else 1.0
-        ends = sig.ends_sentence(body)
+        density = sum(map(is_stop, tokens)) / len(tokens) if stop and tokens else 1.0
+        ends = body.rstrip(sig.CLOSERS).endswith(sig.SENTENCE_END)  # sig.ends_sentence on a stripped line
         flag = _flag(body, words, key, tokens, ends)
         if flag is None and key in learned:
             flag = "line recurs across unrelated inbox files (learned boilerplate)"
