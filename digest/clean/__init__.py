@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from digest.clean import html as html_clean
 from digest.clean import signals as sig
-from digest.clean.text import classify
+from digest.clean.text import SMALL_WORDS, classify
 from digest.errors import InputError
 from digest.models import Article, Decision, Paragraph, RawArticle, Role
 
@@ -80,15 +80,6 @@ def learn_boilerplate(raws: Sequence[RawArticle]) -> LearnedBoilerplate:
     return LearnedBoilerplate(frozenset(learned), MappingProxyType(learned))
 
 
-def _first_sentence(text: str, limit: int = 100) -> str:
-    """Return the first sentence of text, cut at a word boundary near `limit` characters."""
-    match = re.search(r"^(.+?[.!?])(\s|$)", text)
-    sentence = match.group(1) if match else text
-    if len(sentence) > limit:
-        sentence = sentence[:limit].rsplit(" ", 1)[0]
-    return sentence
-
-
 def _enough_words(body: Sequence[Paragraph]) -> bool:
     """Tell whether the kept paragraphs hold MIN_BODY_WORDS words (counting stops as soon as they do)."""
     words = 0
@@ -99,11 +90,24 @@ def _enough_words(body: Sequence[Paragraph]) -> bool:
     return False
 
 
+def _display_name(name: str | None) -> str | None:
+    """Return a site name for display: a shouted masthead ("THE COASTAL HERALD") in title case, acronyms kept."""
+    if not name or not name.isupper():
+        return name
+    words = name.split()
+    # short capitalised words are more often acronyms ("BBC", "CRBC NEWS") than shouting: leave those as printed
+    if any(len(w) < 5 and w.lower() not in SMALL_WORDS for w in words if w.isalpha()) or not all(
+        w.isalpha() for w in words
+    ):
+        return name
+    return " ".join(w.capitalize() for w in words)
+
+
 def _article(raw: RawArticle, decisions: tuple[Decision, ...], title: str, outlet: str) -> Article:
     body = tuple(Paragraph(d.text, d.role) for d in decisions if d.kept and d.role is not Role.TITLE and d.role)
     if not _enough_words(body):
         raise InputError(raw.path, "no article text found (everything looked like site boilerplate)")
-    title = title or _first_sentence(body[0].text)
+    title = title or sig.first_sentence(body[0].text)
     return Article(
         id=raw.id,
         path=raw.path,
@@ -132,7 +136,8 @@ def clean_article(raw: RawArticle, learned: LearnedBoilerplate | None = None) ->
         return _article(raw, decisions, title, outlet)
     verdict = classify(raw.text, keys, raw.meta.title)
     line_title = verdict.decisions[verdict.title_index].text if verdict.title_index is not None else ""
-    return _article(raw, verdict.decisions, raw.meta.title or line_title, raw.meta.outlet or raw.path.stem)
+    outlet = raw.meta.outlet or _display_name(verdict.site_name) or raw.path.stem
+    return _article(raw, verdict.decisions, raw.meta.title or line_title, outlet)
 
 
 def clean_all(raws: Sequence[RawArticle], learn: bool = True) -> tuple[list[Article], list[InputError]]:

@@ -316,3 +316,46 @@ def caption_reason(line: str, words: int, tokens: Collection[str] | None = None,
         if CREDIT.match(first) or re.search(r"(/|\|)\s*(\w+\s*){1,4}$", stripped) or words <= 8:
             return "photo caption or credit"
     return None
+
+
+# words that end in a full stop without ending a sentence ("Dr. Smith", "No. 5", "Jan. 3")
+ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof sr jr st mt ft gen col lt sgt capt cmdr adm gov sen rep rev hon pres supt insp det "
+    "inc ltd co corp bros plc llc dept univ assn est approx vs etc al fig no nos vol pp ch sec art "
+    "jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thurs fri sat sun".split()
+)
+# a candidate sentence end: terminal punctuation, closing quotes or brackets, then space and a capital or quote
+SENTENCE_BREAK = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]?[^\W\d_a-z])|[.!?…]+[\"'”’»)\]]*$")
+WORD_BEFORE = re.compile(r"([\w.]+)[.!?…]*[\"'”’»)\]]*$")
+
+
+def _real_break(text: str, end: int) -> bool:
+    """Tell whether the punctuation ending at `end` closes a sentence rather than an abbreviation or initial."""
+    match = WORD_BEFORE.search(text, 0, end)
+    if match is None or not text[match.end() - 1 : end].lstrip(CLOSERS).startswith("."):
+        return True  # "!", "?" and "…" always end a sentence
+    word = match.group(1).rstrip(".")
+    if "." in word:
+        return False  # "U.S.", "e.g.", "a.m."
+    if len(word) == 1 and word.isalpha():
+        return False  # an initial: "John F. Kennedy"
+    return word.lower() not in ABBREVIATIONS
+
+
+def first_sentence(text: str, limit: int = 100) -> str:
+    """Return the first sentence of `text` (not cut at "U.S.", "Dr." or initials), shortened to about `limit` characters.
+
+    A sentence longer than `limit` plus a tenth is cut at the last word boundary before `limit`, with an ellipsis.
+    """
+    text = " ".join(text.split())
+    sentence = text
+    for match in SENTENCE_BREAK.finditer(text):
+        if _real_break(text, match.end()):
+            sentence = text[: match.end()]
+            break
+    if sentence.endswith(".") and not sentence.endswith(".."):
+        sentence = sentence[:-1]  # a headline carries no full stop
+    if len(sentence) > limit + limit // 10:
+        cut = sentence[: limit + 1].rsplit(" ", 1)[0] if " " in sentence[:limit] else sentence[:limit]
+        sentence = cut.rstrip(" ,;:–—-") + "…"
+    return sentence

@@ -26,6 +26,18 @@ LOOSE_NAV_RUN = 6  # ... or this many when blank lines separate them
 TITLE_WINDOW = 40  # how many lines before the article the headline may stand
 LIST_FLAGS = frozenset({"keyword list", "menu line of separated items"})
 TAIL_DAMPING = 0.3  # prose after a "Related" marker counts this much toward the article block
+SITE_WORDS = 6  # a site name at the top of a page is at most this many words ...
+SITE_CHARS = 50  # ... and this many characters
+SITE_PENALTY = 30.0  # a site-name line is the title only when no other line can be
+# words a name may keep in lower case ("Times of London", "El Diario de Hoy")
+SMALL_WORDS = frozenset("a an and the of in on for at to by de du des la le el los las di del da do y und der".split())
+# a top line made only of these is a section label or kicker, not an outlet's name
+GENERIC_WORDS = frozenset(
+    "news latest breaking live updates update local world national international politics business economy "
+    "money markets sport sports opinion home top stories story technology tech science health entertainment "
+    "culture arts lifestyle life weather video videos podcast podcasts features feature analysis exclusive "
+    "community education nation region regional city metro today daily weekly edition online more".split()
+)
 
 
 class Line(NamedTuple):
@@ -197,8 +209,40 @@ def _headline_like(lines: Sequence[Line], i: int) -> bool:
     return bool(long_words) and capitalised / len(long_words) >= 0.6
 
 
-def find_title(lines: Sequence[Line], start: int, nav: Sequence[bool], hint: str | None) -> int | None:
-    """Return the position of the headline line before the article block, or None."""
+def _name_cased(raw: str) -> bool:
+    """Tell whether every word of a line is capitalised (small joining words aside) or in capitals."""
+    for n, word in enumerate(raw.split()):
+        letter = next((c for c in word if c.isalpha()), "")
+        if letter and not letter.isupper() and (n == 0 or word.lower() not in SMALL_WORDS):
+            return False
+    return True
+
+
+def site_line(lines: Sequence[Line], nav: Sequence[bool]) -> bool:
+    """Tell whether the page's first line is shaped like its site's name, with chrome or a headline after it.
+
+    A site name is short, capitalised like a name, carries no sentence punctuation and no interface
+    words, and is followed by navigation, a banner or the headline rather than by prose.
+    """
+    if len(lines) < 2:
+        return False
+    line, after = lines[0], lines[1]
+    if line.flag or line.tail or line.sentence or not 1 <= line.words <= SITE_WORDS or len(line.raw) > SITE_CHARS:
+        return False
+    if any(c in line.raw for c in ",;:!?|/·•>›»") or not _name_cased(line.raw):
+        return False
+    if GENERIC_WORDS.issuperset(line.key.split()):
+        return False  # "Breaking News", "World": a section label
+    return bool(after.flag) or nav[1] or not (after.good or after.sentence)
+
+
+def find_title(
+    lines: Sequence[Line], start: int, nav: Sequence[bool], hint: str | None, site: bool = False
+) -> int | None:
+    """Return the position of the headline line before the article block, or None.
+
+    `site` says the first line is the site's name: the title only when no other line can be.
+    """
     first_good = next((i for i in range(start, len(lines)) if lines[i].good), start)
     if _headline_like(lines, first_good):
         first_good += 1  # the block opens with its own headline
@@ -221,12 +265,29 @@ def find_title(lines: Sequence[Line], start: int, nav: Sequence[bool], hint: str
         if i == 0 and len(lines) > 1 and any(page_title.startswith(lines[j].key) for j in window if j and lines[j].key):
             continue  # the <title> line itself; the headline proper comes later
         score = _title_score(line, first_good - i, page_title, later)
+        if i == 0 and site:
+            score -= SITE_PENALTY
         if best is None or score > best[0]:
             best = (score, i)
     if best is None:
         return None
     # a headline printed twice: the first copy is the title, the second a repeat
     return next(i for i in window if lines[i].key == lines[best[1]].key)
+
+
+def _outlet_name(line: Line, title_key: str, title_next: bool) -> str | None:
+    """Return a site-name line as an outlet name, unless it reads as a topic label of the headline.
+
+    `title_next` says the headline stands right after it, with no chrome between.
+    """
+    if title_key and (line.key.startswith(title_key) or title_key.startswith(line.key)):
+        return None  # the page's <title> line, or the headline itself printed first
+    words = [w for w in line.key.split() if w not in SMALL_WORDS]
+    if title_next and set(words) & set(title_key.split()):
+        return None  # "Belarus Release" atop "Belarus releases 123 prisoners": the story's label, not a site
+    if len(words) == 1 and not (line.text.isupper() or any(c.isupper() for c in line.text[1:])):
+        return None  # one plain word ("Politics") is more often a section; "BBC", "TechCrunch" are names
+    return line.text
 
 
 def _in_block_decision(lines: Sequence[Line], i: int, end: int, nav: Sequence[bool]) -> tuple[Role | None, str]:
@@ -299,6 +360,7 @@ class TextResult:
 
     decisions: tuple[Decision, ...]
     title_index: int | None  # position in decisions of the headline, if one was found
+    site_name: str | None = None  # the site's name printed at the top of the page, if there is one
 
 
 def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str | None = None) -> TextResult:
@@ -308,12 +370,16 @@ def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str 
         return TextResult((), None)
     nav = nav_runs(lines)
     start, end = main_block(lines, nav)
-    title = find_title(lines, start, nav, title_hint) if end > start else None
+    site = site_line(lines, nav)
+    title = find_title(lines, start, nav, title_hint, site) if end > start else None
     title_key = lines[title].key if title is not None else (sig.normalise(title_hint) if title_hint else "")
+    name = _outlet_name(lines[0], title_key, title == 1) if site and title != 0 and start > 0 else None
     decisions: list[Decision] = []
     for i, line in enumerate(lines):
         if i == title:
             role, reason = Role.TITLE, "title"
+        elif i == 0 and name:
+            role, reason = None, "drop: site name"
         elif title_key and line.key == title_key:
             role, reason = None, "drop: repeated title"
         elif start <= i < end:
@@ -326,4 +392,4 @@ def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str 
             where = "before" if i < start else "after"
             role, reason = None, f"drop: {where} the main block of prose"
         decisions.append(Decision(line.index, line.text if role else line.raw, role is not None, role, reason))
-    return TextResult(tuple(decisions), title)
+    return TextResult(tuple(decisions), title, name)

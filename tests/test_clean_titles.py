@@ -1,0 +1,152 @@
+"""Clean stage: the headline (not the site name) is the title, the fallback title is a whole first
+sentence, and a site name printed atop a page without metadata becomes the outlet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from digest.clean import clean_article
+from digest.clean.signals import first_sentence
+from digest.ingest import load_file
+from digest.models import Article, Meta, RawArticle, Role
+
+HEADLINE = "Fenwick pupils build a robot that waters the school garden"
+BODY = [
+    "Pupils at Fenwick Primary School have built a small robot that waters the vegetable garden every "
+    "evening, using a moisture sensor they soldered themselves during lunch breaks.",
+    "The project began as a science club experiment last winter and grew into a school-wide effort, with "
+    "older pupils writing the code and younger ones painting the robot's wooden shell.",
+    "Teachers said the garden had its best harvest in years, and the club now plans to enter the robot in "
+    "a regional engineering fair for schools in the spring.",
+]
+
+
+def raw(text: str, name: str = "fenwick-robot.txt", meta: Meta | None = None) -> RawArticle:
+    """Build a plain-text RawArticle by hand, as ingest would for a file without a header block."""
+    return RawArticle(
+        id=name[:12], path=Path(name), fingerprint=name, kind="text", text=text, meta=meta or Meta(),
+        size=len(text),
+    )
+
+
+def page(top: list[str]) -> str:
+    """A page: the given top lines, a blank line, then the body paragraphs."""
+    return "\n".join([*top, "", *[x for p in BODY for x in (p, "")]])
+
+
+def reason_of(article: Article, text: str) -> str:
+    return next(d.reason for d in article.decisions if d.text == text)
+
+
+# --- the headline, not the site name, is the title ------------------------------------------------
+
+MASTHEADS = [
+    # (top lines, expected outlet)
+    (["Fenwick Valley Courier", "Home > Local > Schools", "Subscribe to our newsletter and never miss a story",
+      HEADLINE, "Tuesday 3 March 2026 · Ana Ruiz"], "Fenwick Valley Courier"),
+    (["THE HARBOUR TELEGRAPH", "News › Coast", "Dark Mode Light Mode", "Log in | Subscribe", HEADLINE],
+     "The Harbour Telegraph"),
+    (["Marsh County Ledger", "Community | Schools", "Sign up for the Ledger Weekender newsletter", HEADLINE,
+      HEADLINE, "By Ana Ruiz · Sunday 8 March 2026", "Share this article"], "Marsh County Ledger"),
+    (["KTVZ News", "Education", HEADLINE], "KTVZ News"),
+]
+
+
+@pytest.mark.parametrize(("top", "outlet"), MASTHEADS)
+def test_headline_below_the_site_name_is_the_title(top: list[str], outlet: str) -> None:
+    article = clean_article(raw(page(top)))
+    assert article.title == HEADLINE
+    assert article.paragraphs[0].text == HEADLINE and article.paragraphs[0].role is Role.TITLE
+    assert [p.text for p in article.body] == BODY
+    assert article.outlet == outlet
+    assert reason_of(article, top[0]) == "drop: site name"
+
+
+def test_headline_printed_twice_keeps_the_first_copy_as_title() -> None:
+    article = clean_article(raw(page(MASTHEADS[2][0])))
+    copies = [d for d in article.decisions if d.text == HEADLINE]
+    assert [(d.kept, d.role) for d in copies] == [(True, Role.TITLE), (False, None)]
+
+
+def test_metadata_outlet_wins_over_the_page_top() -> None:
+    article = clean_article(raw(page(MASTHEADS[0][0]), meta=Meta(outlet="Courier Group")))
+    assert article.outlet == "Courier Group"
+    assert article.title == HEADLINE
+
+
+@pytest.mark.parametrize(
+    "top",
+    [
+        [HEADLINE],  # the page starts with its headline: no site name
+        ["Dark Mode Light Mode", HEADLINE],  # interface words are not a name
+        ["World News", "Home > World", HEADLINE],  # a section label
+        ["Politics", "Home > Politics", HEADLINE],  # one plain word: more often a section
+        ["Fenwick Robot", HEADLINE],  # a story label right above the headline, sharing its words
+        ["fenwick courier", "Home > Local", HEADLINE],  # not capitalised like a name
+        ["Courier, Fenwick", "Home > Local", HEADLINE],  # punctuation a name does not carry
+    ],
+)
+def test_no_outlet_from_lines_that_are_not_a_site_name(top: list[str]) -> None:
+    article = clean_article(raw(page(top)))
+    assert article.outlet == "fenwick-robot"  # the file stem, the last fallback
+    assert article.title == HEADLINE
+    assert [p.text for p in article.body] == BODY
+
+
+def test_short_title_case_headline_at_the_top_stays_the_title() -> None:
+    # a short headline in title case followed by a byline is the title, not a site name
+    article = clean_article(raw(page(["Fenwick Robot Waters Garden", "By Ana Ruiz"])))
+    assert article.title == "Fenwick Robot Waters Garden"
+    assert article.outlet == "fenwick-robot"
+
+
+# --- the fallback title: the body's first whole sentence --------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "sentence"),
+    [
+        ("The U.S. Senate voted on Tuesday. Other news followed.", "The U.S. Senate voted on Tuesday"),
+        ("Dr. Ana Ruiz said the lake rose 3.5 metres. Then it fell.", "Dr. Ana Ruiz said the lake rose 3.5 metres"),
+        ("John F. Kennedy Airport shut at noon. Flights resumed.", "John F. Kennedy Airport shut at noon"),
+        ("Sales rose after the U.S. lifted the ban on imports. Prices fell.",
+         "Sales rose after the U.S. lifted the ban on imports"),
+        ("Is the bridge safe? Engineers say yes.", "Is the bridge safe?"),
+        ("Residents were told to boil water, Mr. Lee said.", "Residents were told to boil water, Mr. Lee said"),
+        ("A line without any final punctuation", "A line without any final punctuation"),
+    ],
+)
+def test_first_sentence_ends_at_a_real_sentence_end(text: str, sentence: str) -> None:
+    assert first_sentence(text) == sentence
+
+
+def test_long_first_sentence_is_cut_at_a_word_with_an_ellipsis() -> None:
+    text = " ".join(BODY)
+    title = first_sentence(text, limit=100)
+    assert title.endswith("…")
+    assert len(title) <= 101
+    stem = title[:-1]
+    assert text.startswith(stem) and text[len(stem)] == " "  # cut between words
+
+
+def test_page_without_a_title_line_takes_its_first_sentence() -> None:
+    body = ["The U.S. Forest Service closed the Fenwick trail on Monday after a rock fall. " + BODY[0], *BODY[1:]]
+    article = clean_article(raw("\n\n".join(body)))
+    assert article.title == "The U.S. Forest Service closed the Fenwick trail on Monday after a rock fall"
+    assert [p.text for p in article.body] == body
+
+
+def test_seed_without_title_line_gets_a_whole_first_sentence(seeds: Path) -> None:
+    labels = json.loads((seeds / "labels.json").read_text("utf-8"))["files"]
+    untitled = [name for name, lines in labels.items() if "title" not in json.dumps(lines)]
+    assert untitled  # the corpus has a seed that starts straight with its body
+    for name in untitled:
+        article = clean_article(load_file(seeds / name))
+        first = article.body[0].text
+        assert first.startswith(article.title.rstrip("…"))
+        rest = first[len(article.title):]
+        # the title stops at the sentence's own full stop, not inside it
+        assert rest[:1] in (".", "") or article.title.endswith("…")
+        assert not article.title.endswith(("U.S", "U.S.", "Dr", "Dr."))
