@@ -52,6 +52,8 @@ MASTHEADS = [
     (["Marsh County Ledger", "Community | Schools", "Sign up for the Ledger Weekender newsletter", HEADLINE,
       HEADLINE, "By Ana Ruiz · Sunday 8 March 2026", "Share this article"], "Marsh County Ledger"),
     (["KTVZ News", "Education", HEADLINE], "KTVZ News"),
+    # a town's paper right above a headline naming the town: its masthead word makes it a name
+    (["Fenwick Evening Star", HEADLINE], "Fenwick Evening Star"),
 ]
 
 

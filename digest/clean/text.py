@@ -31,6 +31,13 @@ SITE_CHARS = 50  # ... and this many characters
 SITE_PENALTY = 30.0  # a site-name line is the title only when no other line can be
 # words a name may keep in lower case ("Times of London", "El Diario de Hoy")
 SMALL_WORDS = frozenset("a an and the of in on for at to by de du des la le el los las di del da do y und der".split())
+# the last word of many papers' names: such a line is a name even when it shares a word with the headline
+MASTHEAD_WORDS = frozenset(
+    "news times post herald star echo wire gazette journal chronicle tribune daily weekly magazine press courier "
+    "observer guardian telegraph express mail record review standard sun independent inquirer examiner bulletin "
+    "dispatch register leader mirror monitor sentinel advertiser argus mercury globe beacon ledger citizen "
+    "reporter insider digest today radio tv network media online".split()
+)
 # a top line made only of these is a section label or kicker, not an outlet's name
 GENERIC_WORDS = frozenset(
     "news latest breaking live updates update local world national international politics business economy "
@@ -283,7 +290,7 @@ def _outlet_name(line: Line, title_key: str, title_next: bool) -> str | None:
     if title_key and (line.key.startswith(title_key) or title_key.startswith(line.key)):
         return None  # the page's <title> line, or the headline itself printed first
     words = [w for w in line.key.split() if w not in SMALL_WORDS]
-    if title_next and set(words) & set(title_key.split()):
+    if title_next and words[-1:] and words[-1] not in MASTHEAD_WORDS and set(words) & set(title_key.split()):
         return None  # "Belarus Release" atop "Belarus releases 123 prisoners": the story's label, not a site
     if len(words) == 1 and not (line.text.isupper() or any(c.isupper() for c in line.text[1:])):
         return None  # one plain word ("Politics") is more often a section; "BBC", "TechCrunch" are names
