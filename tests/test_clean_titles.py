@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.clean import clean_article
 from digest.clean.signals import first_sentence
@@ -152,3 +154,13 @@ def test_seed_without_title_line_gets_a_whole_first_sentence(seeds: Path) -> Non
         # the title stops at the sentence's own full stop, not inside it
         assert rest[:1] in (".", "") or article.title.endswith("…")
         assert not article.title.endswith(("U.S", "U.S.", "Dr", "Dr."))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("Ab. U.S!?…”’) \n3,")), max_size=300))
+def test_first_sentence_is_a_trimmed_prefix_of_the_text(text: str) -> None:
+    title = first_sentence(text)
+    flat = " ".join(text.split())
+    stem = title[:-1] if title.endswith("…") and not flat.startswith(title) else title
+    assert flat.startswith(stem)
+    assert len(title) <= 111
