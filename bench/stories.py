@@ -160,40 +160,57 @@ def bench_rouge(articles: list[Article], pages: dict[str, str], count: int) -> N
             f"{totals['rouge1'] / n:.3f} / {totals['rouge2'] / n:.3f} / {totals['rougeL'] / n:.3f}", f"{n} stories")
 
 
-def synthetic_article(rng: random.Random, pool: Sequence[str], ident: str, story: int, names: dict[str, str]) -> Article:
-    """Cut, reorder and re-frame paragraphs of real pages into a new article of one synthetic story."""
-    chosen = rng.sample(list(pool), k=min(len(pool), rng.randint(3, 5)))
-    lead_para = pool[0]
-    body = [lead_para] + [p for p in chosen if p != lead_para]
-    # re-frame: this story's own names, so stories cut from the same page are different events
-    body = [re.sub(r"\b[A-Z][a-z]{3,}\b", lambda m: names.setdefault(m.group(0), m.group(0)), p) for p in body]
-    title = f"{names.get('Story', 'Report')} {story}: " + " ".join(body[0].split()[:8])
-    paragraphs = (Paragraph(title, Role.TITLE), *(Paragraph(p) for p in body))
-    return Article(ident, Path(f"gen/{ident}.txt"), ident, "text", title, f"outlet{rng.randint(0, 300)}", paragraphs)
-
-
 def fake_name(rng: random.Random) -> str:
     """Make up a pronounceable capitalised name."""
-    syllables = ["ka", "lo", "mi", "ren", "to", "sa", "vik", "dor", "el", "an", "bru", "zet", "pol", "ni", "gar"]
-    return "".join(rng.choice(syllables) for _ in range(3)).capitalize()
+    syllables = ["ka", "lo", "mi", "ren", "to", "sa", "vik", "dor", "el", "an", "bru", "zet", "pol", "ni", "gar",
+                 "fen", "ush", "tam", "bel", "ork"]
+    return "".join(rng.choice(syllables) for _ in range(4)).capitalize()
+
+
+def reframe_story(rng: random.Random, pool: Sequence[str], vocab: Sequence[str]) -> list[str]:
+    """Turn real paragraphs into a new event: its own names and numbers, and 40% of the topic words swapped.
+
+    Stories cut from the same page then share a topic but not an event, as real different stories do.
+    """
+    mapping: dict[str, str] = {}
+    for word in sorted(set(" ".join(pool).split())):
+        if word[:1].isupper():
+            mapping[word] = fake_name(rng)
+        elif any(c.isdigit() for c in word):
+            mapping[word] = str(rng.randint(2, 99_999))
+        elif len(word) >= 4 and rng.random() < 0.4:
+            mapping[word] = rng.choice(vocab)
+    return [" ".join([mapping.get(w, w) for w in p.split()]) for p in pool]
+
+
+def synthetic_article(rng: random.Random, pool: Sequence[str], ident: str, vocab: Sequence[str]) -> Article:
+    """Write one outlet's article of a story: its lead, some other paragraphs, every 6th-9th word its own."""
+    chosen = [pool[0], *rng.sample(list(pool[1:]), k=min(len(pool) - 1, rng.randint(2, 4)))]
+    body = []
+    for paragraph in chosen:
+        words = paragraph.split()
+        step, offset = rng.randint(6, 9), rng.randint(0, 5)
+        body.append(" ".join(rng.choice(vocab) if k % step == offset else w for k, w in enumerate(words)))
+    title = " ".join(body[0].split()[:9])
+    paragraphs = (Paragraph(title, Role.TITLE), *(Paragraph(p) for p in body))
+    return Article(ident, Path(f"gen/{ident}.txt"), ident, "text", title, f"outlet{rng.randint(0, 300)}", paragraphs)
 
 
 def generate(n: int, seed: int = 1) -> tuple[list[Article], dict[str, int], dict[str, str]]:
     """Generate n articles from the benchmark ground truth: stories of 1-8 articles, 10% republished copies."""
     rng = random.Random(seed)
     truth = json.loads((BENCH / "ground-truth.json").read_text())
-    pages = [[p.strip() for p in v["articleBody"].split("\n") if len(p.split()) >= 8] for _, v in sorted(truth.items())]
+    pages = [[" ".join(p.split()[:70]) for p in v["articleBody"].split("\n") if len(p.split()) >= 8][:8]
+             for _, v in sorted(truth.items())]
     pages = [p for p in pages if len(p) >= 3]
+    vocab = sorted({w for page in pages for p in page for w in p.split() if w.isalpha() and w.islower() and len(w) >= 4})
     articles: list[Article] = []
     story_of: dict[str, int] = {}
     copy_of: dict[str, str] = {}
     story = 0
     while len(articles) < n:
-        # each story mixes paragraphs of two pages and gets its own names
-        pool = rng.choice(pages)[:8] + rng.choice(pages)[:4] + rng.choice(pages)[:4]
-        names: dict[str, str] = {}
-        for word in set(re.findall(r"\b[A-Z][a-z]{3,}\b", " ".join(pool))) | {"Story"}:
-            names[word] = fake_name(rng)
+        # each story mixes paragraphs of two pages, re-framed as its own event
+        pool = reframe_story(rng, rng.choice(pages)[:6] + rng.choice(pages)[:3], vocab)
         for _ in range(min(rng.randint(1, 8), n - len(articles))):
             ident = f"g{len(articles):07d}"
             if articles and story_of[articles[-1].id] == story and rng.random() < 0.1:
@@ -202,7 +219,7 @@ def generate(n: int, seed: int = 1) -> tuple[list[Article], dict[str, int], dict
                 articles.append(replace(source, id=ident, path=Path(f"gen/{ident}.txt"), paragraphs=edited))
                 copy_of[ident] = source.id
             else:
-                articles.append(synthetic_article(rng, pool, ident, story, names))
+                articles.append(synthetic_article(rng, pool, ident, vocab))
             story_of[ident] = story
         story += 1
     return articles, story_of, copy_of

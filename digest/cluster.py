@@ -47,9 +47,9 @@ ENGLISH_EXTRA = frozenset(
 STOP_LISTS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
     {lang: frozenset(get_stop_words(lang)) | (ENGLISH_EXTRA if lang == "english" else frozenset()) for lang in LANGUAGES}
 )
-# word -> the languages whose stop list has it, to guess an article's language in one pass
-_STOP_LANGS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
-    {w: tuple(lang for lang in LANGUAGES if w in STOP_LISTS[lang]) for words in STOP_LISTS.values() for w in words}
+# what is dropped from an article in each language: its stop list and English's (quotes and names cross languages)
+DROPPED: MappingProxyType[str, frozenset[str]] = MappingProxyType(
+    {lang: STOP_LISTS[lang] | STOP_LISTS["english"] for lang in LANGUAGES}
 )
 # wordfreq's code for each stop-list language (its small lists: ~30,000 words each, read once per batch)
 WORDFREQ_CODES = MappingProxyType({"english": "en", "german": "de", "french": "fr", "spanish": "es", "italian": "it",
@@ -57,7 +57,8 @@ WORDFREQ_CODES = MappingProxyType({"english": "en", "german": "de", "french": "f
                                    "ukrainian": "uk", "greek": "el"})
 LANGUAGE_SAMPLE = 200  # tokens looked at to guess the language
 _TOKEN = re.compile(r"[^\W\d_](?:[\w’'-]*\w)?|\d[\d,.]*\d|\d")
-_SENTENCE_END = frozenset(".!?:;\"“”‘’'([—–-•|*#>")  # a capital after these says nothing about a name
+# a capital at the start or after these says nothing about a name
+_INITIAL = re.compile(r"(?:^|[.!?:;\"“”‘’'(\[—–•|*#>-])\s*([^\W\d_](?:[\w’'-]*\w)?)")
 _VOWELS = str.maketrans("", "", "aeiouyhwjv")  # letters transliterations disagree on
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 TITLE_WEIGHT = 3
@@ -72,7 +73,8 @@ MIN_BACKGROUND, MAX_BACKGROUND = 0.3, 2.0
 NUMBER_BOOST = 3.0  # so is a shared specific number (9,870 megawatts; 43.1 degrees)
 TERMS_PER_ARTICLE = 40  # vector length kept per article
 SIGNATURE_TERMS = 60
-QUERY_TERMS = 24  # salient terms a story is looked up by in memory
+QUERY_TERMS = 12  # salient terms an article (or a story, in memory) is looked up by
+PAIR_CHUNK = 500_000  # candidate pairs scored at once (bounds memory)
 BACKGROUND_DOCS = 100  # pseudo-documents without any term: a small batch still has a meaningful idf
 MIN_SHARED_TERMS = 4  # a pair sharing fewer terms than this has its similarity scaled down in proportion
 MIN_SHARED_TITLE_TERMS = 3  # two headlines sharing fewer terms ("Marlow Bay") are no evidence at all
@@ -105,29 +107,14 @@ class StoryMemory:
                    last_seen=str(data["last_seen"]))
 
 
-@dataclass
-class _Evidence:
-    """Batch-wide counts of how each word is written: capitalised inside a sentence, or lower case."""
-
-    capitalised: Counter[str]
-    lower: Counter[str]
-
-    def is_name(self, word: str) -> bool:
-        """Tell whether the batch writes this word as a name."""
-        return self.capitalised[word] > self.lower[word]
-
-
-def _language(tokens: Iterable[str]) -> str:
-    """Guess the language from stop-word hits among the first tokens."""
-    hits: Counter[str] = Counter()
-    for token in tokens:
-        hits.update(_STOP_LANGS.get(token.lower(), ()))
+def _language(tokens: Sequence[str]) -> str:
+    """Guess the language from stop-word hits among some tokens (English unless another has more)."""
+    sample = Counter(t.lower() for t in tokens)
+    english = sum(n for w, n in sample.items() if w in STOP_LISTS["english"])
+    if english * 3 >= len(tokens):
+        return "english"  # no other language's text is a third English function words
+    hits = {lang: sum(n for w, n in sample.items() if w in STOP_LISTS[lang]) for lang in LANGUAGES}
     return max(LANGUAGES, key=lambda lang: (hits[lang], lang == "english"))
-
-
-def _stop_words(language: str) -> frozenset[str]:
-    """Return the stop list of a language (English words too: quotes and names cross languages)."""
-    return STOP_LISTS[language] if language == "english" else STOP_LISTS[language] | STOP_LISTS["english"]
 
 
 @dataclass(frozen=True)
@@ -150,55 +137,76 @@ class _Background:
         return min(MAX_BACKGROUND, max(MIN_BACKGROUND, (COMMON_ZIPF - zipf) / ZIPF_SCALE))
 
 
-def _texts(article: Article) -> list[tuple[int, str]]:
-    """Return (weight, text) for the title, headings and body: title x3, lead paragraphs x2, the rest x1."""
-    out: list[tuple[int, str]] = []
+def _texts(article: Article) -> dict[int, str]:
+    """Join the title, the lead paragraphs and the rest (headings, later body) into one text per weight."""
+    parts: dict[int, list[str]] = {TITLE_WEIGHT: [], LEAD_WEIGHT: [], 1: []}
     body_seen = 0
     paragraphs = list(article.paragraphs)
     if article.title and not any(p.role is Role.TITLE for p in paragraphs):
-        out.append((TITLE_WEIGHT, article.title))
+        parts[TITLE_WEIGHT].append(article.title)
     for p in paragraphs:
         if p.role is Role.TITLE:
-            out.append((TITLE_WEIGHT, p.text))
+            parts[TITLE_WEIGHT].append(p.text)
         elif p.role is Role.BODY:
-            out.append((LEAD_WEIGHT if body_seen < LEAD_PARAGRAPHS else 1, p.text))
+            parts[LEAD_WEIGHT if body_seen < LEAD_PARAGRAPHS else 1].append(p.text)
             body_seen += 1
         else:
-            out.append((1, p.text))
-    return out
+            parts[1].append(p.text)
+    # a full stop between paragraphs: the first word of each is sentence-initial, as it is on the page
+    return {weight: "\n.\n".join(texts) for weight, texts in parts.items() if texts}
 
 
-def _read(article: Article, evidence: _Evidence) -> tuple[Counter[str], Counter[str], str]:
-    """Count an article's words (lower case, weighted by where they stand); note how names are written."""
-    texts = _texts(article)
-    found = [(weight, list(_TOKEN.finditer(text)), text) for weight, text in texts]
-    language = _language(islice((m.group(0) for m in chain.from_iterable(f for _, f, _ in found)), LANGUAGE_SAMPLE))
-    stop = _stop_words(language)
-    counts: Counter[str] = Counter()
-    title: Counter[str] = Counter()
-    for weight, matches, text in found:
-        # a headline capitalises every word: it is no evidence of names
-        headline = weight == TITLE_WEIGHT
-        for m in matches:
-            token = m.group(0)
-            word = token.lower().replace("’", "'")
-            if word.endswith("'s"):
-                word = word[:-2]
-            if word in stop or (len(word) < 3 and not word[0].isdigit()):
-                continue
-            counts[word] += weight
-            if headline:
-                title[word] += 1
-                continue
-            if token[0].isdigit():
-                continue
-            if token[0].isupper():
-                before = text[: m.start()].rstrip()
-                if before and before[-1] not in _SENTENCE_END:
-                    evidence.capitalised[word] += 1
-            else:
-                evidence.lower[word] += 1
-    return counts, title, language
+@dataclass
+class _Postings:
+    """Flat (article, token, count, weight) postings of a batch: every article tokenised once."""
+
+    tokens: dict[str, int]  # distinct spelling -> id
+    article: list[int]
+    token: list[int]
+    count: list[int]
+    weight: list[int]  # TITLE_WEIGHT, LEAD_WEIGHT or 1: where in the article the token stands
+    initial: Counter[str]  # capitalised spellings counted at the start of a sentence (no evidence of a name)
+    languages: list[str]
+
+    def add(self, a: int, weight: int, found: Counter[str]) -> None:
+        """Record one part of article `a`: its distinct tokens and their counts."""
+        tokens = self.tokens
+        self.token.extend([tokens.setdefault(t, len(tokens)) for t in found])
+        self.count.extend(found.values())
+        self.article.extend([a] * len(found))
+        self.weight.extend([weight] * len(found))
+
+
+def _scan(articles: Sequence[Article]) -> _Postings:
+    """Tokenise every article once: distinct tokens per part counted in C, then only ids kept."""
+    postings = _Postings({}, [], [], [], [], Counter(), [])
+    for a, article in enumerate(articles):
+        texts = _texts(article)
+        found = {weight: _TOKEN.findall(text) for weight, text in texts.items()}
+        postings.languages.append(_language(list(islice(chain.from_iterable(found.values()), LANGUAGE_SAMPLE))))
+        for weight, tokens in found.items():
+            postings.add(a, weight, Counter(tokens))
+            if weight != TITLE_WEIGHT:
+                # a headline capitalises every word; elsewhere a capital after a full stop says nothing
+                postings.initial.update(_INITIAL.findall(texts[weight]))
+    return postings
+
+
+def _word(token: str) -> str:
+    """Normalise a token to a word: lower case, straight apostrophe, no possessive 's."""
+    word = token.lower().replace("’", "'")
+    return word[:-2] if word.endswith("'s") else word
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    """Terms of a batch and, per language present, each word's drop flag and weight."""
+
+    terms: dict[str, int]
+    term_of_word: np.ndarray  # word id -> term id
+    dropped: np.ndarray  # language x word: stop word or noise
+    boost: np.ndarray  # language x term: name/number boost x background rarity (max over its words)
+    named: np.ndarray  # term: a name or a specific number
 
 
 def _key(word: str, name: bool, background: float) -> tuple[str, float]:
@@ -221,27 +229,31 @@ def _key(word: str, name: bool, background: float) -> tuple[str, float]:
     return word, background
 
 
-def _terms(counts: Counter[str], language: str, evidence: _Evidence, background: _Background,
-           keys: dict[tuple[str, str], tuple[str, float]]) -> dict[str, tuple[float, float]]:
-    """Turn word counts into term -> (count, weight), memoising each word's key in `keys`."""
-    out: dict[str, tuple[float, float]] = {}
-    for word, n in counts.items():
-        found = keys.get((word, language))
-        if found is None:
-            weight = background.weight(word, language)
-            found = keys[word, language] = _key(word, evidence.is_name(word), weight)
-        term, boost = found
-        old = out.get(term)
-        out[term] = (n + (old[0] if old else 0.0), max(boost, old[1] if old else boost))
-    return out
-
-
-def terms(article: Article) -> Counter[str]:
-    """Count an article's clustering terms (names judged from the article alone), weighted by position."""
-    evidence = _Evidence(Counter(), Counter())
-    counts, _, language = _read(article, evidence)
-    found = _terms(counts, language, evidence, _Background.load([language]), {})
-    return Counter({t: n for t, (n, _) in found.items()})
+def _vocabulary(words: list[str], is_name: np.ndarray, languages: list[str]) -> _Vocabulary:
+    """Key every word of the batch (names by skeleton, numbers by value) and weigh it per language."""
+    background = _Background.load(languages)
+    terms: dict[str, int] = {}
+    term_of_word = np.zeros(len(words), dtype=np.int64)
+    dropped = np.zeros((len(languages), len(words)), dtype=bool)
+    word_boost = np.zeros((len(languages), len(words)))
+    named_terms: set[int] = set()
+    for w, word in enumerate(words):
+        noise = len(word) < 3 and not word[0].isdigit()
+        for lang_i, lang in enumerate(languages):
+            dropped[lang_i, w] = noise or word in DROPPED[lang]
+            rarity = 1.0 if word[0].isdigit() else background.weight(word, lang)
+            term, boost = _key(word, bool(is_name[w]), rarity)
+            word_boost[lang_i, w] = boost
+        t = terms.setdefault(term, len(terms))
+        term_of_word[w] = t
+        if term[0] == "~" or (term[0] == "#" and boost >= NUMBER_BOOST):
+            named_terms.add(t)
+    boost = np.zeros((len(languages), len(terms)))
+    for lang_i in range(len(languages)):
+        np.maximum.at(boost[lang_i], term_of_word, word_boost[lang_i])
+    named = np.zeros(len(terms), dtype=bool)
+    named[list(named_terms)] = True
+    return _Vocabulary(terms, term_of_word, dropped, boost, named)
 
 
 def _normalise(vector: Vector, limit: int) -> Vector:
@@ -275,49 +287,74 @@ class _Batch:
         return _normalise({names[int(i)]: float(total[i]) for i in np.flatnonzero(total)}, limit)
 
 
-def _rows(per_article: list[dict[str, tuple[float, float]]], vocabulary: dict[str, int], idf: np.ndarray,
-          limit: int) -> sparse.csr_matrix:
-    """Build unit TF-IDF rows (log tf x idf x weight), each truncated to its `limit` heaviest terms."""
-    indptr, indices, data = [0], [], []
-    for found in per_article:
-        cols = np.fromiter((vocabulary[t] for t in found), dtype=np.int64, count=len(found))
-        values = np.fromiter(((1.0 + math.log(c)) * b for c, b in found.values()), dtype=float, count=len(found))
-        weights = values * idf[cols]
-        # keep the heaviest terms; ties broken by column (first seen), which is deterministic per batch
-        top = np.lexsort((cols, -weights))[:limit]
-        norm = float(np.sqrt((weights[top] ** 2).sum())) or 1.0
-        order = np.argsort(cols[top])
-        indices.extend(cols[top][order].tolist())
-        data.extend((weights[top][order] / norm).tolist())
-        indptr.append(len(indices))
-    shape = (len(per_article), len(vocabulary))
-    return sparse.csr_matrix((np.array(data), np.array(indices, dtype=np.int64), np.array(indptr)), shape=shape)
+def _heaviest(row: np.ndarray, col: np.ndarray, weight: np.ndarray, indptr: np.ndarray, limit: int) -> np.ndarray:
+    """Return the positions of each row's `limit` heaviest entries (CSR order in, ties by column)."""
+    # ties by column (first seen) keep this deterministic for a set of articles
+    order = np.lexsort((col, -weight, row))
+    rank = np.arange(len(order)) - indptr[row[order]]
+    return order[rank < limit]
+
+
+def _rows(counts: sparse.csr_matrix, idf: np.ndarray, boost: np.ndarray, language: np.ndarray, limit: int) -> sparse.csr_matrix:
+    """Turn a count matrix into unit TF-IDF rows (log tf x idf x boost), each cut to its `limit` heaviest terms.
+
+    `boost` is language x term; `language` gives each row's language.
+    """
+    counts = counts.tocsr()
+    counts.sum_duplicates()
+    n = counts.shape[0]
+    row = np.repeat(np.arange(n), np.diff(counts.indptr))
+    col = counts.indices.astype(np.int64)
+    weight = (1.0 + np.log(counts.data)) * idf[col] * boost[language[row], col]
+    keep = _heaviest(row, col, weight, counts.indptr, limit)
+    row, col, weight = row[keep], col[keep], weight[keep]
+    norm = np.sqrt(np.bincount(row, weights=weight**2, minlength=n))
+    norm[norm == 0] = 1.0
+    return sparse.csr_matrix((weight / norm[row], (row, col)), shape=counts.shape)
 
 
 def _batch(articles: Sequence[Article]) -> _Batch:
     """Read every article once and build its body and headline rows over one vocabulary and idf."""
-    evidence = _Evidence(Counter(), Counter())
-    read = [_read(a, evidence) for a in articles]
-    background = _Background.load(language for _, _, language in read)
-    keys: dict[tuple[str, str], tuple[str, float]] = {}
-    per_article = [_terms(c, language, evidence, background, keys) for c, _, language in read]
-    per_title = [_terms(t, language, evidence, background, keys) for _, t, language in read]
-    vocabulary: dict[str, int] = {}
-    for found in per_article:
-        for t in found:
-            vocabulary.setdefault(t, len(vocabulary))
-    df = np.zeros(len(vocabulary), dtype=np.int64)
-    for found in per_article:
-        df[[vocabulary[t] for t in found]] += 1
+    postings = _scan(articles)
+    spellings = list(postings.tokens)
+    word_ids: dict[str, int] = {}
+    word_of_token = np.array([word_ids.setdefault(_word(t), len(word_ids)) for t in spellings], dtype=np.int64)
+    words = list(word_ids)
+    upper = np.array([t[0].isupper() for t in spellings], dtype=bool)
+    digit = np.array([t[0].isdigit() for t in spellings], dtype=bool)
+
+    token = np.array(postings.token, dtype=np.int64)
+    count = np.array(postings.count, dtype=np.int64)
+    weight = np.array(postings.weight, dtype=np.int64)
+    article = np.array(postings.article, dtype=np.int64)
+    # a word is a name if the batch capitalises it inside sentences more often than it writes it in lower case
+    body = weight != TITLE_WEIGHT
+    capitalised = np.bincount(word_of_token[token], weights=count * (body & upper[token]), minlength=len(words))
+    initial = np.zeros(len(words))
+    for spelling, n in postings.initial.items():
+        t = postings.tokens.get(spelling)
+        if t is not None and upper[t]:
+            initial[word_of_token[t]] += n
+    lower = np.bincount(word_of_token[token], weights=count * (body & ~upper[token] & ~digit[token]), minlength=len(words))
+    languages = sorted(set(postings.languages))
+    lang_of_article = np.array([languages.index(lang) for lang in postings.languages], dtype=np.int64)
+    vocab = _vocabulary(words, np.maximum(capitalised - initial, 0) > lower, languages)
+
+    word = word_of_token[token]
+    keep = ~vocab.dropped[lang_of_article[article], word]
+    article, term, count, weight = article[keep], vocab.term_of_word[word[keep]], count[keep], weight[keep]
+    shape = (len(articles), len(vocab.terms))
+    counts = sparse.csr_matrix((count * weight, (article, term)), shape=shape, dtype=float)
+    is_title = weight == TITLE_WEIGHT
+    title_counts = sparse.csr_matrix((count[is_title], (article[is_title], term[is_title])), shape=shape, dtype=float)
+    counts.sum_duplicates()
+    df = np.bincount(counts.indices, minlength=shape[1])
     # pseudo-documents without the term: in a small batch (one story's articles) the terms they all
     # share must still count, not sink to the idf of "the"
     idf = np.log((len(articles) + 1 + BACKGROUND_DOCS) / (df + 1.0)) + 1.0
-    named = np.zeros(len(vocabulary), dtype=bool)
-    for term, weight in keys.values():
-        if term in vocabulary and (term[0] == "~" or (term[0] == "#" and weight >= NUMBER_BOOST)):
-            named[vocabulary[term]] = True
-    rows = _rows(per_article, vocabulary, idf, TERMS_PER_ARTICLE)
-    return _Batch(rows, _rows(per_title, vocabulary, idf, TERMS_PER_ARTICLE), vocabulary, df, named)
+    rows = _rows(counts, idf, vocab.boost, lang_of_article, TERMS_PER_ARTICLE)
+    titles = _rows(title_counts, idf, vocab.boost, lang_of_article, TERMS_PER_ARTICLE)
+    return _Batch(rows, titles, vocab.terms, df, vocab.named)
 
 
 def _outlet_codes(articles: Sequence[Article]) -> list[frozenset[int]]:
@@ -331,37 +368,56 @@ def _outlet_codes(articles: Sequence[Article]) -> list[frozenset[int]]:
     return out
 
 
-def _evidence_scaled(rows: sparse.csr_matrix, named: np.ndarray, min_shared: int, partial: bool = True) -> sparse.csr_matrix:
-    """Return pair similarities (upper triangle), scaled down where the shared evidence is thin.
+def _candidates(rows: sparse.csr_matrix, named: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the pairs (i < j) sharing one of their QUERY_TERMS heaviest names or numbers: an inverted index, in C.
+
+    Only names and specific numbers are looked up: a pair without one in common cannot score anyway.
+    """
+    rows = (rows @ sparse.diags(named.astype(float))).tocsr()
+    rows.eliminate_zeros()
+    row = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    keep = _heaviest(row, rows.indices, rows.data, rows.indptr, QUERY_TERMS)
+    query = sparse.csr_matrix((np.ones(len(keep)), (row[keep], rows.indices[keep])), shape=rows.shape)
+    pairs = (query @ query.T).tocoo()
+    upper = pairs.row < pairs.col
+    return pairs.row[upper].astype(np.int64), pairs.col[upper].astype(np.int64)
+
+
+def _evidence_scaled(rows: sparse.csr_matrix, named: np.ndarray, i: np.ndarray, j: np.ndarray, min_shared: int,
+                     partial: bool = True) -> np.ndarray:
+    """Return the similarity of each pair (i, j), scaled down where the shared evidence is thin.
 
     A pair sharing fewer than `min_shared` terms keeps that share of its similarity, or none unless `partial`.
     """
-    rows = rows.tocsr()
-    rows.eliminate_zeros()
-    pairs = sparse.triu(rows @ rows.T, k=1).tocsr()
-    present = rows.copy()
-    present.data[:] = 1.0
-    shared = sparse.triu(present @ present.T, k=1).tocsr()
-    # one shared name ("Marlow Bay") is a place, not an event: evidence must come from several terms
-    share = shared.minimum(min_shared) / min_shared
-    # squared: two shared terms are often one two-word name ("Marlow Bay"), worth a quarter, not a half
-    pairs = pairs.multiply(share.power(2) if partial else share.floor())
-    # and some of it must be names or specific numbers: two reports of one event name the same people,
-    # places and figures; shared topic words alone ("hibernation", "astronauts") make a related story
-    names = (rows @ sparse.diags(named.astype(float))).tocsr()
-    evidence = sparse.triu(names @ names.T, k=1).tocsr()
-    return pairs.multiply(evidence.minimum(NAMED_EVIDENCE) / NAMED_EVIDENCE).tocsr()
+    score = np.zeros(len(i))
+    for start in range(0, len(i), PAIR_CHUNK):
+        part = slice(start, start + PAIR_CHUNK)
+        both = rows[i[part]].multiply(rows[j[part]]).tocsr()
+        both.eliminate_zeros()
+        similarity = np.asarray(both.sum(axis=1)).ravel()
+        share = np.minimum(np.diff(both.indptr), min_shared) / min_shared
+        # one shared name ("Marlow Bay") is a place, not an event: evidence must come from several terms;
+        # squared, as two shared terms are often one two-word name, worth a quarter, not a half
+        similarity *= share**2 if partial else np.floor(share)
+        # and some of it must be names or specific numbers: two reports of one event name the same people,
+        # places and figures; shared topic words alone ("hibernation", "astronauts") make a related story
+        names = both @ named.astype(float)
+        score[part] = similarity * np.minimum(names, NAMED_EVIDENCE) / NAMED_EVIDENCE
+    return score
 
 
 def _edges(batch: _Batch, articles: Sequence[Article], threshold: float) -> sparse.coo_matrix:
     """Score candidate pairs through their shared event-naming terms; keep those above `threshold`."""
     rare = sparse.diags((batch.df <= MAX_EVENT_DF).astype(float))
-    body = _evidence_scaled(batch.rows @ rare, batch.named, MIN_SHARED_TERMS)
+    rows, titles = (batch.rows @ rare).tocsr(), (batch.titles @ rare).tocsr()
+    rows.eliminate_zeros()
+    i, j = _candidates(rows, batch.named)
     # two headlines that name the same people and places are strong evidence even when the bodies
     # go different ways (a reaction piece, a local angle)
-    pairs = body.maximum(_evidence_scaled(batch.titles @ rare, batch.named, MIN_SHARED_TITLE_TERMS, partial=False)).tocoo()
-    keep = pairs.data / CALIBRATION >= threshold
-    i, j, score = pairs.row[keep], pairs.col[keep], pairs.data[keep] / CALIBRATION
+    score = np.maximum(_evidence_scaled(rows, batch.named, i, j, MIN_SHARED_TERMS),
+                       _evidence_scaled(titles, batch.named, i, j, MIN_SHARED_TITLE_TERMS, partial=False)) / CALIBRATION
+    keep = score >= threshold
+    i, j, score = i[keep], j[keep], score[keep]
     days = np.array([a.date.timestamp() / 86400.0 if a.date else np.nan for a in articles])
     gap = np.abs(days[i] - days[j])
     score = np.where(np.isnan(gap) | (gap <= MAX_DAYS_APART), score, score * MAX_DAYS_APART / np.maximum(gap, 1e-9))
@@ -369,7 +425,7 @@ def _edges(batch: _Batch, articles: Sequence[Article], threshold: float) -> spar
     same = np.fromiter((bool(outlets[a] & outlets[b]) for a, b in zip(i.tolist(), j.tolist())), dtype=bool, count=len(i))
     score = np.where(same, score * SAME_OUTLET, score)
     keep = score >= threshold
-    return sparse.coo_matrix((score[keep], (i[keep], j[keep])), shape=pairs.shape)
+    return sparse.coo_matrix((score[keep], (i[keep], j[keep])), shape=(len(articles), len(articles)))
 
 
 def _average_linkage(edges: sparse.coo_matrix, n: int, threshold: float) -> list[list[int]]:
