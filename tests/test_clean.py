@@ -283,3 +283,26 @@ def test_real_html_pages_keep_their_first_paragraph(corpus: Path) -> None:
         assert article.outlet and article.title
         assert not re.search(r"(?i)\bcookie policy\b", article.text)
     assert found >= 3
+
+
+def test_cheap_pre_check_never_hides_a_flag(corpus: Path) -> None:
+    """`may_flag` lets short lines skip the line checks: on real pages it must never skip one that a check flags."""
+    from digest.clean import signals as sig
+
+    skipped = 0
+    for path in sorted((corpus / "extraction-benchmark" / "text").glob("*.txt")):
+        for line in path.read_text("utf-8").split("\n"):
+            line = line.strip()
+            tokens = sig.WORD.findall(line.lower())
+            words = len(tokens)
+            if not 1 <= words <= 12 or sig.may_flag(line, words, " ".join(tokens), tokens):
+                continue
+            skipped += 1
+            assert not sig.count_widget(line, words), line
+            assert sig.stats_reason(line, words) is None, line
+            assert sig.list_reason(line, words) is None, line
+            assert sig.ui_reason(line, words) is None, line
+            assert not sig.byline(line, words), line
+            assert not sig.COMMENT_HEADER.match(line), line
+            assert sig.caption_reason(line, words) is None, line
+    assert skipped > 1000  # the pre-check does spare most short lines

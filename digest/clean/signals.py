@@ -359,3 +359,19 @@ def first_sentence(text: str, limit: int = 100) -> str:
         cut = sentence[: limit + 1].rsplit(" ", 1)[0] if " " in sentence[:limit] else sentence[:limit]
         sentence = cut.rstrip(" ,;:–—-") + "…"
     return sentence
+
+
+# Characters and words that some line check needs (digits: counts, dates, numbers; ":" keyword lists and
+# credit heads; separators; "©" and "@"; ")" trailing credits): a line with none of them passes every check
+FLAG_CHARS = re.compile(r"[\d:/|·•©@)]")
+FLAG_TOKENS = UI_FIRST | CREDIT_TOKENS | BYLINE_TOKENS | COMMENT_TOKENS | PITCH_TOKENS
+
+
+def may_flag(line: str, words: int, key: str, tokens: Collection[str]) -> bool:
+    """Tell whether any single-line check could flag this line; False proves none can, without running them."""
+    return bool(
+        key in NAV_LINES
+        or not FLAG_TOKENS.isdisjoint(tokens)
+        or (words > 12 and "subscrib" in key)
+        or FLAG_CHARS.search(line)
+    )

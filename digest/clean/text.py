@@ -80,6 +80,8 @@ class Line(NamedTuple):
 def _flag(text: str, words: int, key: str, tokens: Sequence[str], ends: bool) -> str | None:
     if words == 0:
         return "no words"
+    if words <= 12 and not sig.may_flag(text, words, key, tokens):
+        return None  # most short lines: menus, labels, headings (long lines nearly always hold some trigger)
     if sig.count_widget(text, words, ends):
         return "widget with a count"
     reason = (
