@@ -287,7 +287,9 @@ def byline(line: str, words: int, ends: bool | None = None) -> bool:
     )
 
 
-def caption_reason(line: str, words: int, tokens: Collection[str] | None = None, ends: bool | None = None) -> str | None:
+def caption_reason(
+    line: str, words: int, tokens: Collection[str] | None = None, ends: bool | None = None
+) -> str | None:
     """Name a photo caption or credit: credit words, or a trailing credit in brackets after unfinished prose.
 
     `tokens` are the line's lower-cased words, `ends` whether it ends a sentence, when the caller has them.
@@ -325,7 +327,10 @@ ABBREVIATIONS = frozenset(
     "jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thurs fri sat sun".split()
 )
 # a candidate sentence end: terminal punctuation, closing quotes or brackets, then space and a capital or quote
-SENTENCE_BREAK = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]?[^\W\d_a-z])|[.!?…]+[\"'”’»)\]]*$")
+SENTENCE_BREAK = re.compile(
+    r"[.!?…]+[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]?[^\W\d_a-z])"  # before a capital (or a quote and a capital)
+    r"|[.!?…]+[\"'”’»)\]]*$"  # or at the end of the text
+)
 WORD_BEFORE = re.compile(r"([\w.]+)[.!?…]*[\"'”’»)\]]*$")
 
 
@@ -343,7 +348,7 @@ def _real_break(text: str, end: int) -> bool:
 
 
 def first_sentence(text: str, limit: int = 100) -> str:
-    """Return the first sentence of `text` (not cut at "U.S.", "Dr." or initials), shortened to about `limit` characters.
+    """Return the first sentence of `text` (not cut at "U.S.", "Dr." or initials), shortened to about `limit` chars.
 
     A sentence longer than `limit` plus a tenth is cut at the last word boundary before `limit`, with an ellipsis.
     """

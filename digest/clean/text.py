@@ -85,7 +85,9 @@ def _flag(text: str, words: int, key: str, tokens: Sequence[str], ends: bool) ->
     if sig.count_widget(text, words, ends):
         return "widget with a count"
     reason = (
-        sig.stats_reason(text, words, ends, tokens) or sig.list_reason(text, words, ends) or sig.ui_reason(text, words, key, ends, tokens)
+        sig.stats_reason(text, words, ends, tokens)
+        or sig.list_reason(text, words, ends)
+        or sig.ui_reason(text, words, key, ends, tokens)
     )
     if reason:
         return reason
