@@ -123,6 +123,24 @@ def run(pages: list[str], out: Callable[[str], str]) -> tuple[dict[str, tuple[fl
     return scores, spent
 
 
+def menu_page(items: int) -> str:
+    """Build a hostile page: a long menu of distinct short lines between two long runs of prose."""
+    sentence = "The council said on Monday that the new bridge would open next year after the engineers finished. "
+    prose = [sentence * 4 + f"Paragraph {n}." for n in range(items // 20 + 1)]
+    menu = [f"Topic {chr(97 + n % 26)}{chr(97 + n // 26 % 26)}{chr(97 + n // 676 % 26)}x" for n in range(items)]
+    return "\n".join([*prose, *menu, *(p.replace("Paragraph", "Part") for p in prose)])
+
+
+def scaling() -> float:
+    """Return how much longer a page with 4x the lines takes to clean (linear work: about 4)."""
+    small, large = (raw_text(menu_page(n)) for n in (4000, 16000))
+    return fastest(lambda: clean_article(large)) / fastest(lambda: clean_article(small))
+
+
+def raw_text(text: str) -> RawArticle:
+    return RawArticle(id="bench", path=Path("bench.txt"), fingerprint="bench", kind="text", text=text, size=len(text))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-html", action="store_true", help="text rows only (fast)")
@@ -189,6 +207,7 @@ def main() -> None:
         f"  cleaning takes {text_secs / base_secs:.1f}x the baseline's time"
     )
     print(f"{'learn_boilerplate (91 pages)':34} {text_mb / learn_secs:6.2f} MB/s ({learn_secs:.3f} s)")
+    print(f"{'4x the lines (menu in article)':34} {scaling():6.2f}x the time (linear work: about 4x)")
     if not args.skip_html:
         n = len(pages)
         print(

@@ -336,7 +336,7 @@ WORD_BEFORE = re.compile(r"([\w.]+)[.!?…]*[\"'”’»)\]]*$")
 
 def _real_break(text: str, end: int) -> bool:
     """Tell whether the punctuation ending at `end` closes a sentence rather than an abbreviation or initial."""
-    match = WORD_BEFORE.search(text, 0, end)
+    match = WORD_BEFORE.search(text, max(0, end - 40), end)  # the word before, not the whole text: linear
     if match is None or not text[match.end() - 1 : end].lstrip(CLOSERS).startswith("."):
         return True  # "!", "?" and "…" always end a sentence
     word = match.group(1).rstrip(".")
@@ -355,6 +355,8 @@ def first_sentence(text: str, limit: int = 100) -> str:
     text = " ".join(text.split())
     sentence = text
     for match in SENTENCE_BREAK.finditer(text):
+        if match.start() > limit + limit // 10:
+            break  # too long to keep whole: cut below
         if _real_break(text, match.end()):
             sentence = text[: match.end()]
             break

@@ -301,14 +301,16 @@ def _outlet_name(line: Line, title_key: str, title_next: bool) -> str | None:
     return line.text
 
 
-def _in_block_decision(lines: Sequence[Line], i: int, end: int, nav: Sequence[bool]) -> tuple[Role | None, str]:
+def _in_block_decision(
+    lines: Sequence[Line], i: int, end: int, nav: Sequence[bool], listed: Collection[int]
+) -> tuple[Role | None, str]:
     line = lines[i]
     if line.flag:
         return None, f"drop: {line.flag}"
     if line.good:
         return Role.BODY, "body"
     if nav[i]:
-        if _list_in_prose(lines, i, end, nav):
+        if i in listed:
             return Role.BODY, "body: list item inside the article"
         return None, "drop: short line without sentence punctuation in a navigation run"
     nxt = _next_text(lines, i, end)
@@ -346,23 +348,30 @@ def _question_heading(lines: Sequence[Line], i: int, nxt: int | None) -> bool:
     return before is not None and before.good
 
 
-def _list_in_prose(lines: Sequence[Line], i: int, end: int, nav: Sequence[bool]) -> bool:
-    """Tell whether a run of short lines is a list the article introduces (after a line ending in ':')."""
-    j = i
-    while j > 0 and nav[j - 1]:
-        j -= 1
-    k = i
-    while k + 1 < end and nav[k + 1]:
-        k += 1
-    before = lines[j - 1] if j > 0 else None
-    after = lines[k + 1] if k + 1 < end else None
-    return (
-        before is not None
-        and before.raw.rstrip().endswith(":")
-        and before.flag is None
-        and after is not None
-        and after.good
-    )
+def lists_in_prose(lines: Sequence[Line], start: int, end: int, nav: Sequence[bool]) -> set[int]:
+    """Return the positions in [start, end) of runs of short lines that are lists the article introduces.
+
+    Such a run follows a line ending in ':' and is followed by prose. Each run is walked once, so a page
+    with thousands of menu lines inside its article block costs linear time.
+    """
+    listed: set[int] = set()
+    i = start
+    while i < end:
+        if not nav[i]:
+            i += 1
+            continue
+        j = i
+        while j > 0 and nav[j - 1]:
+            j -= 1
+        k = i
+        while k + 1 < end and nav[k + 1]:
+            k += 1
+        before = lines[j - 1] if j > 0 else None
+        after = lines[k + 1] if k + 1 < end else None
+        if before is not None and before.raw.rstrip().endswith(":") and before.flag is None and after and after.good:
+            listed.update(range(i, k + 1))
+        i = k + 1
+    return listed
 
 
 @dataclass(frozen=True)
@@ -385,6 +394,7 @@ def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str 
     title = find_title(lines, start, nav, title_hint, site) if end > start else None
     title_key = lines[title].key if title is not None else (sig.normalise(title_hint) if title_hint else "")
     name = _outlet_name(lines[0], title_key, title == 1) if site and title != 0 and start > 0 else None
+    listed = lists_in_prose(lines, start, end, nav)
     decisions: list[Decision] = []
     for i, line in enumerate(lines):
         if i == title:
@@ -394,7 +404,7 @@ def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str 
         elif title_key and line.key == title_key:
             role, reason = None, "drop: repeated title"
         elif start <= i < end:
-            role, reason = _in_block_decision(lines, i, end, nav)
+            role, reason = _in_block_decision(lines, i, end, nav, listed)
         elif line.flag:
             role, reason = None, f"drop: {line.flag}"
         elif nav[i]:
