@@ -133,6 +133,7 @@ MONTHS = _any(
     r"diciembre)\b",
     r"\b(mon|tue|wed|thu|fri|sat|sun)(day|sday|nesday|rsday|urday)?\b",
     r"\b(updated|published|posted|am|pm|et|gmt|utc|ago|hours?|minutes?)\b",
+    r"\b(est|edt|cst|cdt|mst|mdt|pst|pdt|bst|cet|cest|eet|aest|aedt|jst)\b",  # time zones
 )
 BYLINE = re.compile(r"^(by|von|par|por|di|door|av|przez|from)\b\s*\S*", re.IGNORECASE)
 CREDIT = re.compile(
