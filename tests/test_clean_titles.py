@@ -164,3 +164,16 @@ def test_first_sentence_is_a_trimmed_prefix_of_the_text(text: str) -> None:
     stem = title[:-1] if title.endswith("…") and not flat.startswith(title) else title
     assert flat.startswith(stem)
     assert len(title) <= 111
+
+
+def test_headline_far_above_the_body_is_found_from_the_page_title_line() -> None:
+    # copied pages start with the browser's <title> line ("Headline | Site"); the headline proper may stand
+    # far above the article, beyond long menus
+    menu = [f"Section {name}" for name in ("Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf")] * 9
+    menu = [f"{line} {n}x" for n, line in enumerate(menu)]  # distinct lines, as a real menu's
+    top = [f"{HEADLINE} | Fenwick Courier", *menu[:10], HEADLINE, "By Ana Ruiz", *menu[10:]]
+    article = clean_article(raw(page(top)))
+    assert article.title == HEADLINE
+    assert [p.text for p in article.body] == BODY
+    title_line = next(d for d in article.decisions if d.role is Role.TITLE)
+    assert title_line.index == 12  # the headline's own line, not the <title> line

@@ -247,6 +247,25 @@ def site_line(lines: Sequence[Line], nav: Sequence[bool]) -> bool:
     return bool(after.flag) or nav[1] or not (after.good or after.sentence)
 
 
+def _headline_of_page_title(lines: Sequence[Line], first_good: int) -> int | None:
+    """Return the first line that the page's <title> line ("Headline - Site" on line 1) begins with, or None.
+
+    Looks up to just inside the article block, where many pages print the headline; a line equal to the
+    first line means the first line is the headline itself.
+    """
+    page_title = lines[0].key
+    if lines[0].words < 5:
+        return None  # a site name or a label, not a page title
+    for i in range(1, min(len(lines), first_good + 3)):
+        line = lines[i]
+        if line.words < 4 or len(line.key) * 2 < len(page_title) or not page_title.startswith(line.key):
+            continue
+        if line.tail or line.flag not in (None, "repeated line"):
+            continue
+        return 0 if line.key == page_title else i
+    return None
+
+
 def find_title(
     lines: Sequence[Line], start: int, nav: Sequence[bool], hint: str | None, site: bool = False
 ) -> int | None:
@@ -263,6 +282,10 @@ def find_title(
         for i in window:
             if lines[i].key and (lines[i].key == hint_key or (lines[i].words >= 3 and hint_key.startswith(lines[i].key))):
                 return i
+    elif not site:
+        found = _headline_of_page_title(lines, first_good)
+        if found is not None:
+            return found
     page_title = lines[0].key if lines else ""
     counts = Counter(line.key for line in lines)
     later = {k for k, n in counts.items() if n > 1}
