@@ -16,6 +16,7 @@ that sparse graph. Stories matching a remembered story keep its id and are flagg
 from __future__ import annotations
 
 import hashlib
+from array import array
 import heapq
 import json
 import math
@@ -111,8 +112,8 @@ def _language(tokens: Sequence[str]) -> str:
     """Guess the language from stop-word hits among some tokens (English unless another has more)."""
     sample = Counter(t.lower() for t in tokens)
     english = sum(n for w, n in sample.items() if w in STOP_LISTS["english"])
-    if english * 3 >= len(tokens):
-        return "english"  # no other language's text is a third English function words
+    if english * 4 >= len(tokens):
+        return "english"  # no other language's text is a quarter English function words
     hits = {lang: sum(n for w, n in sample.items() if w in STOP_LISTS[lang]) for lang in LANGUAGES}
     return max(LANGUAGES, key=lambda lang: (hits[lang], lang == "english"))
 
@@ -128,13 +129,15 @@ class _Background:
         """Read the frequency lists of the given languages."""
         return cls({lang: get_frequency_dict(WORDFREQ_CODES[lang], wordlist="small") for lang in set(languages)})
 
-    def weight(self, word: str, language: str) -> float:
-        """Weigh a word by how rare it is in general text; a compound is as common as its commonest part."""
+    def weights(self, words: Sequence[str], language: str) -> np.ndarray:
+        """Weigh words by how rare they are in general text; a compound is as common as its commonest part."""
         table = self.frequencies[language]
-        parts = [p for p in re.split(r"[-']", word) if p]
-        freq = max((table.get(p, 0.0) for p in parts), default=0.0) if len(parts) > 1 else table.get(word, 0.0)
-        zipf = math.log10(freq * 1e9) if freq > 0 else 0.0
-        return min(MAX_BACKGROUND, max(MIN_BACKGROUND, (COMMON_ZIPF - zipf) / ZIPF_SCALE))
+        freq = np.array([table.get(w, 0.0) for w in words])
+        for i in np.flatnonzero(freq == 0).tolist():
+            if "-" in words[i] or "'" in words[i]:
+                freq[i] = max((table.get(p, 0.0) for p in re.split(r"[-']", words[i]) if p), default=0.0)
+        zipf = np.log10(np.maximum(freq, 1e-9) * 1e9)  # unseen words: zipf 0
+        return np.clip((COMMON_ZIPF - zipf) / ZIPF_SCALE, MIN_BACKGROUND, MAX_BACKGROUND)
 
 
 def _texts(article: Article) -> dict[int, str]:
@@ -161,10 +164,11 @@ class _Postings:
     """Flat (article, token, count, weight) postings of a batch: every article tokenised once."""
 
     tokens: dict[str, int]  # distinct spelling -> id
-    article: list[int]
-    token: list[int]
-    count: list[int]
-    weight: list[int]  # TITLE_WEIGHT, LEAD_WEIGHT or 1: where in the article the token stands
+    # machine-integer arrays, not lists: 100,000 articles make tens of millions of postings
+    article: array[int]
+    token: array[int]
+    count: array[int]
+    weight: array[int]  # TITLE_WEIGHT, LEAD_WEIGHT or 1: where in the article the token stands
     initial: Counter[str]  # capitalised spellings counted at the start of a sentence (no evidence of a name)
     languages: list[str]
 
@@ -173,13 +177,13 @@ class _Postings:
         tokens = self.tokens
         self.token.extend([tokens.setdefault(t, len(tokens)) for t in found])
         self.count.extend(found.values())
-        self.article.extend([a] * len(found))
-        self.weight.extend([weight] * len(found))
+        self.article.extend(array("q", [a]) * len(found))
+        self.weight.extend(array("q", [weight]) * len(found))
 
 
 def _scan(articles: Sequence[Article]) -> _Postings:
     """Tokenise every article once: distinct tokens per part counted in C, then only ids kept."""
-    postings = _Postings({}, [], [], [], [], Counter(), [])
+    postings = _Postings({}, array("q"), array("q"), array("q"), array("q"), Counter(), [])
     for a, article in enumerate(articles):
         texts = _texts(article)
         found = {weight: _TOKEN.findall(text) for weight, text in texts.items()}
@@ -232,27 +236,22 @@ def _key(word: str, name: bool, background: float) -> tuple[str, float]:
 def _vocabulary(words: list[str], is_name: np.ndarray, languages: list[str]) -> _Vocabulary:
     """Key every word of the batch (names by skeleton, numbers by value) and weigh it per language."""
     background = _Background.load(languages)
+    # the key does not depend on the language; the boost scales with the word's rarity in it
+    keys = [_key(word, bool(name), 1.0) for word, name in zip(words, is_name.tolist())]
     terms: dict[str, int] = {}
-    term_of_word = np.zeros(len(words), dtype=np.int64)
+    term_of_word = np.array([terms.setdefault(term, len(terms)) for term, _ in keys], dtype=np.int64)
+    base = np.array([b for _, b in keys])
+    number = np.array([w[0].isdigit() for w in words], dtype=bool)
+    noise = np.array([len(w) < 3 for w in words], dtype=bool) & ~number
     dropped = np.zeros((len(languages), len(words)), dtype=bool)
-    word_boost = np.zeros((len(languages), len(words)))
-    named_terms: set[int] = set()
-    for w, word in enumerate(words):
-        noise = len(word) < 3 and not word[0].isdigit()
-        for lang_i, lang in enumerate(languages):
-            dropped[lang_i, w] = noise or word in DROPPED[lang]
-            rarity = 1.0 if word[0].isdigit() else background.weight(word, lang)
-            term, boost = _key(word, bool(is_name[w]), rarity)
-            word_boost[lang_i, w] = boost
-        t = terms.setdefault(term, len(terms))
-        term_of_word[w] = t
-        if term[0] == "~" or (term[0] == "#" and boost >= NUMBER_BOOST):
-            named_terms.add(t)
     boost = np.zeros((len(languages), len(terms)))
-    for lang_i in range(len(languages)):
-        np.maximum.at(boost[lang_i], term_of_word, word_boost[lang_i])
+    for lang_i, lang in enumerate(languages):
+        stop = DROPPED[lang]
+        dropped[lang_i] = noise | np.array([w in stop for w in words], dtype=bool)
+        word_boost = np.where(number | noise, base, base * background.weights(words, lang))
+        np.maximum.at(boost[lang_i], term_of_word, word_boost)
     named = np.zeros(len(terms), dtype=bool)
-    named[list(named_terms)] = True
+    named[[t for (term, b), t in zip(keys, term_of_word.tolist()) if term[0] == "~" or (term[0] == "#" and b >= NUMBER_BOOST)]] = True
     return _Vocabulary(terms, term_of_word, dropped, boost, named)
 
 
@@ -323,10 +322,10 @@ def _batch(articles: Sequence[Article]) -> _Batch:
     upper = np.array([t[0].isupper() for t in spellings], dtype=bool)
     digit = np.array([t[0].isdigit() for t in spellings], dtype=bool)
 
-    token = np.array(postings.token, dtype=np.int64)
-    count = np.array(postings.count, dtype=np.int64)
-    weight = np.array(postings.weight, dtype=np.int64)
-    article = np.array(postings.article, dtype=np.int64)
+    token = np.frombuffer(postings.token, dtype=np.int64)
+    count = np.frombuffer(postings.count, dtype=np.int64)
+    weight = np.frombuffer(postings.weight, dtype=np.int64)
+    article = np.frombuffer(postings.article, dtype=np.int64)
     # a word is a name if the batch capitalises it inside sentences more often than it writes it in lower case
     body = weight != TITLE_WEIGHT
     capitalised = np.bincount(word_of_token[token], weights=count * (body & upper[token]), minlength=len(words))

@@ -2,9 +2,9 @@
 
 Exact copies (same words) are grouped by a hash of their normalised words. Near-duplicates (the same
 page cleaned from HTML and from text, wire copy republished with light edits or cuts) are found with
-MinHash LSH from datasketch over word shingles, never by comparing all pairs: articles are indexed
-most complete first, and each later article is checked only against the kept copies its LSH buckets
-return.
+MinHash LSH over word shingles (datasketch's permutations and its band layout for the threshold, the
+banding done with numpy for the whole batch at once), never by comparing all pairs: articles are taken
+most complete first, and each is checked only against earlier kept copies that share an LSH bucket.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHash
+from datasketch.lsh import _optimal_param
 
 from digest.models import Article, Role
 
@@ -25,6 +26,7 @@ NUM_PERM = 128
 # a text copy can carry several times the words of the HTML page's article (comments, chrome), so the
 # index must find pairs of low Jaccard similarity; the exact shingle overlap decides
 LSH_THRESHOLD = 0.2
+MAX_BUCKET_PEERS = 32  # earlier articles of one LSH bucket an article is checked against
 MIN_SIZE_RATIO = 0.15  # a short piece inside a long one is a duplicate only if it is a real part of it
 SAME_TITLE_FACTOR = 0.6  # an identical headline lowers the overlap needed (same page, two formats)
 MIN_TITLE_CHARS = 20
@@ -49,7 +51,7 @@ class _Sketch:
     shingles: np.ndarray  # sorted unique shingle hashes
     digest: str  # hash of the normalised word sequence (exact copies)
     title: str  # normalised headline without a site suffix, "" when too short to mean anything
-    minhash: MinHash | None  # None when the article is too short to shingle
+    signature: np.ndarray | None  # MinHash values; None when the article is too short to shingle
 
 
 def _title_key(title: str) -> str:
@@ -65,13 +67,8 @@ def _words(article: Article) -> list[str]:
 
 def _word_hashes(words: list[str], vocab: dict[str, int]) -> np.ndarray:
     """Map words to stable 32-bit hashes, memoised in the caller's vocab."""
-    out = np.empty(len(words), dtype=np.uint64)
-    for i, word in enumerate(words):
-        h = vocab.get(word)
-        if h is None:
-            h = vocab[word] = zlib.crc32(word.encode())
-        out[i] = h
-    return out
+    return np.array([vocab[w] if w in vocab else vocab.setdefault(w, zlib.crc32(w.encode())) for w in words],
+                    dtype=np.uint64)
 
 
 def _shingle_hashes(hashes: np.ndarray) -> np.ndarray:
@@ -98,8 +95,7 @@ def _sketch(article: Article, vocab: dict[str, int], perms: np.ndarray) -> _Sket
     a, b = perms
     # the affine32 permutations of datasketch, applied to all shingles at once (uint32 wrap-around)
     values = (shingles[:, None] * a[None, :] + b[None, :]).min(axis=0)
-    minhash = MinHash(NUM_PERM, seed=1, hashvalues=values, permutations=perms, scheme=SCHEME)
-    return _Sketch(len(words), shingles, digest, title, minhash)
+    return _Sketch(len(words), shingles, digest, title, values)
 
 
 def _completeness(article: Article, sketch: _Sketch) -> tuple[int, int, int, str]:
@@ -118,6 +114,35 @@ def _is_near_duplicate(a: _Sketch, b: _Sketch, threshold: float) -> bool:
     return overlap >= (threshold * SAME_TITLE_FACTOR if same_title else threshold)
 
 
+def _bucket_pairs(signatures: np.ndarray) -> np.ndarray:
+    """Return (later, earlier) row pairs that share an LSH band bucket, each once; rows are in processing order.
+
+    A bucket shared by many articles (common wording) pairs each member with its first MAX_BUCKET_PEERS only.
+    """
+    bands, rows = _optimal_param(LSH_THRESHOLD, NUM_PERM, 0.5, 0.5)
+    n = len(signatures)
+    found = []
+    position = np.arange(n)
+    for band in range(bands):
+        chunk = signatures[:, band * rows : (band + 1) * rows].astype(np.uint64)
+        key = np.zeros(n, dtype=np.uint64)
+        for k in range(rows):
+            key = key * np.uint64(0x100000001B3) ^ chunk[:, k]
+        order = np.lexsort((position, key))
+        sorted_key = key[order]
+        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+        rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+        peers = np.minimum(rank, MAX_BUCKET_PEERS)
+        later = np.repeat(order, peers)
+        offsets = np.arange(peers.sum()) - np.repeat(np.cumsum(peers) - peers, peers)
+        earlier = order[np.repeat(np.arange(n) - rank, peers) + offsets]
+        found.append(later * n + earlier)
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    unique = np.unique(np.concatenate(found))
+    return np.stack([unique // n, unique % n], axis=1)
+
+
 def deduplicate(articles: Sequence[Article], threshold: float = 0.8) -> DedupeResult:
     """Collapse duplicates; keep the most complete copy of each, listing the others in `.copies`.
 
@@ -130,7 +155,14 @@ def deduplicate(articles: Sequence[Article], threshold: float = 0.8) -> DedupeRe
     unique = {a.id: a for a in articles}  # the same article passed twice counts once
     order = sorted(unique.values(), key=lambda a: _completeness(a, sketches[a.id]))
 
-    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+    # LSH candidates for every article at once: earlier (more complete) articles sharing a bucket
+    shingled = [a.id for a in order if sketches[a.id].signature is not None]
+    candidates: dict[str, list[str]] = {}
+    if shingled:
+        signatures = np.stack([sketches[i].signature for i in shingled])
+        for later, earlier in _bucket_pairs(signatures).tolist():
+            candidates.setdefault(shingled[later], []).append(shingled[earlier])
+
     by_digest: dict[str, str] = {}
     by_title: dict[str, list[str]] = {}
     groups: dict[str, list[Article]] = {}
@@ -138,9 +170,10 @@ def deduplicate(articles: Sequence[Article], threshold: float = 0.8) -> DedupeRe
     for article in order:
         sketch = sketches[article.id]
         keeper = by_digest.get(sketch.digest) if sketch.words else None
-        if keeper is None and sketch.minhash is not None:
-            found = set(lsh.query(sketch.minhash)) | set(by_title.get(sketch.title, ()) if sketch.title else ())
-            # candidates come back in storage order; sort them so ties resolve the same way every run
+        if keeper is None and sketch.signature is not None:
+            found = {c for c in candidates.get(article.id, ()) if c in groups}
+            found |= set(by_title.get(sketch.title, ()) if sketch.title else ())
+            # ties resolve the same way every run
             for candidate in sorted(found):
                 if _is_near_duplicate(sketches[candidate], sketch, threshold):
                     keeper = candidate
@@ -152,10 +185,8 @@ def deduplicate(articles: Sequence[Article], threshold: float = 0.8) -> DedupeRe
         groups[article.id] = [article]
         if sketch.words:
             by_digest[sketch.digest] = article.id
-        if sketch.minhash is not None:
-            lsh.insert(article.id, sketch.minhash, check_duplication=False)
-            if sketch.title:
-                by_title.setdefault(sketch.title, []).append(article.id)
+        if sketch.signature is not None and sketch.title:
+            by_title.setdefault(sketch.title, []).append(article.id)
 
     kept = [_collapse(members) for members in groups.values()]
     return DedupeResult(kept=kept, duplicate_of=duplicate_of)
