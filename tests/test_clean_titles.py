@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from digest.clean import clean_article
 from digest.clean.signals import first_sentence
+from digest.clean.text import split_site_suffix
 from digest.ingest import load_file
 from digest.models import Article, Meta, RawArticle, Role
 
@@ -177,3 +178,33 @@ def test_headline_far_above_the_body_is_found_from_the_page_title_line() -> None
     assert [p.text for p in article.body] == BODY
     title_line = next(d for d in article.decisions if d.role is Role.TITLE)
     assert title_line.index == 12  # the headline's own line, not the <title> line
+    assert article.outlet == "Fenwick Courier"  # the name after the headline on the <title> line
+    assert reason_of(article, top[0]) == "drop: page title line (headline - site name)"
+
+
+def test_page_title_line_alone_gives_headline_and_outlet() -> None:
+    menu = [f"Section {n} {name}" for n, name in enumerate(["Alpha", "Bravo", "Charlie", "Delta"] * 12)]
+    article = clean_article(raw(page([f"{HEADLINE} | Schools | FenwickNews", *menu])))
+    assert article.title == HEADLINE
+    assert article.outlet == "FenwickNews"
+    assert article.decisions[0].role is Role.TITLE and article.decisions[0].text == HEADLINE
+    assert [p.text for p in article.body] == BODY
+
+
+@pytest.mark.parametrize(
+    ("line", "headline", "site"),
+    [
+        ("Storm closes the coast road for a week - BBC News", "Storm closes the coast road for a week", "BBC News"),
+        ("Storm closes the coast road | Weather | The Courier", "Storm closes the coast road", "The Courier"),
+        ("Storm closes the coast road -- CNN", "Storm closes the coast road", "CNN"),
+        ("Storm closes the coast road - fenwick.com", "Storm closes the coast road", "fenwick.com"),
+        ("Storm closes the coast road | ZDNet", "Storm closes the coast road", "ZDNet"),
+        # a dash inside a headline, not before a name
+        ("Brexit deal agreed - What Happens Next", "Brexit deal agreed - What Happens Next", None),
+        ("Storm closes the coast road - and the ferry too", "Storm closes the coast road - and the ferry too", None),
+        ("Storm hits - CNN", "Storm hits - CNN", None),  # too little headline left
+        ("Storm closes the coast road - Breaking News", "Storm closes the coast road - Breaking News", None),
+    ],
+)
+def test_page_title_splits_into_headline_and_site(line: str, headline: str, site: str | None) -> None:
+    assert split_site_suffix(line) == (headline, site)

@@ -9,6 +9,7 @@ within the page or learned across the inbox are chrome wherever they stand.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ LIST_FLAGS = frozenset({"keyword list", "menu line of separated items"})
 TAIL_DAMPING = 0.3  # prose after a "Related" marker counts this much toward the article block
 SITE_WORDS = 6  # a site name at the top of a page is at most this many words ...
 SITE_CHARS = 50  # ... and this many characters
+TITLE_SEPARATOR = re.compile(r"\s(?:\||-{1,2}|–|—|::|·)\s")  # "Headline - Site", "Headline | Site"
 SITE_PENALTY = 30.0  # a site-name line is the title only when no other line can be
 # words a name may keep in lower case ("Times of London", "El Diario de Hoy")
 SMALL_WORDS = frozenset("a an and the of in on for at to by de du des la le el los las di del da do y und der".split())
@@ -303,10 +305,63 @@ def find_title(
             score -= SITE_PENALTY
         if best is None or score > best[0]:
             best = (score, i)
+    if window.start > 0 and not site and _page_title_line(lines[0]):
+        # the first line (the page's <title>) stands beyond the window; it beats a nearby line about
+        # something else, such as a sponsor note or a pull quote
+        if best is None or len(_content_words(lines[0]) & _content_words(lines[best[1]])) < 2:
+            return 0
     if best is None:
         return None
     # a headline printed twice: the first copy is the title, the second a repeat
     return next(i for i in window if lines[i].key == lines[best[1]].key)
+
+
+def _content_words(line: Line) -> set[str]:
+    return {w for w in line.key.split() if len(w) > 3}
+
+
+def _page_title_line(line: Line) -> bool:
+    """Tell whether a first line can be the page's <title>: headline-sized, not prose, no other chrome."""
+    return 4 <= line.words <= 30 and not line.sentence and line.flag in (None, "menu line of separated items")
+
+
+def _name_like(tail: str) -> bool:
+    """Tell whether the end of a page title ("... - BBC News") is a site's name rather than part of the headline."""
+    words = tail.split()
+    domain = len(words) == 1 and "." in tail.strip(".")  # "nj.com"
+    if not 1 <= len(words) <= 5 or len(tail) > 40 or sig.ends_sentence(tail):
+        return False
+    if domain:
+        return True
+    if not words[0][:1].isupper():
+        return False
+    key = sig.normalise(tail).split()
+    if not key or GENERIC_WORDS.issuperset(key):
+        return False
+    return (
+        key[-1] in MASTHEAD_WORDS  # "BBC News", "The Jerusalem Post"
+        or any(len(w) >= 2 and w.isupper() for w in words)  # "CNN"
+        or any(c.isupper() for w in words for c in w[1:])  # "ZDNet", "9to5Mac"
+        or len(words) == 1  # "Smithsonian"
+    )
+
+
+def split_site_suffix(text: str) -> tuple[str, str | None]:
+    """Split a page title "Headline | Section | Site" into the headline and the site's name (None if none ends it)."""
+    head, site = text, None
+    for _ in range(2):
+        seps = list(TITLE_SEPARATOR.finditer(head))
+        if not seps:
+            break
+        tail, rest = head[seps[-1].end() :].strip(), head[: seps[-1].start()].strip()
+        if len(rest.split()) < 3:
+            break
+        if site is None and not _name_like(tail):
+            break
+        if site is not None and not (_name_cased(tail) and len(tail.split()) <= 4):
+            break  # before the site's name, only a section's ("Smart News") goes too
+        head, site = rest, site or tail
+    return head, site
 
 
 def _outlet_name(line: Line, title_key: str, title_next: bool) -> str | None:
@@ -417,13 +472,22 @@ def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str 
     title = find_title(lines, start, nav, title_hint, site) if end > start else None
     title_key = lines[title].key if title is not None else (sig.normalise(title_hint) if title_hint else "")
     name = _outlet_name(lines[0], title_key, title == 1) if site and title != 0 and start > 0 else None
+    headline, suffix = split_site_suffix(lines[0].text) if not site else (lines[0].text, None)
+    if suffix and title is not None and (title == 0 or lines[0].key.startswith(title_key)):
+        # the first line is the page's <title>, "Headline - Site": the headline is confirmed, the rest names the site
+        name = name or suffix
+        if title == 0:
+            title_key = sig.normalise(headline)
     listed = lists_in_prose(lines, start, end, nav)
     decisions: list[Decision] = []
     for i, line in enumerate(lines):
+        if i == title == 0 and suffix and name == suffix:
+            decisions.append(Decision(line.index, headline, True, Role.TITLE, f"title (without the site's name, {suffix})"))
+            continue
         if i == title:
             role, reason = Role.TITLE, "title"
         elif i == 0 and name:
-            role, reason = None, "drop: site name"
+            role, reason = None, "drop: site name" if name != suffix else "drop: page title line (headline - site name)"
         elif title_key and line.key == title_key:
             role, reason = None, "drop: repeated title"
         elif start <= i < end:
