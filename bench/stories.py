@@ -278,11 +278,11 @@ def big_story(articles: list[Article], n_articles: int, seed: int = 2) -> Story:
     """Build one story of n articles (about 40 sentences each) by cutting and reordering real pages."""
     rng = random.Random(seed)
     bodies = [[p for p in a.body if p.role is Role.BODY] for a in articles if a.kind == "text"]
-    bodies = [b for b in bodies if len(b) >= 5]
+    bodies = [b for b in bodies if len(b) >= 12]
     made = []
     for i in range(n_articles):
         source = rng.choice(bodies)
-        paragraphs = [source[0], *rng.sample(source[1:], k=min(len(source) - 1, 12))]
+        paragraphs = [source[0], *rng.sample(source[1:], k=min(len(source) - 1, 30))]
         title = Paragraph(f"Report {i}", Role.TITLE)
         made.append(Article(f"b{i:04d}", Path(f"gen/b{i}.txt"), f"b{i}", "text", f"Report {i}", f"outlet{i}", (title, *paragraphs)))
     return Story("big", tuple(made))

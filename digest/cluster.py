@@ -177,13 +177,13 @@ class _Postings:
         tokens = self.tokens
         self.token.extend([tokens.setdefault(t, len(tokens)) for t in found])
         self.count.extend(found.values())
-        self.article.extend(array("q", [a]) * len(found))
-        self.weight.extend(array("q", [weight]) * len(found))
+        self.article.extend(array("i", [a]) * len(found))
+        self.weight.extend(array("b", [weight]) * len(found))
 
 
 def _scan(articles: Sequence[Article]) -> _Postings:
     """Tokenise every article once: distinct tokens per part counted in C, then only ids kept."""
-    postings = _Postings({}, array("q"), array("q"), array("q"), array("q"), Counter(), [])
+    postings = _Postings({}, array("i"), array("i"), array("i"), array("b"), Counter(), [])
     for a, article in enumerate(articles):
         texts = _texts(article)
         found = {weight: _TOKEN.findall(text) for weight, text in texts.items()}
@@ -322,10 +322,10 @@ def _batch(articles: Sequence[Article]) -> _Batch:
     upper = np.array([t[0].isupper() for t in spellings], dtype=bool)
     digit = np.array([t[0].isdigit() for t in spellings], dtype=bool)
 
-    token = np.frombuffer(postings.token, dtype=np.int64)
-    count = np.frombuffer(postings.count, dtype=np.int64)
-    weight = np.frombuffer(postings.weight, dtype=np.int64)
-    article = np.frombuffer(postings.article, dtype=np.int64)
+    token = np.frombuffer(postings.token, dtype=np.int32)
+    count = np.frombuffer(postings.count, dtype=np.int32)
+    weight = np.frombuffer(postings.weight, dtype=np.int8)
+    article = np.frombuffer(postings.article, dtype=np.int32)
     # a word is a name if the batch capitalises it inside sentences more often than it writes it in lower case
     body = weight != TITLE_WEIGHT
     capitalised = np.bincount(word_of_token[token], weights=count * (body & upper[token]), minlength=len(words))

@@ -98,3 +98,20 @@ def test_seed_story_summary_has_three_to_seven_body_sentences(seeds) -> None:
         assert not s.text.endswith("?")
     assert len({s.outlet for s in summary.sentences}) >= 2  # across sources
     assert summary.headline in {a.title for a in articles}
+
+
+def test_datelines_captions_split_quotes_and_link_runs_stay_out() -> None:
+    body = [
+        "MARLOW BAY, March 5 (Wire) - A pedestrian footbridge over the Kessel River collapsed on Tuesday, injuring 14 people.",
+        "Mayor Ilona Brandt, pictured at the scene on Tuesday, spoke to residents near the harbour.",
+        "Residents said the slogan ‘Bridges. We’re on it.’ was painted on the span last year by the council.",
+        "Footbridge collapses in Marlow Bay, 14 hurt Council passes budget for the new year Tervo bridge closes again.",
+        "Divers searched the river for anyone missing while police closed the harbour road to traffic.",
+    ]
+    story = Story("s1", (article("a1", "Footbridge collapses in Marlow Bay, 14 hurt", body),))
+    texts = [s.text for s in summarise(story, sentences=7).sentences]
+    assert texts[0].startswith("A pedestrian footbridge")  # the dateline is gone, the news stays
+    assert not any("pictured" in t for t in texts)
+    assert not any("Bridges" in t or "on it" in t for t in texts)  # the quotation was split in two
+    assert not any("Council passes budget" in t for t in texts)
+    assert any(t.startswith("Divers searched") for t in texts)

@@ -9,6 +9,7 @@ from digest.models import Role, Story
 from digest.summarise.tokenizer import split_sentences, split_words
 
 MIN_WORDS = 6
+MIN_TITLE_WORDS = 5
 MAX_WORDS = 70
 _ENDS_SENTENCE = re.compile(r"[.!…][\"'”’)\]]*$")
 _CHROME = re.compile(
@@ -16,7 +17,14 @@ _CHROME = re.compile(
     r"advertisement|sponsored|editor'?s note|reporting by|editing by|writing by|additional reporting|by)\b)"
     r"|getty images|shutterstock|\(ap photo|\bap photo/|/reuters|afp via|©|copyright|all rights reserved"
     r"|click here|subscribe|sign up|newsletter|follow us|share this|cookies?\b|javascript|https?://|www\.|@\w+\.\w"
+    r"|\bpictured\b|\bseen here\b|\(left\)|\(right\)|\(centre\)|\(center\)"  # photo captions
 )
+# "BERLIN --", "TARRANT SPRINGS, Nov 17 (Northline) -", "VILNIUS, Lithuania —": where and who, not news
+_DATELINE = re.compile(
+    r"^[A-Z][A-Z.'’-]+(?:\s+[A-Z][A-Z.'’-]+)*(?:,\s*[A-Z][\w.]*(?:\s+[A-Z][\w.]*)*)?(?:,?\s+[A-Z][a-z]{2,8}\.?\s+\d{1,2})?"
+    r"(?:\s*\([^)]{1,40}\))?\s*(?:--|[-–—])\s+(?=[A-Z\"“‘'])"
+)
+_CLOSING_SINGLE = re.compile(r"[.!?,]’(?:\s|$)")
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,23 @@ class Unit:
     paragraph: int  # index of the body paragraph it came from
 
 
+def without_dateline(sentence: str) -> str:
+    """Drop a wire dateline from the start of a sentence."""
+    return _DATELINE.sub("", sentence, count=1)
+
+
+def balanced(sentence: str) -> bool:
+    """Tell whether every quotation mark opened in a sentence is closed in it (and none closes unopened)."""
+    if sentence.count('"') % 2:
+        return False
+    if sentence.count("“") != sentence.count("”"):
+        return False
+    # ’ is also an apostrophe: it closes a quotation only after punctuation ("on it.’ was")
+    if sentence.count("‘") > sentence.count("’"):
+        return False
+    return "‘" in sentence or not _CLOSING_SINGLE.search(sentence)
+
+
 def worthy(sentence: str) -> bool:
     """Tell whether a sentence may appear in a summary (no questions, captions, bylines, chrome)."""
     words = split_words(sentence)
@@ -43,18 +68,23 @@ def worthy(sentence: str) -> bool:
         return False  # shouted banners and all-caps labels
     if not (sentence[0].isupper() or sentence[0].isdigit() or sentence[0] in "\"'“‘"):
         return False  # a fragment cut from a longer sentence
+    if not balanced(sentence):
+        return False  # a quotation cut in two by the sentence splitter
     return not _CHROME.search(sentence)
 
 
 def units(story: Story) -> list[Unit]:
     """Split the body paragraphs of every article of a story into summary-worthy sentences."""
     found: list[Unit] = []
+    # a sentence carrying a whole headline is a run of related-story links, not the article's text
+    titles = {a.title.strip().lower() for a in story.articles if len(a.title.split()) >= MIN_TITLE_WORDS}
     for a, article in enumerate(story.articles):
         position = 0
         body = [p for p in article.paragraphs if p.role is Role.BODY]
         for p, paragraph in enumerate(body):
-            for sentence in split_sentences(paragraph.text):
-                if worthy(sentence):
+            for sentence in map(without_dateline, split_sentences(paragraph.text)):
+                lower = sentence.lower()
+                if worthy(sentence) and not any(t in lower and t != lower.rstrip(".") for t in titles):
                     found.append(Unit(sentence, article.id, article.outlet, a, position, p))
                     position += 1
     return found
