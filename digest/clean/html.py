@@ -94,16 +94,16 @@ def extract(
     return HtmlResult(tuple(_blocks(doc.body)), doc.title or None, doc.sitename or None)
 
 
-def _block_flag(text: str, learned: Collection[str]) -> str | None:
-    words = sig.word_count(text)
-    key = sig.normalise(text)
+def _block_flag(text: str, key: str, tokens: list[str], learned: Collection[str]) -> str | None:
+    words = sig.word_count(text, tokens)
     if key in learned:
         return "line recurs across unrelated inbox files (learned boilerplate)"
     if sig.is_tail_marker(text, words):
         return "related/trending tail"
-    if sig.count_widget(text, words):
+    ends = sig.ends_sentence(text)
+    if sig.count_widget(text, words, ends):
         return "widget with a count"
-    return sig.ui_reason(text, words) or sig.caption_reason(text, words)
+    return sig.ui_reason(text, words, key, ends, tokens) or sig.caption_reason(text, words, tokens, ends)
 
 
 def decide(result: HtmlResult, title: str, learned: Collection[str] = frozenset()) -> tuple[Decision, ...]:
@@ -111,11 +111,12 @@ def decide(result: HtmlResult, title: str, learned: Collection[str] = frozenset(
     title_key = sig.normalise(title)
     decisions: list[Decision] = []
     for index, (text, role) in enumerate(result.blocks, 1):
-        key = sig.normalise(text)
+        tokens = sig.WORD.findall(text.lower())  # each block tokenised once for every check
+        key = " ".join(tokens)
         if key and key == title_key:
             decision = Decision(index, text, False, None, "drop: repeated title")
         else:
-            flag = _block_flag(text, learned)
+            flag = _block_flag(text, key, tokens, learned)
             if flag:
                 decision = Decision(index, text, False, None, f"drop: {flag}")
             else:
