@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from digest.clean import clean_article
 from digest.clean.signals import first_sentence
 from digest.clean.text import split_site_suffix
-from digest.ingest import load_file
+from digest.ingest import load_file, parse
 from digest.models import Article, Meta, RawArticle, Role
 
 HEADLINE = "Fenwick pupils build a robot that waters the school garden"
@@ -208,3 +208,30 @@ def test_page_title_line_alone_gives_headline_and_outlet() -> None:
 )
 def test_page_title_splits_into_headline_and_site(line: str, headline: str, site: str | None) -> None:
     assert split_site_suffix(line) == (headline, site)
+
+
+# --- HTML: the site's name after the headline in <title> ---------------------------------------------
+
+HTML = """<!DOCTYPE html><html><head><title>{title}</title>{meta}</head><body>
+<nav><a href="/">Home</a> <a href="/schools">Schools</a></nav>
+<article><h1>{h1}</h1><p>{b0}</p><p>{b1}</p><p>{b2}</p></article></body></html>"""
+
+
+def html_raw(title: str, h1: str, site: str | None) -> RawArticle:
+    meta = f'<meta property="og:title" content="{title}">'  # ingest reads the title from here
+    meta += f'<meta property="og:site_name" content="{site}">' if site else ""
+    markup = HTML.format(title=title, meta=meta, h1=h1, b0=BODY[0], b1=BODY[1], b2=BODY[2])
+    return parse(markup.encode("utf-8"), Path("fenwick-robot.html"), "html")
+
+
+def test_html_title_loses_the_site_name_that_is_the_outlet() -> None:
+    article = clean_article(html_raw(f"{HEADLINE} | Fenwick Courier", HEADLINE, "Fenwick Courier"))
+    assert article.title == HEADLINE
+    assert article.outlet == "Fenwick Courier"
+    assert HEADLINE not in [p.text for p in article.body]  # the <h1> repeats the title
+
+
+def test_html_title_keeps_a_section_that_is_not_the_outlet() -> None:
+    article = clean_article(html_raw(f"{HEADLINE} | Editorial", HEADLINE, "Fenwick Courier"))
+    assert article.title == f"{HEADLINE} | Editorial"
+    assert article.outlet == "Fenwick Courier"

@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from digest.clean import html as html_clean
 from digest.clean import signals as sig
-from digest.clean.text import SMALL_WORDS, classify
+from digest.clean.text import SMALL_WORDS, classify, split_site_suffix
 from digest.errors import InputError
 from digest.models import Article, Decision, Paragraph, RawArticle, Role
 
@@ -103,6 +103,19 @@ def _display_name(name: str | None) -> str | None:
     return " ".join(w.capitalize() for w in words)
 
 
+def _headline_and_outlet(title: str, outlet: str | None) -> tuple[str, str | None]:
+    """Drop a site's name from the end of a title ("Headline - TechCrunch") when it is the outlet or none is known."""
+    headline, suffix = split_site_suffix(title)
+    if suffix is None:
+        return title, outlet
+    if outlet is None:
+        return headline, suffix
+    named, known = sig.normalise(suffix), sig.normalise(outlet)
+    if named and known and (named in known or known in named):
+        return headline, outlet
+    return title, outlet  # "... | Editorial" under The Guardian: not the site's name, leave the title whole
+
+
 def _article(raw: RawArticle, decisions: tuple[Decision, ...], title: str, outlet: str) -> Article:
     body = tuple(Paragraph(d.text, d.role) for d in decisions if d.kept and d.role is not Role.TITLE and d.role)
     if not _enough_words(body):
@@ -130,14 +143,14 @@ def clean_article(raw: RawArticle, learned: LearnedBoilerplate | None = None) ->
     if raw.kind == "html" or raw.body_is_html:
         # ingest already read the metadata; ask trafilatura again only for what is missing
         result = html_clean.extract(raw.text, raw.path, metadata=not (raw.meta.title and raw.meta.outlet))
-        title = raw.meta.title or result.title or ""
+        title, outlet = _headline_and_outlet(raw.meta.title or result.title or "", raw.meta.outlet or result.sitename)
         decisions = html_clean.decide(result, title, keys)
-        outlet = raw.meta.outlet or result.sitename or raw.path.stem
-        return _article(raw, decisions, title, outlet)
+        return _article(raw, decisions, title, outlet or raw.path.stem)
+    meta_title, outlet = _headline_and_outlet(raw.meta.title or "", raw.meta.outlet)
     verdict = classify(raw.text, keys, raw.meta.title)
     line_title = verdict.decisions[verdict.title_index].text if verdict.title_index is not None else ""
-    outlet = raw.meta.outlet or _display_name(verdict.site_name) or raw.path.stem
-    return _article(raw, verdict.decisions, raw.meta.title or line_title, outlet)
+    outlet = outlet or _display_name(verdict.site_name) or raw.path.stem
+    return _article(raw, verdict.decisions, meta_title or line_title, outlet)
 
 
 def clean_all(raws: Sequence[RawArticle], learn: bool = True) -> tuple[list[Article], list[InputError]]:

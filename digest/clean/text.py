@@ -45,7 +45,8 @@ GENERIC_WORDS = frozenset(
     "news latest breaking live updates update local world national international politics business economy "
     "money markets sport sports opinion home top stories story technology tech science health entertainment "
     "culture arts lifestyle life weather video videos podcast podcasts features feature analysis exclusive "
-    "community education nation region regional city metro today daily weekly edition online more".split()
+    "community education nation region regional city metro today daily weekly edition online more editorial "
+    "editorials blog blogs interview interviews explainer obituary obituaries letters column columns".split()
 )
 
 
