@@ -235,3 +235,21 @@ def test_html_title_keeps_a_section_that_is_not_the_outlet() -> None:
     article = clean_article(html_raw(f"{HEADLINE} | Editorial", HEADLINE, "Fenwick Courier"))
     assert article.title == f"{HEADLINE} | Editorial"
     assert article.outlet == "Fenwick Courier"
+
+
+def test_article_under_its_headline_beats_a_longer_blurb_far_below() -> None:
+    # some pages print the story in a few paragraphs under the headline and a longer site blurb much lower
+    menu = [f"Section {n} {name}" for n, name in enumerate(["Alpha", "Bravo", "Charlie", "Delta"] * 12)]
+    blurb = [
+        "The Fenwick Courier has served the valley since 1887 and is read by more than forty thousand people "
+        "every week, in print and online, from the hills above the town to the farms along the river.",
+        "Our reporters cover councils, courts, schools and sport across the district, and our photographers "
+        "have documented the life of the valley through floods, fairs, strikes and celebrations for decades.",
+        "Readers can reach the newsroom at any hour with tips, corrections and letters, and every message is "
+        "read by an editor who decides whether it should lead to a story, a correction or a published letter.",
+    ]
+    top = [f"{HEADLINE} | Fenwick Courier", "Home", "Schools", "Sport", HEADLINE, "By Ana Ruiz", BODY[0], BODY[1]]
+    text = "\n".join([*top, *menu, *blurb])
+    article = clean_article(raw(text))
+    assert article.title == HEADLINE
+    assert [p.text for p in article.body] == BODY[:2]

@@ -31,6 +31,8 @@ SITE_WORDS = 6  # a site name at the top of a page is at most this many words ..
 SITE_CHARS = 50  # ... and this many characters
 TITLE_SEPARATOR = re.compile(r"\s(?:\||-{1,2}|–|—|::|·)\s")  # "Headline - Site", "Headline | Site"
 SITE_PENALTY = 30.0  # a site-name line is the title only when no other line can be
+ANCHOR_GAP = 6  # the article starts within this many lines of its headline (bylines, dates between)
+ANCHOR_SHARE = 0.3  # prose under a far headline wins over a bigger block elsewhere when it scores this share of it
 # words a name may keep in lower case ("Times of London", "El Diario de Hoy")
 SMALL_WORDS = frozenset("a an and the of in on for at to by de du des la le el los las di del da do y und der".split())
 # the last word of many papers' names: such a line is a name even when it shares a word with the headline
@@ -181,6 +183,30 @@ def _weight(line: Line, nav: bool) -> float:
     return -1.5
 
 
+def block_after(lines: Sequence[Line], nav: Sequence[bool], first: int) -> tuple[int, int, float]:
+    """Return [start, end) and score of the best run of lines that starts within a few lines after `first`."""
+    best, best_span = 0.0, (first, first)
+    total = 0.0
+    start = first
+    for i in range(first, len(lines)):
+        w = _weight(lines[i], nav[i])
+        if total <= 0:
+            if i - first > ANCHOR_GAP:
+                break  # no prose right after the headline
+            total, start = 0.0, i
+        elif lines[i].tail:
+            break
+        total += w
+        if total > best:
+            best, best_span = total, (start, i + 1)
+    return best_span[0], best_span[1], best
+
+
+def block_score(lines: Sequence[Line], nav: Sequence[bool], start: int, end: int) -> float:
+    """Return the total prose score of lines [start, end)."""
+    return sum(_weight(lines[i], nav[i]) for i in range(start, end))
+
+
 def main_block(lines: Sequence[Line], nav: Sequence[bool]) -> tuple[int, int]:
     """Return [start, end) of the run of lines with the highest total prose score."""
     best, best_span = 0.0, (0, 0)
@@ -283,7 +309,8 @@ def find_title(
     hint_key = sig.normalise(hint) if hint else ""
     if hint_key:
         for i in window:
-            if lines[i].key and (lines[i].key == hint_key or (lines[i].words >= 3 and hint_key.startswith(lines[i].key))):
+            key = lines[i].key
+            if key and (key == hint_key or (lines[i].words >= 3 and hint_key.startswith(key))):
                 return i
     elif not site:
         found = _headline_of_page_title(lines, first_good)
@@ -472,6 +499,12 @@ def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str 
     site = site_line(lines, nav)
     title = find_title(lines, start, nav, title_hint, site) if end > start else None
     title_key = lines[title].key if title is not None else (sig.normalise(title_hint) if title_hint else "")
+    if title is not None and start - title > TITLE_WINDOW:
+        # the headline stands far above the densest block: that block is likely another text (a site blurb);
+        # the article is what follows its headline, when enough prose does
+        a_start, a_end, a_score = block_after(lines, nav, title + 1)
+        if a_end > a_start and a_score >= ANCHOR_SHARE * block_score(lines, nav, start, end):
+            start, end = a_start, a_end
     name = _outlet_name(lines[0], title_key, title == 1) if site and title != 0 and start > 0 else None
     headline, suffix = split_site_suffix(lines[0].text) if not site else (lines[0].text, None)
     if suffix and title is not None and (title == 0 or lines[0].key.startswith(title_key)):
@@ -483,7 +516,8 @@ def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str 
     decisions: list[Decision] = []
     for i, line in enumerate(lines):
         if i == title == 0 and suffix and name == suffix:
-            decisions.append(Decision(line.index, headline, True, Role.TITLE, f"title (without the site's name, {suffix})"))
+            reason = f"title (without the site's name, {suffix})"
+            decisions.append(Decision(line.index, headline, True, Role.TITLE, reason))
             continue
         if i == title:
             role, reason = Role.TITLE, "title"
