@@ -62,21 +62,22 @@ def learn_boilerplate(raws: Sequence[RawArticle]) -> LearnedBoilerplate:
     for n, keys in enumerate(per_file):
         for key in keys:
             where[key].append(n)
-    prose = [sum(len(k) for k in keys if k.count(" ") + 1 >= PROSE_WORDS) for keys in per_file]
-    # lines that occur in exactly the same files form one group: one site's chrome, or one article's copies
-    groups: dict[tuple[int, ...], list[str]] = defaultdict(list)
+    # A file that shares a good part of its prose with other files is a copy of one article
+    # (wire copy, a page saved twice, a republication): the lines it shares are that article's
+    # text, not chrome, so copies do not vote. A site repeats at most a line or two of prose.
+    is_prose = {k: k.count(" ") + 1 >= PROSE_WORDS for k in where}
+    copies = set()
+    for n, keys in enumerate(per_file):
+        prose_keys = [k for k in keys if is_prose[k]]
+        shared = sum(1 for k in prose_keys if len(where[k]) > 1)
+        if shared >= 2 and shared >= COPY_SHARE * len(prose_keys):
+            copies.add(n)
+    learned: dict[str, int] = {}
     for key, files in where.items():
         if len(files) >= MIN_FILES:
-            groups[tuple(files)].append(key)
-    learned: dict[str, int] = {}
-    for files, keys in groups.items():
-        prose_keys = [k for k in keys if k.count(" ") + 1 >= PROSE_WORDS]
-        shared_prose = sum(len(k) for k in prose_keys)
-        mean_prose = sum(prose[n] for n in files) / len(files)
-        # copies share several paragraphs; a site repeats at most a line or two of prose (a pitch, a notice)
-        if len(prose_keys) >= 2 and shared_prose >= COPY_SHARE * mean_prose:
-            continue  # the files are copies of one article: their shared lines are its text
-        learned.update((k, len(files)) for k in keys)
+            voters = sum(1 for n in files if n not in copies)
+            if voters >= MIN_FILES:
+                learned[key] = voters
     return LearnedBoilerplate(frozenset(learned), MappingProxyType(learned))
 
 
