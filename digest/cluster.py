@@ -110,7 +110,7 @@ class StoryMemory:
 
 def _language(tokens: Sequence[str]) -> str:
     """Guess the language from stop-word hits among some tokens (English unless another has more)."""
-    sample = Counter(t.lower() for t in tokens)
+    sample = Counter(map(str.lower, tokens))
     english = sum(n for w, n in sample.items() if w in STOP_LISTS["english"])
     if english * 4 >= len(tokens):
         return "english"  # no other language's text is a quarter English function words

@@ -13,6 +13,7 @@ import hashlib
 import re
 import zlib
 from collections.abc import Sequence
+from itertools import chain
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,6 +27,7 @@ NUM_PERM = 128
 # a text copy can carry several times the words of the HTML page's article (comments, chrome), so the
 # index must find pairs of low Jaccard similarity; the exact shingle overlap decides
 LSH_THRESHOLD = 0.2
+SKETCH_CHUNK = 256  # articles whose MinHash matrices are built at once (bounds memory)
 MAX_BUCKET_PEERS = 32  # earlier articles of one LSH bucket an article is checked against
 MIN_SIZE_RATIO = 0.15  # a short piece inside a long one is a duplicate only if it is a real part of it
 SAME_TITLE_FACTOR = 0.6  # an identical headline lowers the overlap needed (same page, two formats)
@@ -65,14 +67,8 @@ def _words(article: Article) -> list[str]:
     return _WORD.findall(" ".join(p.text for p in article.paragraphs if p.role is not Role.TITLE).lower())
 
 
-def _word_hashes(words: list[str], vocab: dict[str, int]) -> np.ndarray:
-    """Map words to stable 32-bit hashes, memoised in the caller's vocab."""
-    return np.array([vocab[w] if w in vocab else vocab.setdefault(w, zlib.crc32(w.encode())) for w in words],
-                    dtype=np.uint64)
-
-
 def _shingle_hashes(hashes: np.ndarray) -> np.ndarray:
-    """Combine each run of SHINGLE word hashes into one mixed 32-bit shingle hash (unique values)."""
+    """Combine each run of SHINGLE word hashes into one mixed 32-bit shingle hash (one per start position)."""
     n = len(hashes) - SHINGLE + 1
     acc = np.zeros(n, dtype=np.uint64)
     for k in range(SHINGLE):
@@ -81,21 +77,41 @@ def _shingle_hashes(hashes: np.ndarray) -> np.ndarray:
     acc ^= acc >> np.uint64(16)
     acc = (acc * np.uint64(0x85EBCA6B)) & _MASK
     acc ^= acc >> np.uint64(13)
-    return np.unique(acc.astype(np.uint32))
+    return acc.astype(np.uint32)
 
 
-def _sketch(article: Article, vocab: dict[str, int], perms: np.ndarray) -> _Sketch:
-    """Sketch one article: word count, exact digest and MinHash of its shingles."""
-    words = _words(article)
-    digest = hashlib.blake2b(" ".join(words).encode(), digest_size=16).hexdigest()
-    title = _title_key(article.title)
-    if len(words) < SHINGLE:
-        return _Sketch(len(words), np.zeros(0, dtype=np.uint32), digest, title, None)
-    shingles = _shingle_hashes(_word_hashes(words, vocab))
+def _sketches(articles: Sequence[Article], perms: np.ndarray) -> list[_Sketch]:
+    """Sketch every article: word count, exact digest, unique shingles and MinHash, the batch at once."""
+    words = [_words(a) for a in articles]
+    lengths = np.array([len(w) for w in words], dtype=np.int64)
+    flat = list(chain.from_iterable(words))
+    vocab = {w: zlib.crc32(w.encode()) for w in dict.fromkeys(flat)}
+    hashes = np.fromiter(map(vocab.__getitem__, flat), dtype=np.uint64, count=len(flat))
+    starts = np.cumsum(lengths) - lengths
+    shingles = _shingle_hashes(hashes) if len(flat) >= SHINGLE else np.zeros(0, dtype=np.uint32)
+    # a shingle belongs to an article when all its words do
+    owner = np.repeat(np.arange(len(articles)), lengths)[: len(shingles)]
+    valid = np.arange(len(shingles)) - starts[owner] <= lengths[owner] - SHINGLE
+    keys = np.sort((owner[valid].astype(np.uint64) << np.uint64(32)) | shingles[valid].astype(np.uint64))
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]]  # unique (article, shingle) pairs, sorted
+    owner, shingles = (keys >> np.uint64(32)).astype(np.int64), (keys & _MASK).astype(np.uint32)
+    bounds = np.searchsorted(owner, np.arange(len(articles) + 1))
     a, b = perms
-    # the affine32 permutations of datasketch, applied to all shingles at once (uint32 wrap-around)
-    values = (shingles[:, None] * a[None, :] + b[None, :]).min(axis=0)
-    return _Sketch(len(words), shingles, digest, title, values)
+    signatures: dict[int, np.ndarray] = {}
+    has = np.flatnonzero(np.diff(bounds) > 0)
+    for chunk in range(0, len(has), SKETCH_CHUNK):
+        members = has[chunk : chunk + SKETCH_CHUNK]
+        lo, hi = bounds[members[0]], bounds[members[-1] + 1]
+        # the affine32 permutations of datasketch, applied to all shingles at once (uint32 wrap-around)
+        values = a[:, None] * shingles[None, lo:hi] + b[:, None]  # permutation x shingle: rows reduce fast
+        for k, row in zip(members.tolist(), np.minimum.reduceat(values, bounds[members] - lo, axis=1).T):
+            signatures[k] = row
+    out = []
+    for k, (article, found) in enumerate(zip(articles, words)):
+        digest = hashlib.blake2b(" ".join(found).encode(), digest_size=16).hexdigest()
+        own = shingles[bounds[k] : bounds[k + 1]] if len(found) >= SHINGLE else np.zeros(0, dtype=np.uint32)
+        out.append(_Sketch(len(found), own, digest, _title_key(article.title), signatures.get(k) if len(own) else None))
+    return out
 
 
 def _completeness(article: Article, sketch: _Sketch) -> tuple[int, int, int, str]:
@@ -149,10 +165,9 @@ def deduplicate(articles: Sequence[Article], threshold: float = 0.8) -> DedupeRe
     `threshold` is the share of the shorter copy's word shingles that must also be in the kept copy.
     Deterministic: the result does not depend on the order of `articles`.
     """
-    vocab: dict[str, int] = {}
     perms = MinHash(NUM_PERM, seed=1, scheme=SCHEME).permutations
-    sketches = {a.id: _sketch(a, vocab, perms) for a in articles}
     unique = {a.id: a for a in articles}  # the same article passed twice counts once
+    sketches = dict(zip(unique, _sketches(list(unique.values()), perms)))
     order = sorted(unique.values(), key=lambda a: _completeness(a, sketches[a.id]))
 
     # LSH candidates for every article at once: earlier (more complete) articles sharing a bucket
