@@ -13,7 +13,6 @@ import hashlib
 import re
 import zlib
 from collections.abc import Sequence
-from itertools import chain
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -82,13 +81,20 @@ def _shingle_hashes(hashes: np.ndarray) -> np.ndarray:
 
 def _sketches(articles: Sequence[Article], perms: np.ndarray) -> list[_Sketch]:
     """Sketch every article: word count, exact digest, unique shingles and MinHash, the batch at once."""
-    words = [_words(a) for a in articles]
-    lengths = np.array([len(w) for w in words], dtype=np.int64)
-    flat = list(chain.from_iterable(words))
-    vocab = {w: zlib.crc32(w.encode()) for w in dict.fromkeys(flat)}
-    hashes = np.fromiter(map(vocab.__getitem__, flat), dtype=np.uint64, count=len(flat))
+    vocab: dict[str, int] = {}
+    per_article: list[np.ndarray] = []
+    digests: list[str] = []
+    for article in articles:
+        # keep 4 bytes per word, not the word: 100,000 articles hold tens of millions of words
+        words = _words(article)
+        for word in set(words).difference(vocab):
+            vocab[word] = zlib.crc32(word.encode())
+        per_article.append(np.fromiter(map(vocab.__getitem__, words), dtype=np.uint32, count=len(words)))
+        digests.append(hashlib.blake2b(" ".join(words).encode(), digest_size=16).hexdigest())
+    lengths = np.array([len(h) for h in per_article], dtype=np.int64)
+    hashes = np.concatenate(per_article).astype(np.uint64) if per_article else np.zeros(0, dtype=np.uint64)
     starts = np.cumsum(lengths) - lengths
-    shingles = _shingle_hashes(hashes) if len(flat) >= SHINGLE else np.zeros(0, dtype=np.uint32)
+    shingles = _shingle_hashes(hashes) if len(hashes) >= SHINGLE else np.zeros(0, dtype=np.uint32)
     # a shingle belongs to an article when all its words do
     owner = np.repeat(np.arange(len(articles)), lengths)[: len(shingles)]
     valid = np.arange(len(shingles)) - starts[owner] <= lengths[owner] - SHINGLE
@@ -107,10 +113,9 @@ def _sketches(articles: Sequence[Article], perms: np.ndarray) -> list[_Sketch]:
         for k, row in zip(members.tolist(), np.minimum.reduceat(values, bounds[members] - lo, axis=1).T):
             signatures[k] = row
     out = []
-    for k, (article, found) in enumerate(zip(articles, words)):
-        digest = hashlib.blake2b(" ".join(found).encode(), digest_size=16).hexdigest()
-        own = shingles[bounds[k] : bounds[k + 1]] if len(found) >= SHINGLE else np.zeros(0, dtype=np.uint32)
-        out.append(_Sketch(len(found), own, digest, _title_key(article.title), signatures.get(k) if len(own) else None))
+    for k, (article, length, digest) in enumerate(zip(articles, lengths.tolist(), digests)):
+        own = shingles[bounds[k] : bounds[k + 1]] if length >= SHINGLE else np.zeros(0, dtype=np.uint32)
+        out.append(_Sketch(length, own, digest, _title_key(article.title), signatures.get(k) if len(own) else None))
     return out
 
 
