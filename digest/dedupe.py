@@ -99,7 +99,7 @@ def _sketches(articles: Sequence[Article], perms: np.ndarray) -> list[_Sketch]:
     owner = np.repeat(np.arange(len(articles)), lengths)[: len(shingles)]
     valid = np.arange(len(shingles)) - starts[owner] <= lengths[owner] - SHINGLE
     keys = np.sort((owner[valid].astype(np.uint64) << np.uint64(32)) | shingles[valid].astype(np.uint64))
-    keys = keys[np.r_[True, keys[1:] != keys[:-1]]]  # unique (article, shingle) pairs, sorted
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]][: len(keys)]]  # unique (article, shingle) pairs, sorted
     owner, shingles = (keys >> np.uint64(32)).astype(np.int64), (keys & _MASK).astype(np.uint32)
     bounds = np.searchsorted(owner, np.arange(len(articles) + 1))
     a, b = perms

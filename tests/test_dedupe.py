@@ -82,3 +82,9 @@ def test_titles_alone_do_not_make_duplicates() -> None:
     empty = replace(article("e1", TITLE, []), paragraphs=(Paragraph(TITLE, Role.TITLE),))
     result = deduplicate([a, b, empty])
     assert len(result.kept) == 3
+
+
+def test_articles_too_short_to_shingle_are_kept_and_empty_input_is_fine() -> None:
+    short = [article("s1", "Brief", ["Bridge shut."]), article("s2", "Other", ["Road open today."])]
+    assert sorted(a.id for a in deduplicate(short).kept) == ["s1", "s2"]
+    assert deduplicate([]).kept == []
