@@ -1,26 +1,29 @@
 """Group articles that report the same event into stories, with ids that stay stable across runs.
 
-Each article is read once into weighted terms: content words, names and numbers, its title and lead
-weighing more. Whether a word is a name is decided over the whole batch (capitalised inside
-sentences more often than not), so every article keys it the same way; names are keyed by a consonant
-skeleton so transliterations (Kolesnikova/Kalesnikava, Babaryka/Babariko) meet. Names and specific
-numbers are the evidence that two outlets report one event, so they weigh more than topic words.
+Each article is tokenised once into weighted words (title x3, lead paragraphs x2). Whether a word is a
+name is decided over the whole batch (capitalised inside sentences more often than written in lower
+case), so every article keys it the same way; names are keyed by a consonant skeleton so that
+transliterations (Kolesnikova/Kalesnikava, Babaryka/Babariko) meet. A word weighs by its idf in the
+batch (plus background pseudo-documents), by its rarity in general text (wordfreq's frequency lists),
+and more if it is a name or a specific number: those are the evidence that two outlets report one
+event, where shared topic words only make a related story.
 
-Vectors are sparse TF-IDF rows (idf from the batch plus background pseudo-documents, so a small batch
-still tells shared names from shared topic words). Pair similarities come from one sparse product
-restricted to terms rare enough to name an event (no all-pairs loop), are damped by the gap between
-publication dates and by a shared outlet, and stories are formed by average-linkage merging over
-that sparse graph. Stories matching a remembered story keep its id and are flagged as updates.
+Candidate pairs come from an inverted index on each article's heaviest names and numbers (one sparse
+product, no all-pairs loop). A pair's score is the cosine of its term vectors, scaled down when it
+shares few terms or little name/number mass, or the cosine of its headlines when they share several
+terms including a name; then damped by the gap between publication dates and by a shared outlet.
+Stories are formed by average-linkage merging over that sparse graph. Stories matching a remembered
+story keep its id and are flagged as updates.
 """
 
 from __future__ import annotations
 
 import hashlib
-from array import array
 import heapq
 import json
 import math
 import re
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -81,8 +84,8 @@ MIN_SHARED_TERMS = 4  # a pair sharing fewer terms than this has its similarity 
 MIN_SHARED_TITLE_TERMS = 3  # two headlines sharing fewer terms ("Marlow Bay") are no evidence at all
 NAMED_EVIDENCE = 0.05  # shared name/number mass (of a unit cosine) below which similarity is scaled down
 MAX_EVENT_DF = 256  # a term in more articles than this names a topic, not an event: no candidate pairs
-# thresholds are on a calibrated scale: score = cosine / CALIBRATION, so the default 0.3 sits at the
-# best same-event/different-event split on the dev pages
+# thresholds are on a calibrated scale: score = cosine / CALIBRATION, so the default 0.3 sits in the
+# middle of the range (0.25-0.35) where the dev pages split into their events without a wrong merge
 CALIBRATION = 0.52
 SAME_OUTLET = 0.6  # one outlet rarely runs two articles on one event; shared site vocabulary is not an event
 MAX_DAYS_APART = 3.0  # beyond this, similarity decays with the gap in publication dates
