@@ -272,7 +272,7 @@ def bench_scaling(sizes: Sequence[int]) -> None:
         row(f"scale: {n:,} articles dedupe + cluster",
             f"{total:.1f} s (dedupe {m['dedupe']:.1f} + cluster {m['cluster']:.1f}), peak {m['peak_mb']:.0f} MB",
             f"copies found {m['found']}/{m['copies']}, cross-story dups {m['false_dups']}; pairs P/R {m['p']:.2f}/{m['r']:.2f}{growth}"
-            f"; peak includes the generated articles ({m['base_mb']:.0f} MB before dedupe)")
+            f"; peak = process high-water mark, {m['base_mb']:.0f} MB before dedupe (imports, generated articles)")
 
 
 def big_story(articles: list[Article], n_articles: int, seed: int = 2) -> Story:
