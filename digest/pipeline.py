@@ -399,6 +399,7 @@ DIRECT = Steps(_discover, _clean, _stories, _deliver)
 
 def run(settings: Settings, report: Report = print, dry_run: bool = False, steps: Steps = DIRECT) -> RunResult:
     """Run once under the state folder's lock, logging the run in the state store."""
+    summarise.summarizer_for(settings.summarizer)  # a misspelt summarizer fails before any work
     with run_lock(settings.state), StateStore(settings.db_path) as store:
         run_id = store.start_run()
         try:

@@ -22,7 +22,18 @@ Summarizer = Callable[[Sequence[Unit], int], list[int]]
 
 SUMMARIZERS: dict[str, Summarizer] = {"lexrank": lexrank.rank, **SUMY_METHODS}
 
-__all__ = ["SUMMARIZERS", "SumyTokenizer", "Summarizer", "split_sentences", "summarise", "worthy"]
+__all__ = ["SUMMARIZERS", "SumyTokenizer", "Summarizer", "split_sentences", "summarise", "summarizer_for", "worthy"]
+
+
+def summarizer_for(method: str) -> Summarizer:
+    """Return the registered summarizer named `method`; raise ConfigError naming the choices."""
+    summarizer = SUMMARIZERS.get(method)
+    if summarizer is None:
+        raise ConfigError(
+            f"unknown summarizer {method!r}. Possible values are: {', '.join(sorted(SUMMARIZERS))}. "
+            f"Set summarizer in digest.toml or DIGEST_SUMMARIZER."
+        )
+    return summarizer
 
 
 def summarise(story: Story, method: str = "lexrank", sentences: int = 5, previous: Sequence[str] = ()) -> StorySummary:
@@ -32,12 +43,7 @@ def summarise(story: Story, method: str = "lexrank", sentences: int = 5, previou
     close to them are left out, so an update shows what is new.
     Raises ConfigError for an unknown `method`.
     """
-    summarizer = SUMMARIZERS.get(method)
-    if summarizer is None:
-        raise ConfigError(
-            f"unknown summarizer {method!r}. Possible values are: {', '.join(sorted(SUMMARIZERS))}. "
-            f"Set summarizer in digest.toml or DIGEST_SUMMARIZER."
-        )
+    summarizer = summarizer_for(method)
     found = units(story)
     chosen = order(found, select(found, summarizer(found, max(sentences, 1)), sentences, previous))
     sources = tuple(s for a in story.articles for s in a.sources)
