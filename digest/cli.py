@@ -122,6 +122,9 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
     settings = settings_from(config, inbox, outbox, state)
     if not settings.inbox.is_dir():
         raise ConfigError(f"inbox folder {settings.inbox} does not exist; create it or pass --inbox DIR")
+    from digest.summarise import summarizer_for
+
+    summarizer_for(settings.summarizer)  # settings errors before the flow starts
     from flows.daily_digest import daily_digest
 
     result = daily_digest(
