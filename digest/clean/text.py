@@ -32,6 +32,8 @@ SITE_CHARS = 50  # ... and this many characters
 TITLE_SEPARATOR = re.compile(r"\s(?:\||-{1,2}|–|—|::|·)\s")  # "Headline - Site", "Headline | Site"
 SITE_PENALTY = 30.0  # a site-name line is the title only when no other line can be
 ANCHOR_GAP = 6  # the article starts within this many lines of its headline (bylines, dates between)
+TABLE_RUN = 4  # this many adjacent rows of numbers are a data table ...
+TABLE_NUMBERS = 3  # ... each holding at least this many numbers
 ANCHOR_SHARE = 0.3  # prose under a far headline wins over a bigger block elsewhere when it scores this share of it
 # words a name may keep in lower case ("Times of London", "El Diario de Hoy")
 SMALL_WORDS = frozenset("a an and the of in on for at to by de du des la le el los las di del da do y und der".split())
@@ -169,9 +171,33 @@ def nav_runs(lines: Sequence[Line]) -> list[bool]:
     return marks
 
 
-def _weight(line: Line, nav: bool) -> float:
+def table_rows(lines: Sequence[Line]) -> list[bool]:
+    """Mark runs of TABLE_RUN or more adjacent data rows (standings, results): part of an article, not a menu."""
+    marks = [False] * len(lines)
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and _data_row(lines[end]):
+            end += 1
+        if end - start >= TABLE_RUN:
+            marks[start:end] = [True] * (end - start)
+        start = max(end, start + 1)
+    return marks
+
+
+def _data_row(line: Line) -> bool:
+    """Tell whether a line is a row of a data table: several numbers among few words, no interface words."""
+    if line.flag not in (None, "number or date") or line.sentence or line.words > 20:
+        return False
+    numbers = sum(1 for token in line.key.split() if token.isdigit())
+    return numbers >= TABLE_NUMBERS and numbers * 2 >= line.words
+
+
+def _weight(line: Line, nav: bool, row: bool = False) -> float:
     if line.tail:
         return -25.0
+    if row:
+        return 0.0  # a data table neither makes nor breaks a block: the prose around it decides
     if line.flag:
         return -(3.0 + min(line.words, 60) * 0.5)
     if line.good:
@@ -183,38 +209,40 @@ def _weight(line: Line, nav: bool) -> float:
     return -1.5
 
 
-def block_after(lines: Sequence[Line], nav: Sequence[bool], first: int) -> tuple[int, int, float]:
+def block_after(
+    lines: Sequence[Line], nav: Sequence[bool], first: int, table: Sequence[bool]
+) -> tuple[int, int, float]:
     """Return [start, end) and score of the best run of lines that starts within a few lines after `first`."""
     best, best_span = 0.0, (first, first)
     total = 0.0
     start = first
     for i in range(first, len(lines)):
-        w = _weight(lines[i], nav[i])
+        w = _weight(lines[i], nav[i], table[i])
         if total <= 0:
             if i - first > ANCHOR_GAP:
                 break  # no prose right after the headline
             total, start = 0.0, i
-        elif lines[i].tail:
-            break
+        elif lines[i].tail or (lines[i].flag == "share bar" and best > 0):
+            break  # share buttons under the headline's article close it; what follows is the sidebar
         total += w
         if total > best:
             best, best_span = total, (start, i + 1)
     return best_span[0], best_span[1], best
 
 
-def block_score(lines: Sequence[Line], nav: Sequence[bool], start: int, end: int) -> float:
+def block_score(lines: Sequence[Line], nav: Sequence[bool], start: int, end: int, table: Sequence[bool]) -> float:
     """Return the total prose score of lines [start, end)."""
-    return sum(_weight(lines[i], nav[i]) for i in range(start, end))
+    return sum(_weight(lines[i], nav[i], table[i]) for i in range(start, end))
 
 
-def main_block(lines: Sequence[Line], nav: Sequence[bool]) -> tuple[int, int]:
+def main_block(lines: Sequence[Line], nav: Sequence[bool], table: Sequence[bool]) -> tuple[int, int]:
     """Return [start, end) of the run of lines with the highest total prose score."""
     best, best_span = 0.0, (0, 0)
     total, start = 0.0, 0
     damping = 1.0
     prose_before = 0
     for i, line in enumerate(lines):
-        w = _weight(line, nav[i])
+        w = _weight(line, nav[i], table[i])
         if line.tail and prose_before >= 100:
             damping = TAIL_DAMPING  # what follows a "Related"/"Comments" marker is rarely the article
         if w > 0:
@@ -342,6 +370,15 @@ def find_title(
         return None
     # a headline printed twice: the first copy is the title, the second a repeat
     return next(i for i in window if lines[i].key == lines[best[1]].key)
+
+
+def _headline_copy(lines: Sequence[Line], start: int) -> int | None:
+    """Return the first later line that repeats the headline part of a page-title first line, or None."""
+    head = TITLE_SEPARATOR.split(lines[0].text, maxsplit=1)[0]
+    key = sig.normalise(head)
+    if len(key.split()) < 2 or key == lines[0].key:
+        return None
+    return next((i for i in range(1, start) if lines[i].key == key and not lines[i].tail), None)
 
 
 def _content_words(line: Line) -> set[str]:
@@ -495,15 +532,19 @@ def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str 
     if not lines:
         return TextResult((), None)
     nav = nav_runs(lines)
-    start, end = main_block(lines, nav)
+    table = table_rows(lines)
+    start, end = main_block(lines, nav, table)
     site = site_line(lines, nav)
     title = find_title(lines, start, nav, title_hint, site) if end > start else None
     title_key = lines[title].key if title is not None else (sig.normalise(title_hint) if title_hint else "")
     if title is not None and start - title > TITLE_WINDOW:
+        if title == 0:
+            # the page's <title> line far above the block: the headline printed again nearer the article anchors it
+            title = _headline_copy(lines, start) or title
         # the headline stands far above the densest block: that block is likely another text (a site blurb);
         # the article is what follows its headline, when enough prose does
-        a_start, a_end, a_score = block_after(lines, nav, title + 1)
-        if a_end > a_start and a_score >= ANCHOR_SHARE * block_score(lines, nav, start, end):
+        a_start, a_end, a_score = block_after(lines, nav, title + 1, table)
+        if a_end > a_start and a_score >= ANCHOR_SHARE * block_score(lines, nav, start, end, table):
             start, end = a_start, a_end
     name = _outlet_name(lines[0], title_key, title == 1) if site and title != 0 and start > 0 else None
     headline, suffix = split_site_suffix(lines[0].text) if not site else (lines[0].text, None)
@@ -525,6 +566,8 @@ def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str 
             role, reason = None, "drop: site name" if name != suffix else "drop: page title line (headline - site name)"
         elif title_key and line.key == title_key:
             role, reason = None, "drop: repeated title"
+        elif start <= i < end and table[i]:
+            role, reason = Role.BODY, "body: row of a data table inside the article"
         elif start <= i < end:
             role, reason = _in_block_decision(lines, i, end, nav, listed)
         elif line.flag:

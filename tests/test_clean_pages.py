@@ -1,0 +1,61 @@
+"""Clean stage: kinds of page where the wrong block used to win (a data table under a far headline),
+captions and credits in text and HTML, and the date read off a byline line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from digest.clean import clean_article
+from digest.clean.text import classify
+from digest.models import Meta, RawArticle, Role
+
+
+def raw(text: str, name: str = "page.txt", meta: Meta | None = None, kind: str = "text") -> RawArticle:
+    """Build a RawArticle by hand, as ingest would for a file without a header block."""
+    return RawArticle(
+        id=name[:12], path=Path(name), fingerprint=name, kind=kind, text=text, meta=meta or Meta(), size=len(text)
+    )
+
+
+# --- a standings page: headline far down under a long menu, a data table, then a big sidebar --------
+
+MENU = [f"{sport} {part}" for sport in ("Football", "Hockey", "Rugby", "Cricket", "Tennis", "Cycling")
+        for part in ("News", "Standings", "Calendar", "Teams", "Feeds", "Videos", "Archive")]
+INTRO = [
+    "On this page you will always find the current standings of the Coastal League after the last round!",
+    "Bookmark it and come back often to check how the table of the Coastal League has moved this week.",
+]
+ROWS = [f"{n} Team {name} {90 - 3 * n} {20 - n} {n % 4} {n + 5}" for n, name in
+        enumerate(["Harbour", "Mill", "Quarry", "Ferry", "Castle", "Orchard", "Bridge", "Forest"], 1)]
+NOTES = ["Only the first four teams of the table play the championship rounds in the spring."]
+SIDEBAR = [
+    f"Click the picture of our columnist and read every one of her columns about {topic} and more this season."
+    for topic in ("the league", "the cup", "the transfers", "the referees", "the stadiums")
+]
+
+
+def standings_page() -> str:
+    lines = ["Coastal Standings | Sports | Football | Hockey", "", *MENU, "", "Coastal Standings", "",
+             "Friday 6 March 2026 at 20:13", "Share this on WhatsApp", ""]
+    lines += [x for p in INTRO for x in (p, "")] + ROWS + [""] + [x for p in NOTES for x in (p, "")]
+    lines += ["Share this on WhatsApp", ""] + [x for p in SIDEBAR for x in (p, "")]
+    return "\n".join(lines)
+
+
+def test_far_headline_copy_anchors_the_article_with_its_data_table() -> None:
+    verdict = classify(standings_page())
+    kept = {d.text: d.role for d in verdict.decisions if d.kept}
+    for line in INTRO + NOTES + ROWS:
+        assert kept.get(line) is Role.BODY, line
+    for line in SIDEBAR:
+        assert line not in kept, line
+    assert verdict.title_index is not None
+    assert verdict.decisions[verdict.title_index].text == "Coastal Standings"
+
+
+def test_data_table_rows_are_body_but_a_menu_is_not() -> None:
+    article = clean_article(raw(standings_page()))
+    assert article.title == "Coastal Standings"
+    reasons = {d.text: d.reason for d in article.decisions}
+    assert all(reasons[row].startswith("body: row of a data table") for row in ROWS)
+    assert all(not d.kept for d in article.decisions if d.text in MENU)
