@@ -59,3 +59,55 @@ def test_data_table_rows_are_body_but_a_menu_is_not() -> None:
     reasons = {d.text: d.reason for d in article.decisions}
     assert all(reasons[row].startswith("body: row of a data table") for row in ROWS)
     assert all(not d.kept for d in article.decisions if d.text in MENU)
+
+
+# --- captions and photo credits go, in text and in HTML ---------------------------------------------
+
+PROSE = [
+    "The council approved the new library budget on Monday after a long debate about opening hours and staff.",
+    "Residents had asked for longer evening hours, and the council agreed to trial them for six months this year.",
+    "The library will also host a weekly reading club for children, run by volunteers from the local school.",
+]
+CAPTIONS = [
+    "The new library building on the main square of Fenwick on Tuesday. (Fenwick Council via AP, File)",
+    "Mayor Jane Holt, pictured at the opening of the old library in Fenwick last spring",
+    "Mayor Jane Holt is pictured at the opening of the old library in Fenwick.",
+    "Crowds gather outside the library before the opening on Saturday. (Getty Images)",
+    "Photo: The new library on its opening day",
+    "Image credit Fenwick Council",
+    "AP Photo/Mark Lennihan",
+]
+
+
+def test_captions_and_credits_are_dropped_in_text() -> None:
+    lines = ["Fenwick approves the new library budget", ""]
+    for n, caption in enumerate(CAPTIONS):
+        lines += [PROSE[n % 3] if n < 3 else f"{PROSE[n % 3]} It was item {n} on the agenda of the evening.", "",
+                  caption, ""]
+    article = clean_article(raw("\n".join(lines)))
+    kept = {p.text for p in article.paragraphs}
+    assert all(p in kept for p in PROSE)
+    reasons = {d.text: d.reason for d in article.decisions}
+    for caption in CAPTIONS:
+        assert caption not in kept, caption
+        assert reasons[caption] == "drop: photo caption or credit", caption
+
+
+def test_pictured_in_prose_stays() -> None:
+    body = "Holt (pictured) said on Monday that the council would review the decision before the end of the month."
+    article = clean_article(raw("\n\n".join(["Fenwick approves the new library budget", body, *PROSE])))
+    assert body in {p.text for p in article.paragraphs}
+
+
+def test_captions_are_dropped_in_html() -> None:
+    paragraphs = "".join(f"<p>{p}</p><p>{c}</p>" for p, c in zip(PROSE, CAPTIONS[:3]))
+    markup = (
+        "<html><head><title>Fenwick approves the new library budget</title></head><body><article>"
+        f"<h1>Fenwick approves the new library budget</h1>{paragraphs}<p>{PROSE[0]} {PROSE[1]}</p>"
+        "</article></body></html>"
+    )
+    article = clean_article(raw(markup, name="library.html", kind="html"))
+    texts = " ".join(p.text for p in article.paragraphs)
+    assert PROSE[2] in texts
+    for caption in CAPTIONS[:3]:
+        assert caption not in texts, caption

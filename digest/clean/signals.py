@@ -149,8 +149,16 @@ LETTERS3 = re.compile(r"[^\W\d_]{3}")
 CREDIT_TOKENS = frozenset(
     "photo photos photograph photographs image picture pic credit credits getty reuters ap shutterstock courtesy "
     "illustration file istock istockphoto associated alamy foto bild imagen crédit via handout screenshot "
-    "screengrab video afp epa dpa ansa pa upi tass xinhua".split()
+    "screengrab video afp epa dpa ansa pa upi tass xinhua pictured".split()
 )
+# "Jane Holt, pictured at the opening ...", "The crew are pictured during ...": a caption describing a photo
+PICTURED = re.compile(
+    r"(?:,|\b(?:is|are|was|were|seen|shown))\s+pictured\s+(?:at|in|on|with|during|after|before|outside|inside|"
+    r"left|right|centre|center|above|below|here|last|earlier|alongside|together)\b",
+    re.IGNORECASE,
+)
+PICTURED_WORDS = 30  # a caption is at most this long; a longer sentence with "pictured" is prose
+PICTURED_SENTENCE_WORDS = 20  # ... and at most this long when it ends like a sentence
 BYLINE_TOKENS = frozenset("by von par por di door av przez from".split())
 COMMENT_TOKENS = frozenset("says said wrote writes replied schreibt dit écrit escribió disse scrive".split())
 WIDGET_ENDS = frozenset("0123456789)kKmM.,")
@@ -299,6 +307,9 @@ def caption_reason(
     closes = stripped.endswith(")")
     if tokens is not None and not closes and CREDIT_TOKENS.isdisjoint(tokens):
         return None  # no credit word and no trailing bracket: nothing below can match
+    if "pictured" in stripped.lower() and words <= PICTURED_WORDS and PICTURED.search(stripped):
+        if not (ends_sentence(stripped) if ends is None else ends) or words <= PICTURED_SENTENCE_WORDS:
+            return "photo caption or credit"
     if (ends_sentence(stripped) if ends is None else ends) and not closes:
         head = stripped.split(":")[0].lower() if ":" in stripped[:20] else ""
         if not head or not CREDIT.search(head):
@@ -314,6 +325,8 @@ def caption_reason(
         )
         if (CREDIT.search(inner) or named) and not ends_sentence(before) and 5 <= word_count(before) <= 40:
             return "photo caption or credit"
+        if CREDIT.search(inner) and len(alpha) <= 6 and word_count(before) <= 60:
+            return "photo caption or credit"  # a described photo then its credit: "... on Tuesday. (NASA via AP, File)"
     if words <= 40 and CREDIT.search(stripped):
         first = stripped.split()[0].rstrip(":").lower()
         if CREDIT.match(first) or re.search(r"(/|\|)\s*(\w+\s*){1,4}$", stripped) or words <= 8:
