@@ -3,6 +3,7 @@ captions and credits in text and HTML, and the date read off a byline line."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from digest.clean import clean_article
@@ -111,3 +112,25 @@ def test_captions_are_dropped_in_html() -> None:
     assert PROSE[2] in texts
     for caption in CAPTIONS[:3]:
         assert caption not in texts, caption
+
+
+# --- the date on the byline line by the headline ---------------------------------------------------
+
+def dated_page(date_line: str) -> str:
+    return "\n\n".join(["Fenwick Valley Courier", "Fenwick approves the new library budget", date_line, *PROSE])
+
+
+def test_date_is_read_off_the_byline_line() -> None:
+    article = clean_article(raw(dated_page("Thursday 12 November 2026 · Kieran Doyle")))
+    assert article.date == datetime(2026, 11, 12)
+    article = clean_article(raw(dated_page("Published Nov. 17, 2026 2:16 PM EST")))
+    assert article.date == datetime(2026, 11, 17, 14, 16)
+
+
+def test_header_date_wins_and_undated_pages_stay_undated() -> None:
+    meta = Meta(date=datetime(2025, 1, 2))
+    assert clean_article(raw(dated_page("Thursday 12 November 2026"), meta=meta)).date == datetime(2025, 1, 2)
+    assert clean_article(raw(dated_page("By Kieran Doyle"))).date is None
+    # a date inside the article's prose is about something else
+    prose_date = "The library first opened on 3 March 1921, the council said in its report on Monday evening."
+    assert clean_article(raw(dated_page(prose_date))).date is None

@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 
 from digest.clean import html as html_clean
@@ -117,7 +118,9 @@ def _headline_and_outlet(title: str, outlet: str | None) -> tuple[str, str | Non
     return title, outlet  # "... | Editorial" under The Guardian: not the site's name, leave the title whole
 
 
-def _article(raw: RawArticle, decisions: tuple[Decision, ...], title: str, outlet: str) -> Article:
+def _article(
+    raw: RawArticle, decisions: tuple[Decision, ...], title: str, outlet: str, date: datetime | None = None
+) -> Article:
     body = tuple(Paragraph(d.text, d.role) for d in decisions if d.kept and d.role is not Role.TITLE and d.role)
     if not _enough_words(body):
         raise InputError(raw.path, "no article text found (everything looked like site boilerplate)")
@@ -131,7 +134,7 @@ def _article(raw: RawArticle, decisions: tuple[Decision, ...], title: str, outle
         outlet=outlet,
         paragraphs=(Paragraph(title, Role.TITLE), *body),
         url=raw.meta.url,
-        date=raw.meta.date,
+        date=raw.meta.date or date,
         description=raw.meta.description,
         decisions=decisions,
         dropped=sum(1 for d in decisions if not d.kept),
@@ -151,7 +154,7 @@ def clean_article(raw: RawArticle, learned: LearnedBoilerplate | None = None) ->
     verdict = classify(raw.text, keys, raw.meta.title)
     line_title = verdict.decisions[verdict.title_index].text if verdict.title_index is not None else ""
     outlet = outlet or _display_name(verdict.site_name) or raw.path.stem
-    return _article(raw, verdict.decisions, meta_title or line_title, outlet)
+    return _article(raw, verdict.decisions, meta_title or line_title, outlet, verdict.date)
 
 
 def clean_all(raws: Sequence[RawArticle], learn: bool = True) -> tuple[list[Article], list[InputError]]:

@@ -13,9 +13,11 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
 
 from digest.clean import signals as sig
+from digest.clean.dates import date_in_line
 from digest.clean.lang import guess_stoplist
 from digest.models import Decision, Role
 
@@ -32,6 +34,7 @@ SITE_CHARS = 50  # ... and this many characters
 TITLE_SEPARATOR = re.compile(r"\s(?:\||-{1,2}|–|—|::|·)\s")  # "Headline - Site", "Headline | Site"
 SITE_PENALTY = 30.0  # a site-name line is the title only when no other line can be
 ANCHOR_GAP = 6  # the article starts within this many lines of its headline (bylines, dates between)
+DIGIT4 = re.compile(r"\d{4}")  # a printed date has a year
 TABLE_RUN = 4  # this many adjacent rows of numbers are a data table ...
 TABLE_NUMBERS = 3  # ... each holding at least this many numbers
 ANCHOR_SHARE = 0.3  # prose under a far headline wins over a bigger block elsewhere when it scores this share of it
@@ -354,6 +357,8 @@ def find_title(
             continue
         if line.raw.endswith((".", ":", ",")):
             continue
+        if line.words <= 12 and DIGIT4.search(line.raw) and date_in_line(line.raw):
+            continue  # a date line ("Thursday 12 November 2026 · Jane Doe") is never the headline
         if i == 0 and len(lines) > 1 and any(page_title.startswith(lines[j].key) for j in window if j and lines[j].key):
             continue  # the <title> line itself; the headline proper comes later
         score = _title_score(line, first_good - i, page_title, later)
@@ -379,6 +384,17 @@ def _headline_copy(lines: Sequence[Line], start: int) -> int | None:
     if len(key.split()) < 2 or key == lines[0].key:
         return None
     return next((i for i in range(1, start) if lines[i].key == key and not lines[i].tail), None)
+
+
+def _byline_date(lines: Sequence[Line], anchor: int) -> datetime | None:
+    """Return the date printed on a short line by the headline (a byline or date line), or None."""
+    for i in range(max(0, anchor - 2), min(len(lines), anchor + ANCHOR_GAP + 1)):
+        line = lines[i]
+        if i != anchor and not line.good and DIGIT4.search(line.raw):
+            found = date_in_line(line.raw)
+            if found is not None:
+                return found
+    return None
 
 
 def _content_words(line: Line) -> set[str]:
@@ -524,6 +540,7 @@ class TextResult:
     decisions: tuple[Decision, ...]
     title_index: int | None  # position in decisions of the headline, if one was found
     site_name: str | None = None  # the site's name printed at the top of the page, if there is one
+    date: datetime | None = None  # the date on the byline or date line by the headline, if one is printed
 
 
 def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str | None = None) -> TextResult:
@@ -578,4 +595,4 @@ def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str 
             where = "before" if i < start else "after"
             role, reason = None, f"drop: {where} the main block of prose"
         decisions.append(Decision(line.index, line.text if role else line.raw, role is not None, role, reason))
-    return TextResult(tuple(decisions), title, name)
+    return TextResult(tuple(decisions), title, name, _byline_date(lines, title if title is not None else start))
