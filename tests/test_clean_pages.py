@@ -134,3 +134,16 @@ def test_header_date_wins_and_undated_pages_stay_undated() -> None:
     # a date inside the article's prose is about something else
     prose_date = "The library first opened on 3 March 1921, the council said in its report on Monday evening."
     assert clean_article(raw(dated_page(prose_date))).date is None
+
+
+# --- interface, contact and live labels are never the title ----------------------------------------
+
+def test_ui_contact_and_live_lines_are_never_the_title() -> None:
+    for top in (["Fenwick High School Sports LIVE"], ["E-mail info@fenwick-council.org"],
+                ["Subscribe Weekly History Science Arts & Culture Travel"]):
+        article = clean_article(raw("\n\n".join([*top, *PROSE])))
+        assert article.title != top[0]
+        assert article.title in PROSE[0]
+    article = clean_article(raw("\n\n".join(["Fenwick High School Sports LIVE", "Fenwick library budget wins approval",
+                                             *PROSE])))
+    assert article.title == "Fenwick library budget wins approval"

@@ -124,7 +124,10 @@ def _article(
     body = tuple(Paragraph(d.text, d.role) for d in decisions if d.kept and d.role is not Role.TITLE and d.role)
     if not _enough_words(body):
         raise InputError(raw.path, "no article text found (everything looked like site boilerplate)")
-    title = title or sig.first_sentence(body[0].text)
+    if not title:
+        # the first body paragraph that can be a headline (not a contact line or a control) gives one
+        first = next((p for p in body if sig.title_candidate(p.text)), body[0])
+        title = sig.first_sentence(first.text)
     return Article(
         id=raw.id,
         path=raw.path,

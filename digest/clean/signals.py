@@ -334,6 +334,15 @@ def caption_reason(
     return None
 
 
+CONTACT = re.compile(r"@|https?://|www\.|\.(?:com|org|net)\b|\b(?:e-?mail|phone|tel|fax)\b\s*:?", re.IGNORECASE)
+LIVE_LABEL = re.compile(r"\b(?:LIVE|Live)$")  # "High School Sports LIVE": a section or live-blog label
+
+
+def title_candidate(line: str) -> bool:
+    """Tell whether a line may be a headline: no contact details, links, interface words or live labels."""
+    return not (CONTACT.search(line) or LIVE_LABEL.search(line.strip()) or ui_term(line))
+
+
 # words that end in a full stop without ending a sentence ("Dr. Smith", "No. 5", "Jan. 3")
 ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st mt ft gen col lt sgt capt cmdr adm gov sen rep rev hon pres supt insp det "

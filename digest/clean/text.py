@@ -357,6 +357,8 @@ def find_title(
             continue
         if line.raw.endswith((".", ":", ",")):
             continue
+        if not sig.title_candidate(line.raw):
+            continue  # contact, link and interface lines ("E-mail info@site.com", "Subscribe ...") name no story
         if line.words <= 12 and DIGIT4.search(line.raw) and date_in_line(line.raw):
             continue  # a date line ("Thursday 12 November 2026 · Jane Doe") is never the headline
         if i == 0 and len(lines) > 1 and any(page_title.startswith(lines[j].key) for j in window if j and lines[j].key):
