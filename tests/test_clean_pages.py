@@ -147,3 +147,20 @@ def test_ui_contact_and_live_lines_are_never_the_title() -> None:
     article = clean_article(raw("\n\n".join(["Fenwick High School Sports LIVE", "Fenwick library budget wins approval",
                                              *PROSE])))
     assert article.title == "Fenwick library budget wins approval"
+
+
+# --- excerpts of other posts ("... […]") beside the article are not its text --------------------------
+
+def test_teaser_excerpts_of_other_posts_are_dropped() -> None:
+    teasers = [
+        f"Sometimes readers ask me why the {topic} of the town changed so much over the last few years and what […]"
+        for topic in ("library", "harbour", "market", "school", "bridge", "station", "square", "park")
+    ]
+    lines = ["Fenwick approves the new library budget", "", *PROSE, "", "Leave a Reply Cancel reply", ""]
+    for n, teaser in enumerate(teasers):
+        lines += [f"Column number {n + 1}", teaser]
+    article = clean_article(raw("\n".join(lines)))
+    kept = {p.text for p in article.paragraphs}
+    assert all(p in kept for p in PROSE)
+    assert not kept & set(teasers)
+    assert article.title == "Fenwick approves the new library budget"

@@ -95,7 +95,7 @@ TAIL = re.compile(
     r"recommended(?: for you| stories| articles| reading)?|you (?:may|might) (?:also )?(?:like|enjoy)\b.*|"
     r"(?:most )?popular(?: now| stories| posts| articles| today)?|most (?:read|viewed|shared|commented)\b.*|"
     r"further (?:reading|learning)|see also|latest(?: news| stories| articles| videos)?|top stories|"
-    r"don'?t miss\b.*|what to read next|editor'?s picks?|(?:\d+ )?comments?|leave a (?:reply|comment)|"
+    r"don'?t miss\b.*|what to read next|editor'?s picks?|(?:\d+ )?comments?|leave a (?:reply|comment)(?: cancel reply)?|"
     r"join the (?:conversation|discussion)|you(?:'|’)?re all caught up|up next|around the web|"
     r"from the web|sponsored (?:content|stories|links)|promoted (?:stories|content)|in case you missed it|"
     r"(?:other|similar|more) (?:stories|articles|posts)|keep reading|watch next|what(?:'|’)s next on\b.*|"

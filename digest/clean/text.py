@@ -34,6 +34,7 @@ SITE_CHARS = 50  # ... and this many characters
 TITLE_SEPARATOR = re.compile(r"\s(?:\||-{1,2}|–|—|::|·)\s")  # "Headline - Site", "Headline | Site"
 SITE_PENALTY = 30.0  # a site-name line is the title only when no other line can be
 ANCHOR_GAP = 6  # the article starts within this many lines of its headline (bylines, dates between)
+TEASER_ENDS = ("[…]", "[...]", "[ … ]", "[ ... ]")  # how blogs cut the excerpt of a post listed beside the article
 DIGIT4 = re.compile(r"\d{4}")  # a printed date has a year
 TABLE_RUN = 4  # this many adjacent rows of numbers are a data table ...
 TABLE_NUMBERS = 3  # ... each holding at least this many numbers
@@ -90,6 +91,8 @@ class Line(NamedTuple):
 def _flag(text: str, words: int, key: str, tokens: Sequence[str], ends: bool) -> str | None:
     if words == 0:
         return "no words"
+    if text.endswith(TEASER_ENDS):
+        return "teaser excerpt (a cut-off summary of another post)"
     if words <= 12 and not sig.may_flag(text, words, key, tokens):
         return None  # most short lines: menus, labels, headings (long lines nearly always hold some trigger)
     if sig.count_widget(text, words, ends):
