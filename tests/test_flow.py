@@ -134,3 +134,22 @@ def test_a_crashing_clean_batch_fails_only_its_own_articles(tmp_path: Path, seed
     assert failed_ids == {raws[0].id, raws[1].id}  # the first batch of two
     assert all("cleaning failed" in r.reason for r, _ in cleaned.failed)
     assert {a.id for a in cleaned.articles} == {r.id for r in raws[2:]}
+
+
+def test_smtp_password_from_a_prefect_secret_block(seeds_inbox: Path) -> None:
+    """The flow reads the SMTP password from a Secret block and logs in to a real server with it."""
+    from prefect.blocks.system import Secret
+    from test_deliver import PASSWORD, USER, Inbox, check_login, smtp_server
+
+    Secret(value=PASSWORD).save("digest-smtp-password", overwrite=True)
+    handler = Inbox()
+    with smtp_server(handler, authenticator=check_login, auth_require_tls=False) as port:
+        config = seeds_inbox / "digest.toml"
+        config.write_text(
+            f'smtp_host = "127.0.0.1"\nsmtp_port = {port}\nsmtp_security = "none"\nsmtp_user = "{USER}"\n'
+            'smtp_password_block = "digest-smtp-password"\nmail_to = ["reader@example.com"]\n'
+        )
+        result = run(seeds_inbox, config=str(config))
+    assert result["sent"] == 1
+    [envelope] = handler.received
+    assert envelope.rcpt_tos == ["reader@example.com"]
