@@ -349,8 +349,9 @@ def send_test(config: Path | None, outbox: Path | None, to: tuple[str, ...]) -> 
     if not latest:
         raise ConfigError(f"no digest in {settings.outbox}; run `digest run` first")
     eml = max(latest, key=lambda p: p.stat().st_mtime)
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    deliver.send(eml.read_bytes(), settings, password)
+    from flows.daily_digest import smtp_password
+
+    deliver.send(eml.read_bytes(), settings, smtp_password(settings))
     click.echo(f"digest: sent {eml} to {', '.join(to)}")
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from digest import clean, cluster, dedupe, ingest, render, summarise
+from digest import clean, cluster, dedupe, deliver, ingest, render, summarise
 from digest.errors import (
     ConfigError,
     DeliveryError,
@@ -181,13 +181,6 @@ def records_for(
     return records
 
 
-@dataclass(frozen=True)
-class Published:
-    path: Path
-    digest_id: int | None
-    rendered: render.Rendered
-
-
 def publish(
     settings: Settings,
     store: StateStore,
@@ -195,8 +188,8 @@ def publish(
     records: Sequence[tuple[ArticleRecord, str]],
     report: Report,
     dry_run: bool = False,
-) -> Published:
-    """Render the digest, write its files atomically, then mark its articles done in the store."""
+) -> Path:
+    """Render the digest, write its files atomically, then mark its articles done; return the .html path."""
     when = now_in(settings)
     digest = Digest(
         date=when,
@@ -209,9 +202,9 @@ def publish(
     path = render.write_digest(rendered, outbox, when.date())
     if dry_run:
         report(f"dry run: wrote {path} (articles stay pending, nothing sent)")
-        return Published(path, None, rendered)
+        return path
     delivery = "unsent" if settings.smtp_host else "outbox-only"
-    digest_id = store.commit_digest(
+    store.commit_digest(
         day=when.date().isoformat(),
         path=path,
         message_id=rendered.message_id,
@@ -225,7 +218,7 @@ def publish(
         f"rendered {plural(len(stories.summaries), 'story', 'stories')} to {path.parent}"
         + (" (e-mail trimmed to fit the size budget)" if rendered.trimmed else "")
     )
-    return Published(path, digest_id, rendered)
+    return path
 
 
 def deliver_pending(
@@ -251,8 +244,6 @@ def deliver_pending(
             continue
         store.set_delivery(row.id, "sending", "", attempt=True)
         try:
-            from digest import deliver
-
             deliver.send(message, settings, password)
         except PartialDeliveryError as exc:
             store.set_delivery(row.id, "sent", str(exc))  # resending would repeat it for the others
@@ -370,7 +361,8 @@ class Steps:
     deliver: Callable[[Settings, Report], int]
 
 
-def _discover(settings: Settings, report: Report) -> Discovered:
+def discover_step(settings: Settings, report: Report) -> Discovered:
+    """Discover with a store of its own (a step may run in another thread)."""
     with StateStore(settings.db_path) as store:
         return discover(settings, store, report)
 
@@ -383,7 +375,8 @@ def _clean(raws: list[RawArticle], settings: Settings, report: Report) -> Cleane
     return out
 
 
-def _stories(cleaned: Cleaned, settings: Settings, report: Report) -> Stories:
+def stories_step(cleaned: Cleaned, settings: Settings, report: Report) -> Stories:
+    """Build the stories with a store of its own."""
     with StateStore(settings.db_path) as store:
         return build_stories(cleaned.articles, settings, store, report)
 
@@ -394,7 +387,7 @@ def _deliver(settings: Settings, report: Report) -> int:
         return deliver_pending(settings, store, password, report)
 
 
-DIRECT = Steps(_discover, _clean, _stories, _deliver)
+DIRECT = Steps(discover_step, _clean, stories_step, _deliver)
 
 
 def run(settings: Settings, report: Report = print, dry_run: bool = False, steps: Steps = DIRECT) -> RunResult:
@@ -430,10 +423,10 @@ def _run(settings: Settings, store: StateStore, report: Report, dry_run: bool, s
         return RunResult(failed=len(failed), message="no usable articles")
     stories = steps.stories(cleaned, settings, report)
     records = records_for(stories, cleaned.articles, failed)
-    published = publish(settings, store, stories, records, report, dry_run)
+    path = publish(settings, store, stories, records, report, dry_run)
     sent = 0 if dry_run else steps.deliver(settings, report)
     return RunResult(
-        path=published.path,
+        path=path,
         new=len(cleaned.articles),
         stories=len(stories.summaries),
         failed=len(failed),

@@ -28,8 +28,7 @@ def say(line: str) -> None:
 
 @task(name="ingest", **PURE)
 def ingest_task(settings: Settings, report: Report) -> Discovered:
-    with StateStore(settings.db_path) as store:
-        return pipeline.discover(settings, store, report)
+    return pipeline.discover_step(settings, report)
 
 
 @task(name="learn-boilerplate", **PURE)
@@ -45,11 +44,11 @@ def clean_task(raws: list[RawArticle], learned: Any) -> Cleaned:
 
 @task(name="stories", **PURE)
 def stories_task(cleaned: Cleaned, settings: Settings, report: Report) -> Stories:
-    with StateStore(settings.db_path) as store:
-        return pipeline.build_stories(cleaned.articles, settings, store, report)
+    return pipeline.stories_step(cleaned, settings, report)
 
 
-def stories_step(cleaned: Cleaned, settings: Settings, report: Report) -> Stories:
+def quoted_stories(cleaned: Cleaned, settings: Settings, report: Report) -> Stories:
+    """Run the stories task with its large input quoted."""
     return stories_task(quote(cleaned), settings, report)
 
 
@@ -101,7 +100,7 @@ def clean_in_batches(raws: list[RawArticle], settings: Settings, report: Report 
 PREFECT_STEPS = pipeline.Steps(
     discover=ingest_task,
     clean=clean_in_batches,
-    stories=stories_step,
+    stories=quoted_stories,
     deliver=deliver_step,
 )
 

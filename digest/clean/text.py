@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -161,33 +161,35 @@ def read_lines(text: str, learned: Collection[str] = frozenset()) -> list[Line]:
     return out
 
 
-def nav_runs(lines: Sequence[Line]) -> list[bool]:
-    """Mark lines in runs of NAV_RUN or more short lines (menus, footers, stats blocks)."""
-    marks = [False] * len(lines)
+def _runs(lines: Sequence[Line], member: Callable[[Line], bool]) -> Iterator[tuple[int, int]]:
+    """Yield (start, end) of each maximal run of adjacent lines for which `member` holds."""
     start = 0
     while start < len(lines):
         end = start
-        while end < len(lines) and lines[end].short and lines[end].words <= 12:
+        while end < len(lines) and member(lines[end]):
             end += 1
+        if end > start:
+            yield start, end
+        start = max(end, start + 1)
+
+
+def nav_runs(lines: Sequence[Line]) -> list[bool]:
+    """Mark lines in runs of NAV_RUN or more short lines (menus, footers, stats blocks)."""
+    marks = [False] * len(lines)
+    for start, end in _runs(lines, lambda line: line.short and line.words <= 12):
         tight = sum(1 for k in range(start + 1, end) if not lines[k].loose)
         # menus are lists of adjacent lines; blank-separated short lines are more often headings and lists
         if end - start >= NAV_RUN and (tight * 2 >= end - start - 1 or end - start >= LOOSE_NAV_RUN):
             marks[start:end] = [True] * (end - start)
-        start = max(end, start + 1)
     return marks
 
 
 def table_rows(lines: Sequence[Line]) -> list[bool]:
     """Mark runs of TABLE_RUN or more adjacent data rows (standings, results): part of an article, not a menu."""
     marks = [False] * len(lines)
-    start = 0
-    while start < len(lines):
-        end = start
-        while end < len(lines) and _data_row(lines[end]):
-            end += 1
+    for start, end in _runs(lines, _data_row):
         if end - start >= TABLE_RUN:
             marks[start:end] = [True] * (end - start)
-        start = max(end, start + 1)
     return marks
 
 
