@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,7 @@ from digest.errors import (
     PartialDeliveryError,
     TransientDeliveryError,
 )
-from digest.models import Article, ArticleRecord, Digest, RawArticle, StorySummary
+from digest.models import Article, ArticleRecord, Digest, RawArticle, Story, StorySummary
 from digest.settings import Settings
 from digest.state import StateStore, StoryRow, run_lock
 
@@ -134,8 +134,19 @@ def report_cleaned(cleaned: Cleaned, report: Report) -> None:
         report(f"  failed: {record.path}: {record.reason}")
 
 
-def build_stories(articles: Sequence[Article], settings: Settings, store: StateStore, report: Report) -> Stories:
-    """Deduplicate, cluster into stories (continuing remembered ones) and summarise each."""
+@dataclass
+class Grouped:
+    """Articles deduplicated and grouped into stories, with what earlier digests showed of each."""
+
+    stories: list[Story]
+    shown: list[list[str]]  # per story: sentences an earlier digest already showed
+    kept: list[Article]
+    duplicate_of: dict[str, str]
+    day: date
+
+
+def group_stories(articles: Sequence[Article], settings: Settings, store: StateStore, report: Report) -> Grouped:
+    """Deduplicate and cluster into stories, continuing the ones the store remembers."""
     deduped = dedupe.deduplicate(articles, settings.duplicate_threshold)
     report(
         f"deduplicated {plural(len(articles), 'article')} into {len(deduped.kept):,} "
@@ -149,18 +160,34 @@ def build_stories(articles: Sequence[Article], settings: Settings, store: StateS
         f"clustered them into {plural(len(stories), 'story', 'stories')}"
         + (f" ({updates:,} continuing earlier stories)" if updates else "")
     )
-    summaries: list[StorySummary] = []
-    rows: list[StoryRow] = []
-    today = now_in(settings).date()
-    for story in stories:
-        shown = remembered[story.id].shown if story.is_update and story.id in remembered else []
-        summary = summarise.summarise(story, settings.summarizer, settings.summary_sentences, previous=shown)
-        summaries.append(summary)
-        memo = cluster.remember(story, today)
-        rows.append(StoryRow(story.id, memo.to_json(), shown + [s.text for s in summary.sentences]))
+    shown = [remembered[s.id].shown if s.is_update and s.id in remembered else [] for s in stories]
+    return Grouped(stories, shown, deduped.kept, deduped.duplicate_of, now_in(settings).date())
+
+
+def summarise_stories(
+    stories: Sequence[Story], shown: Sequence[list[str]], settings: Settings, day: date
+) -> list[tuple[StorySummary, StoryRow]]:
+    """Summarise each story and build the row the store remembers it by (pure: runs anywhere)."""
+    out = []
+    for story, before in zip(stories, shown):
+        summary = summarise.summarise(story, settings.summarizer, settings.summary_sentences, previous=before)
+        memo = cluster.remember(story, day)
+        out.append((summary, StoryRow(story.id, memo.to_json(), before + [s.text for s in summary.sentences])))
+    return out
+
+
+def stories_of(grouped: Grouped, summarised: Sequence[tuple[StorySummary, StoryRow]], settings: Settings, report: Report) -> Stories:
+    """Assemble the stories step's result from the summaries, in the stories' order."""
+    summaries = [summary for summary, _ in summarised]
     sentences = sum(len(s.sentences) for s in summaries)
     report(f"summarised {plural(len(summaries), 'story', 'stories')} in {plural(sentences, 'sentence')} ({settings.summarizer})")
-    return Stories(summaries, deduped.kept, deduped.duplicate_of, rows)
+    return Stories(summaries, grouped.kept, grouped.duplicate_of, [row for _, row in summarised])
+
+
+def build_stories(articles: Sequence[Article], settings: Settings, store: StateStore, report: Report) -> Stories:
+    """Deduplicate, cluster into stories (continuing remembered ones) and summarise each."""
+    grouped = group_stories(articles, settings, store, report)
+    return stories_of(grouped, summarise_stories(grouped.stories, grouped.shown, settings, grouped.day), settings, report)
 
 
 def records_for(

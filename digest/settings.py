@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # flow
     batch_size: int = Field(200, gt=0)
 
+    # scale-out: where the pure compute (cleaning, summarising) runs
+    workers: int | None = Field(None, ge=1)  # Dask worker processes; None: one per core; 1: in the flow's process
+    dask_address: str | None = None  # an existing Dask scheduler (tcp://host:8786) whose workers do the compute
+
     # schedule
     schedule: str = "0 7 * * *"
     timezone: str | None = None  # IANA name; None means the machine's

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import Task, flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.utilities.annotations import quote
 
 from digest import pipeline
 from digest.errors import InputError
-from digest.models import RawArticle
+from digest.models import RawArticle, Story, StorySummary
 from digest.pipeline import Cleaned, Discovered, Report, Stories
 from digest.settings import Settings, load_settings
-from digest.state import StateStore
+from digest.state import StateStore, StoryRow
 
 # Stages are pure and their inputs large: no input hashing, no result persistence. Large
 # arguments are passed through quote() so Prefect does not walk every object inside them.
@@ -43,13 +49,110 @@ def clean_task(raws: list[RawArticle], learned: Any) -> Cleaned:
 
 
 @task(name="stories", **PURE)
-def stories_task(cleaned: Cleaned, settings: Settings, report: Report) -> Stories:
-    return pipeline.stories_step(cleaned, settings, report)
+def stories_task(cleaned: Cleaned, settings: Settings, report: Report) -> pipeline.Grouped:
+    with StateStore(settings.db_path) as store:
+        return pipeline.group_stories(cleaned.articles, settings, store, report)
 
 
-def quoted_stories(cleaned: Cleaned, settings: Settings, report: Report) -> Stories:
-    """Run the stories task with its large input quoted."""
-    return stories_task(quote(cleaned), settings, report)
+@task(name="summarise-batch", retries=1, retry_delay_seconds=1, **PURE)
+def summarise_task(
+    stories: list[Story], shown: list[list[str]], settings: Settings, day: date
+) -> list[tuple[StorySummary, StoryRow]]:
+    return pipeline.summarise_stories(stories, shown, settings, day)
+
+
+class Compute:
+    """Where the flow's pure compute runs: in the flow's own process, or on Dask workers.
+
+    `workers = 1` keeps every task in the flow's process (Prefect's thread pool). Otherwise a run
+    with more than one batch of work starts a local Dask cluster of `workers` processes (default:
+    one per core), or uses the scheduler at `dask_address`, through prefect-dask's DaskTaskRunner.
+    Only pure tasks are submitted; reading the inbox, the state store and the outbox stay here.
+    """
+
+    def __init__(self, settings: Settings, in_process: bool = False) -> None:
+        self.settings = settings
+        self.runner: Any = None  # a started DaskTaskRunner, or None: the flow's own task runner
+        self._decided = in_process
+        self._stack = ExitStack()
+
+    def use(self, items: int) -> None:
+        """Choose where tasks run, once, knowing how many articles the run has."""
+        if self._decided:
+            return
+        self._decided = True
+        runner = dask_runner(self.settings, items)
+        if runner is not None:
+            quiet = logging.getLogger("distributed")  # the scheduler's and nannies' INFO lines
+            quiet.setLevel(max(quiet.getEffectiveLevel(), logging.WARNING))
+            self.runner = self._stack.enter_context(runner)
+
+    def submit(self, fn: Task[..., Any], **parameters: Any) -> PrefectFuture[Any]:
+        """Submit a task; its large arguments come quote()d, so Prefect does not walk them."""
+        if self.runner is None:
+            return fn.submit(**parameters)
+        # Dask rebuilds tuples on the way, quote (a namedtuple) included: pass the values themselves
+        plain = {k: v.unquote() if isinstance(v, quote) else v for k, v in parameters.items()}
+        return self.runner.submit(fn, plain)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def dask_workers(settings: Settings) -> int:
+    """Return the number of local Dask worker processes the settings ask for."""
+    return settings.workers or os.cpu_count() or 1
+
+
+def dask_runner(settings: Settings, items: int) -> Any:
+    """Return the DaskTaskRunner for this run, or None to run tasks in the flow's own process."""
+    if settings.dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=settings.dask_address)
+    workers = dask_workers(settings)
+    if workers == 1 or items <= settings.batch_size:  # one batch: a cluster would only add start-up time
+        return None
+    from prefect_dask import DaskTaskRunner
+
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": workers,
+            "threads_per_worker": 1,  # the stages are CPU-bound Python: one process per core
+            "processes": True,
+            "dashboard_address": None,
+        }
+    )
+
+
+@contextmanager
+def shared_api() -> Iterator[None]:
+    """Let worker processes report to the flow's Prefect API, also when it is a temporary one.
+
+    Tasks carry the flow's settings to their worker; with no PREFECT_API_URL set each worker would
+    start a temporary API of its own, so the flow's actual API address is put into those settings.
+    """
+    from prefect.context import FlowRunContext
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    ctx = FlowRunContext.get()
+    if PREFECT_API_URL.value() or ctx is None or ctx.client is None:
+        yield
+        return
+    with temporary_settings({PREFECT_API_URL: str(ctx.client.api_url).rstrip("/")}):
+        yield
+
+
+def batches_of_stories(stories: list[Story], size: int) -> Iterator[tuple[int, int]]:
+    """Yield (start, end) ranges of stories holding about `size` articles each."""
+    start, count = 0, 0
+    for i, story in enumerate(stories):
+        count += len(story.articles)
+        if count >= size:
+            yield start, i + 1
+            start, count = i + 1, 0
+    if start < len(stories):
+        yield start, len(stories)
 
 
 # SMTP is I/O that fails for passing reasons: retry, with the same Message-ID every time.
@@ -79,12 +182,19 @@ def smtp_password(settings: Settings) -> str | None:
     return None
 
 
-def clean_in_batches(raws: list[RawArticle], settings: Settings, report: Report = say) -> Cleaned:
-    """Clean in coarse batches; a batch whose task fails fails its own articles, not the digest."""
+def clean_in_batches(
+    raws: list[RawArticle], settings: Settings, report: Report = say, compute: Compute | None = None
+) -> Cleaned:
+    """Clean in coarse batches; a batch whose task fails fails its own articles, not the digest.
+
+    Without `compute` the batches run in the flow's own process.
+    """
+    compute = compute or Compute(settings, in_process=True)
     learned = learn_task(quote(raws), settings)
     size = settings.batch_size
     batches = [raws[i : i + size] for i in range(0, len(raws), size)]
-    futures = [clean_task.submit(quote(batch), quote(learned)) for batch in batches]
+    compute.use(len(raws))
+    futures = [compute.submit(clean_task, raws=quote(batch), learned=quote(learned)) for batch in batches]
     cleaned = Cleaned()
     for batch, future in zip(batches, futures):
         try:
@@ -97,12 +207,35 @@ def clean_in_batches(raws: list[RawArticle], settings: Settings, report: Report 
     return cleaned
 
 
-PREFECT_STEPS = pipeline.Steps(
-    discover=ingest_task,
-    clean=clean_in_batches,
-    stories=quoted_stories,
-    deliver=deliver_step,
-)
+def stories_in_batches(cleaned: Cleaned, settings: Settings, report: Report, compute: Compute) -> Stories:
+    """Group into stories here (it needs the store), then summarise batches of stories as tasks."""
+    grouped = stories_task(quote(cleaned), settings, report)
+    compute.use(len(cleaned.articles))
+    ranges = list(batches_of_stories(grouped.stories, settings.batch_size))
+    futures = [
+        compute.submit(
+            summarise_task,
+            stories=quote(grouped.stories[a:b]),
+            shown=quote(grouped.shown[a:b]),
+            settings=settings,
+            day=grouped.day,
+        )
+        for a, b in ranges
+    ]
+    summarised: list[tuple[StorySummary, StoryRow]] = []
+    for future in futures:  # a batch that still fails after its retry fails the run: nothing is marked done
+        summarised += future.result()
+    return pipeline.stories_of(grouped, summarised, settings, report)
+
+
+def prefect_steps(compute: Compute) -> pipeline.Steps:
+    """The run's steps as Prefect tasks, with the pure compute submitted to `compute`."""
+    return pipeline.Steps(
+        discover=ingest_task,
+        clean=lambda raws, settings, report: clean_in_batches(raws, settings, report, compute),
+        stories=lambda cleaned, settings, report: stories_in_batches(cleaned, settings, report, compute),
+        deliver=deliver_step,
+    )
 
 
 @flow(name="daily-digest", log_prints=False)
@@ -125,4 +258,9 @@ def daily_digest(
 
 def run(settings: Settings, dry_run: bool = False, report: Report = say) -> pipeline.RunResult:
     """Run the pipeline with each coarse step as a Prefect task (inside a flow run)."""
-    return pipeline.run(settings, report, dry_run, PREFECT_STEPS)
+    compute = Compute(settings)
+    try:
+        with shared_api():
+            return pipeline.run(settings, report, dry_run, prefect_steps(compute))
+    finally:
+        compute.close()
