@@ -1,22 +1,45 @@
-"""Pipeline speed: `digest run`'s Prefect flow vs the same steps called directly, in one process.
+"""Pipeline speed at scale: one core, the Prefect flow with 1 worker, every core, and a Dask cluster.
 
-Generates an inbox of N articles (default 1,000) from the real pages in ../shared/corpus (plain-text
-renderings, paragraphs cut and reordered, some exact and near copies), then digests it twice into
-separate state folders: once through the Prefect flow `daily-digest` (ephemeral API, started and
-warmed up before timing), once through digest.pipeline without Prefect. Prints both times, the ratio
-(Prefect's overhead; target < 1.1x) and articles per second.
+Builds an inbox of N distinct articles from the real texts in ../shared/corpus: the multi-news-dev
+documents (745 stories told by 2-10 outlets each), the cleaning-dev pages and the extraction
+benchmark pages (plain text, and the benchmark's HTML pages beside their text copies), plus near
+copies (paragraphs cut and reordered) and cross-outlet copies (the same body under another site's
+chrome). A day of 10,000 or 100,000 articles needs more stories than the corpus has (about 1,800),
+so beyond the first pass every real document is issued again under pseudonyms: in pass k each word
+outside the 2,000 most common English words (names, places, rarer terms) is renamed consistently,
+which makes a new set of distinct stories with the real documents' structure and grouping.
 
-    python bench/pipeline.py [--articles 1000] [--seed 7]
+Then digests that inbox four ways, each in its own process with its own state folder:
+  direct   digest.pipeline's steps called without Prefect (one core)
+  one      the daily-digest flow with workers = 1 (today's single-process run)
+  all      the flow with a local Dask cluster of one worker process per core
+  cluster  the flow on an external cluster: `dask scheduler` + 2 x `dask worker tcp://...`
+and prints seconds, articles/s, the speed-up against one worker, Prefect's overhead (one worker
+against direct), whether the stories and summaries are identical to the direct run's, and the peak
+memory of every process involved (read from /proc: each process's own high-water mark, VmHWM).
+It also prints a run's fixed cost: `digest run` with nothing new, and the flow on a one-article inbox.
+
+    python bench/pipeline.py [--articles 10000] [--runs direct,one,all,cluster] [--scale]
+
+--scale also runs `all` on a quarter of the articles and prints the growth (linear work: 4x).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import hashlib
+import json
 import os
 import random
+import re
 import shutil
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -24,82 +47,428 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", ROOT.parent / "shared" / "corpus"))
 sys.path.insert(0, str(ROOT))
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "CRITICAL")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-os.environ.setdefault("DO_NOT_TRACK", "1")
+QUIET = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_SERVER_LEVEL": "CRITICAL",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+}
+for _key, _value in QUIET.items():
+    os.environ.setdefault(_key, _value)
+
+KEEP_WORDS = 2000  # the most common English words stay as they are in pseudonymous passes
+NEAR_COPY, CROSS_OUTLET = 0.10, 0.05  # shares of the inbox
+RUNS = ("direct", "one", "all", "cluster")
+LABELS = {
+    "direct": "direct steps, one core",
+    "one": "flow, 1 worker",
+    "all": "flow, all cores ({n} workers)",
+    "cluster": "flow, dask scheduler + 2 workers",
+}
 
 
-def generate_inbox(folder: Path, n: int, seed: int) -> int:
-    """Write n article files made from the corpus pages; return the bytes written."""
+# --- the inbox --------------------------------------------------------------------------------
+
+def real_documents() -> list[tuple[str, str, str]]:
+    """Return (family, suffix, text) for every real document: same family, same story."""
+    docs: list[tuple[str, str, str]] = []
+    clusters = json.loads((CORPUS / "multi-news-dev" / "clusters.json").read_text(encoding="utf-8"))
+    for cid, info in sorted(clusters.items()):
+        for name in info["files"]:
+            path = CORPUS / "multi-news-dev" / "docs" / f"{name}.txt"
+            if path.exists():
+                docs.append((f"mn-{cid}", ".txt", path.read_text(encoding="utf-8", errors="replace")))
+    for path in sorted((CORPUS / "cleaning-dev" / "text").glob("*.txt")):
+        docs.append((f"cd-{path.stem}", ".txt", path.read_text(encoding="utf-8", errors="replace")))
+    for path in sorted((CORPUS / "extraction-benchmark" / "text").glob("*.txt")):
+        docs.append((f"eb-{path.stem}", ".txt", path.read_text(encoding="utf-8", errors="replace")))
+    for path in sorted((CORPUS / "seeds").glob("*.txt")):
+        docs.append(("seeds", ".txt", path.read_text(encoding="utf-8", errors="replace")))
+    return docs
+
+
+def benchmark_html() -> list[tuple[str, bytes]]:
+    """The benchmark's HTML pages (each also present as text: a cross-format copy)."""
+    return [(f"eb-{p.name.split('.')[0]}", gzip.decompress(p.read_bytes()))
+            for p in sorted((CORPUS / "extraction-benchmark" / "html").glob("*.html.gz"))]
+
+
+_TOKEN = re.compile(r"([A-Za-z]+)")
+_CONSONANTS, _VOWELS = "bcdfghjklmnprstvz", "aeiou"
+
+
+class Pseudonyms:
+    """Rename every word outside the most common English words, consistently within one pass."""
+
+    def __init__(self, keep: set[str]) -> None:
+        self.keep = keep
+        self.maps: dict[int, dict[str, str]] = {}
+
+    def split(self, text: str) -> list[str]:
+        """Text as [kept text, word to rename, kept text, ...]: common words merge into the kept text."""
+        parts = _TOKEN.split(text)
+        out: list[str] = []
+        run = [parts[0]]
+        keep = self.keep
+        for i in range(1, len(parts), 2):
+            word = parts[i]
+            if len(word) < 3 or word.lower() in keep:
+                run += [word, parts[i + 1]]
+            else:
+                out += ["".join(run), word]
+                run = [parts[i + 1]]
+        out.append("".join(run))
+        return out
+
+    def word(self, word: str, key: int) -> str:
+        low = word.lower()
+        h = hashlib.blake2b(f"{key}:{low}".encode(), digest_size=64).digest()
+        syllables = min(30, max(2, (len(low) + 1) // 2))
+        new = "".join(_CONSONANTS[h[i] % 17] + _VOWELS[h[i + 1] % 5] for i in range(0, 2 * syllables, 2))
+        new = new[: max(len(low), 4)]
+        if word.isupper():
+            return new.upper()
+        return new.capitalize() if word[0].isupper() else new
+
+    def apply(self, parts: list[str], key: int) -> str:
+        if key == 0:
+            return "".join(parts)
+        rename = self.maps.setdefault(key, {})
+        words = parts[1::2]
+        for w in words:
+            if w not in rename:
+                rename[w] = self.word(w, key)
+        out = parts[:]
+        out[1::2] = [rename[w] for w in words]
+        return "".join(out)
+
+
+def near_copy(text: str, rng: random.Random) -> str:
+    """Cut 10-30% of the body's paragraphs and reorder a window of it (a lightly edited reprint)."""
+    paras = [p for p in text.split("\n\n") if p.strip()]
+    if len(paras) < 6:
+        return text.rstrip() + "\n\nThis article was updated.\n"
+    head, body = paras[:2], paras[2:]
+    keep = sorted(rng.sample(range(len(body)), max(3, int(len(body) * rng.uniform(0.7, 0.9)))))
+    body = [body[i] for i in keep]
+    if len(body) > 4:
+        i = rng.randrange(len(body) - 3)
+        window = body[i : i + 3]
+        rng.shuffle(window)
+        body[i : i + 3] = window
+    return "\n\n".join(head + body) + "\n"
+
+
+def chrome_of(text: str) -> tuple[str, str]:
+    """A page's top and bottom chrome (its first and last short lines), to dress another body in."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    return "\n\n".join(lines[:12]), "\n\n".join(lines[-8:])
+
+
+def generate_inbox(folder: Path, n: int, seed: int) -> dict[str, int]:
+    """Write n distinct article files; return counts of what went in."""
+    from wordfreq import top_n_list
+
     rng = random.Random(seed)
-    pages = [p.read_text(encoding="utf-8", errors="replace") for p in sorted((CORPUS / "extraction-benchmark" / "text").glob("*.txt"))]
-    pages += [p.read_text(encoding="utf-8") for p in sorted((CORPUS / "seeds").glob("*.txt"))]
+    docs = real_documents()
+    names = Pseudonyms(set(top_n_list("en", KEEP_WORDS)))
+    parts = [names.split(text) for _, _, text in docs]
+    chromes = [chrome_of(text) for family, _, text in docs if family.startswith("cd-")]
+    htmls = benchmark_html()
     folder.mkdir(parents=True, exist_ok=True)
-    total = 0
-    for i in range(n):
-        base = pages[i % len(pages)]
-        paras = [p for p in base.split("\n\n") if p.strip()]
-        if i >= len(pages) and len(paras) > 6:
-            # keep the top (title, chrome) and the tail, reorder a window of the body, cut a few
-            head, body, tail = paras[:3], paras[3:-3], paras[-3:]
-            window = body[:]
-            rng.shuffle(window)
-            keep = max(3, int(len(window) * rng.uniform(0.6, 1.0)))
-            paras = head + window[:keep] + tail
-        if i % 97 == 5:  # an exact copy of the previous file
-            text = prev
-        else:
-            text = "\n\n".join(paras) + "\n"
-        prev = text
-        data = text.encode("utf-8")
-        (folder / f"article-{i:05d}.txt").write_bytes(data)
-        total += len(data)
-    return total
+    counts = {"articles": 0, "real": 0, "pseudonymous": 0, "near": 0, "cross": 0, "html": 0, "bytes": 0, "passes": 0}
+    written: list[str] = []
+    families: set[str] = set()
+    order = list(range(len(docs)))
+    key, queue = 0, []
+
+    def write(text: str | bytes, suffix: str) -> None:
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        (folder / f"a{counts['articles']:06d}{suffix}").write_bytes(data)
+        counts["articles"] += 1
+        counts["bytes"] += len(data)
+
+    for family, page in htmls[: max(0, min(len(htmls), n // 50))]:  # HTML pages beside their text copies
+        write(page, ".html")
+        counts["html"] += 1
+    while counts["articles"] < n:
+        roll = rng.random()
+        if written and roll < NEAR_COPY:
+            write(near_copy(rng.choice(written), rng), ".txt")
+            counts["near"] += 1
+            continue
+        if written and roll < NEAR_COPY + CROSS_OUTLET:
+            top, bottom = rng.choice(chromes)
+            write(f"{top}\n\n{rng.choice(written)}\n\n{bottom}\n", ".txt")
+            counts["cross"] += 1
+            continue
+        if not queue:
+            queue = order[:]
+            random.Random(seed + key).shuffle(queue)
+            key += 1
+            counts["passes"] = key
+        i = queue.pop()
+        text = names.apply(parts[i], key - 1)
+        write(text, ".txt")
+        families.add(f"{docs[i][0]}/{key - 1}")
+        counts["real" if key == 1 else "pseudonymous"] += 1
+        written.append(text)
+        if len(written) > 5000:  # copies are of recent articles; bounds memory
+            written = written[-2500:]
+    counts["families"] = len(families)
+    return counts
 
 
-def time_it(fn) -> float:  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+# --- peak memory of a process tree ------------------------------------------------------------
+
+class Memory:
+    """Sample /proc for every descendant of this process; keep each one's VmHWM (peak RSS)."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[int, tuple[str, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Memory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            self.sample(me)
+            self._stop.wait(0.25)
+
+    def sample(self, root: int) -> None:
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                    parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+        for pid in parents:
+            p, hops = pid, 0
+            while p and p != root and hops < 20:
+                p, hops = parents.get(p, 0), hops + 1
+            if p != root:
+                continue
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+            if hwm > self.peaks.get(pid, ("", 0))[1]:
+                self.peaks[pid] = (role_of(cmd), hwm * 1024)
+
+    def reset(self) -> dict[int, tuple[str, int]]:
+        peaks, self.peaks = self.peaks, {}
+        return peaks
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--articles", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
+def role_of(cmd: str) -> str:
+    if "uvicorn" in cmd or "prefect server" in cmd or "prefect.server" in cmd:
+        return "prefect api"
+    if "dask_scheduler" in cmd or "dask scheduler" in cmd:
+        return "dask scheduler"
+    if "dask_worker" in cmd or "dask worker" in cmd:
+        return "dask worker"
+    if "multiprocessing" in cmd or "spawn_main" in cmd:
+        return "dask worker"
+    if "--child" in cmd:
+        return "flow process"
+    return cmd.split(" ")[0].rsplit("/", 1)[-1]
 
+
+def describe(peaks: dict[int, tuple[str, int]]) -> tuple[int, str]:
+    """Total of the per-process peaks, and a line listing them by role."""
+    ignore = ("ps", "cat")
+    rows = sorted(((role, mem) for role, mem in peaks.values() if role not in ignore), key=lambda r: -r[1])
+    return sum(m for _, m in rows), ", ".join(f"{role} {mem / 1e6:,.0f}" for role, mem in rows)
+
+
+# --- one configuration, in its own process ------------------------------------------------------
+
+def child(run: str, inbox: Path, work: Path, address: str | None) -> None:
+    """Digest `inbox` one way; print a JSON line with the seconds taken."""
     from digest import pipeline
     from digest.settings import load_settings
     from flows.daily_digest import daily_digest
 
-    work = Path(tempfile.mkdtemp(prefix="digest-bench-"))
+    quiet = lambda line: None  # noqa: E731
+    if run == "direct":
+        settings = load_settings(None, inbox=inbox, outbox=work / "outbox", state=work / "state")
+        start = time.perf_counter()
+        pipeline.run(settings, quiet)
+    else:
+        if run == "one":
+            os.environ["DIGEST_WORKERS"] = "1"
+        elif run == "cluster":
+            os.environ["DIGEST_DASK_ADDRESS"] = str(address)
+        (work / "empty").mkdir(parents=True, exist_ok=True)  # start Prefect's API before timing
+        daily_digest(inbox=str(work / "empty"), outbox=str(work / "o0"), state=str(work / "s0"))
+        start = time.perf_counter()
+        daily_digest(inbox=str(inbox), outbox=str(work / "outbox"), state=str(work / "state"))
+    print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
+
+
+def stories_of(work: Path) -> list[object]:
+    [path] = list((work / "outbox").glob("*/digest.json"))
+    return json.loads(path.read_text(encoding="utf-8"))["stories"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_cluster(work: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
+    """`dask scheduler` and two `dask worker tcp://...` processes, as on separate machines."""
+    from distributed import Client
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    bindir = Path(sys.executable).parent
+    log = (work / "cluster.log").open("wb")
+    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--dashboard-address", ":0"], stdout=log, stderr=log, start_new_session=True)]
+    for _ in range(2):
+        procs.append(subprocess.Popen([str(bindir / "dask"), "worker", address, "--nthreads", "1",
+                                       "--dashboard-address", ":0"], stdout=log, stderr=log, start_new_session=True))
+    with Client(address, timeout=180) as client:
+        client.wait_for_workers(2, timeout=300)
+    return address, procs
+
+
+def measure(run: str, inbox: Path, work: Path, memory: Memory, address: str | None = None) -> dict[str, object]:
+    memory.reset()
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", run, "--inbox", str(inbox), "--work", str(work)]
+    if address:
+        cmd += ["--address", address]
+    wall = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - wall
+    if done.returncode != 0:
+        raise SystemExit(f"bench: the {run} run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+    return {"seconds": seconds, "wall": wall, "peaks": memory.reset()}
+
+
+def fixed_cost(inbox_of_one: Path, work: Path) -> tuple[float, float]:
+    """Seconds for `digest run` on one new article (a whole run's fixed cost), then with nothing new."""
+    cmd = [str(Path(sys.executable).parent / "digest"), "run", "--inbox", str(inbox_of_one),
+           "--outbox", str(work / "outbox"), "--state", str(work / "state")]
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, DIGEST_WORKERS="1"))
+        times.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            raise SystemExit(f"bench: digest run failed:\n{done.stdout}\n{done.stderr}")
+    return times[0], times[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=10000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--runs", default=",".join(RUNS), help="comma-separated: " + ", ".join(RUNS))
+    parser.add_argument("--scale", action="store_true", help="also run `all` on a quarter of the articles")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--inbox", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--address", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.inbox, args.work, args.address)
+        return
+
+    runs = [r for r in args.runs.split(",") if r]
+    unknown = set(runs) - set(RUNS)
+    if unknown:
+        raise SystemExit(f"bench: unknown run(s) {', '.join(sorted(unknown))}; choose from {', '.join(RUNS)}")
+    cores = os.cpu_count() or 1
+    base = Path(tempfile.mkdtemp(prefix="digest-bench-"))
+    cluster: list[subprocess.Popen[bytes]] = []
     try:
-        inbox = work / "inbox"
-        size = generate_inbox(inbox, args.articles, args.seed)
-        print(f"inbox: {args.articles:,} articles, {size / 1e6:.1f} MB in {inbox}")
-        quiet = lambda line: None  # noqa: E731
+        start = time.perf_counter()
+        counts = generate_inbox(base / "inbox", args.articles, args.seed)
+        print(f"inbox: {counts['articles']:,} articles, {counts['bytes'] / 1e6:,.0f} MB "
+              f"({time.perf_counter() - start:.0f} s to write): {counts['real']:,} real documents, "
+              f"{counts['pseudonymous']:,} pseudonymous re-issues ({counts['passes'] - 1} passes), "
+              f"{counts['near']:,} near copies, {counts['cross']:,} cross-outlet copies, "
+              f"{counts['html']:,} HTML pages; {counts['families']:,} source stories")
 
-        # Warm up: start the ephemeral Prefect API and import everything, on an empty inbox.
-        (work / "empty").mkdir()
-        warm = time_it(lambda: daily_digest(inbox=str(work / "empty"), outbox=str(work / "o0"), state=str(work / "s0")))
-        print(f"warm-up (ephemeral Prefect API start, empty inbox): {warm:.1f} s")
+        one = base / "one-article"
+        one.mkdir()
+        shutil.copy(next(iter(sorted((CORPUS / "seeds").glob("*.txt")))), one)
+        first, again = fixed_cost(one, base / "fixed")
+        print(f"fixed cost: `digest run` on one new article {first:.1f} s (imports, Prefect API, flow); "
+              f"with nothing new {again:.2f} s (target < 3 s: {'ok' if again < 3 else 'OVER'})")
 
-        direct_settings = load_settings(None, inbox=inbox, outbox=work / "o1", state=work / "s1")
-        direct = time_it(lambda: pipeline.run(direct_settings, quiet))
-        flow = time_it(
-            lambda: daily_digest(inbox=str(inbox), outbox=str(work / "o2"), state=str(work / "s2"))
-        )
-        ratio = flow / direct
+        results: dict[str, dict[str, object]] = {}
+        with Memory() as memory:
+            for run in runs:
+                address = None
+                if run == "cluster":
+                    address, cluster = start_cluster(base)
+                    memory.reset()
+                results[run] = measure(run, base / "inbox", base / run, memory, address)
+                if run == "cluster":
+                    cluster_peaks = dict(memory.peaks)
+                    memory.sample(os.getpid())
+                    results[run]["peaks"] = {**results[run]["peaks"], **cluster_peaks, **memory.reset()}  # type: ignore[dict-item]
+                    for proc in reversed(cluster):
+                        os.killpg(proc.pid, signal.SIGTERM)
+                        proc.wait(timeout=60)
+                    cluster = []
+                results[run]["stories"] = stories_of(base / run)
+                sys.stdout.write(f"  {run}: {results[run]['seconds']:.1f} s\n")
+                sys.stdout.flush()
+            quarter = None
+            if args.scale:
+                generate_inbox(base / "quarter", args.articles // 4, args.seed)
+                quarter = measure("all", base / "quarter", base / "all-quarter", memory)
+
+        n = counts["articles"]
+        reference = results.get("direct") or next(iter(results.values()))
         print()
-        print(f"{'run':<28}{'seconds':>10}{'articles/s':>14}")
-        print(f"{'stages called directly':<28}{direct:>10.2f}{args.articles / direct:>14.1f}")
-        print(f"{'Prefect flow daily-digest':<28}{flow:>10.2f}{args.articles / flow:>14.1f}")
-        verdict = "ok" if ratio < 1.1 else "OVER TARGET"
-        print(f"pipeline: Prefect overhead {ratio:.3f}x (target < 1.1x: {verdict}); {args.articles / flow:.1f} articles/s")
+        print(f"{'run':<36}{'seconds':>9}{'articles/s':>12}{'speed-up':>10}  {'same':<5}  peak memory MB (all processes: each)")
+        for run, res in results.items():
+            secs = float(res["seconds"])  # type: ignore[arg-type]
+            speed = f"{float(results['one']['seconds']) / secs:.2f}x" if "one" in results else "-"  # type: ignore[arg-type]
+            same = "yes" if res["stories"] == reference["stories"] else "NO"
+            total, each = describe(res["peaks"])  # type: ignore[arg-type]
+            label = LABELS[run].format(n=cores)
+            print(f"{label:<36}{secs:>9.1f}{n / secs:>12.1f}{speed:>10}  {same:<5}  {total / 1e6:,.0f}: {each}")
+        stories = len(reference["stories"])  # type: ignore[arg-type]
+        print(f"stories in the digest: {stories:,}")
+        if "one" in results and "direct" in results:
+            overhead = float(results["one"]["seconds"]) / float(results["direct"]["seconds"])  # type: ignore[arg-type]
+            print(f"Prefect overhead (1 worker vs direct): {overhead:.3f}x (target <= 1.05x: {'ok' if overhead <= 1.05 else 'OVER'})")
+        if "one" in results and "all" in results:
+            speedup = float(results["one"]["seconds"]) / float(results["all"]["seconds"])  # type: ignore[arg-type]
+            print(f"all cores vs 1 worker: {speedup:.2f}x on {cores} cores (target >= 1.6x: {'ok' if speedup >= 1.6 else 'UNDER'})")
+        if quarter and "all" in results:
+            growth = float(results["all"]["seconds"]) / float(quarter["seconds"])  # type: ignore[arg-type]
+            print(f"growth: {args.articles // 4:,} -> {n:,} articles: {growth:.2f}x the time (linear: 4x; target <= 4.5x)")
+        if "all" in results:
+            secs = float(results["all"]["seconds"])  # type: ignore[arg-type]
+            total, _ = describe(results["all"]["peaks"])  # type: ignore[arg-type]
+            print(f"pipeline: {n:,} articles with all cores in {secs:.1f} s, peak memory of all processes {total / 1e9:.2f} GB")
+        print("(figures from a shared machine: other work on the same cores slows every row)")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        for proc in cluster:
+            os.killpg(proc.pid, signal.SIGTERM)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -122,6 +122,10 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
     settings = settings_from(config, inbox, outbox, state)
     if not settings.inbox.is_dir():
         raise ConfigError(f"inbox folder {settings.inbox} does not exist; create it or pass --inbox DIR")
+    from digest import idle
+
+    if idle.answer(settings, click.echo):  # nothing to do: answered without starting Prefect
+        return
     from digest.summarise import summarizer_for
 
     summarizer_for(settings.summarizer)  # settings errors before the flow starts
@@ -260,6 +264,32 @@ def serve(config: Path | None, inbox: Path | None, outbox: Path | None, state: P
         deploy.serve(settings, config)
     except KeyboardInterrupt:
         pass
+
+
+@main.command()
+@with_folders
+@click.option("--pool", default="digest", show_default=True, help="Name of the process work pool.")
+@handle_errors
+def deploy(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None, pool: str) -> None:
+    """Register daily-digest/daily on a process work pool, for `prefect worker start` anywhere.
+
+    Creates the work pool when missing and registers the deployment with the schedule (setting
+    `schedule` in `timezone`). Then, on any machine with digest installed at the same path:
+
+    \b
+    Examples:
+      digest deploy
+      prefect worker start --pool digest        # on each machine that should run digests
+      digest trigger                            # a run now, picked up by a worker
+    """
+    from flows import deploy as deploying
+
+    settings = settings_from(config, inbox, outbox, state)
+    url = use_server(settings)
+    created, deployment_id = deploying.deploy(settings, config, pool)
+    click.echo(f"digest: work pool {pool!r} {'created' if created else 'exists'}; {deploying.DEPLOYMENT} "
+               f"({settings.schedule!r} in {deploying.timezone_of(settings)}) registered via {url} as {deployment_id}")
+    click.echo(f"digest: now run `prefect worker start --pool {pool}` (PREFECT_API_URL={url}) on each machine")
 
 
 @main.command()

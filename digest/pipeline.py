@@ -165,12 +165,12 @@ def group_stories(articles: Sequence[Article], settings: Settings, store: StateS
 
 
 def summarise_stories(
-    stories: Sequence[Story], shown: Sequence[list[str]], settings: Settings, day: date
+    stories: Sequence[Story], shown: Sequence[list[str]], method: str, sentences: int, day: date
 ) -> list[tuple[StorySummary, StoryRow]]:
     """Summarise each story and build the row the store remembers it by (pure: runs anywhere)."""
     out = []
     for story, before in zip(stories, shown):
-        summary = summarise.summarise(story, settings.summarizer, settings.summary_sentences, previous=before)
+        summary = summarise.summarise(story, method, sentences, previous=before)
         memo = cluster.remember(story, day)
         out.append((summary, StoryRow(story.id, memo.to_json(), before + [s.text for s in summary.sentences])))
     return out
@@ -187,7 +187,8 @@ def stories_of(grouped: Grouped, summarised: Sequence[tuple[StorySummary, StoryR
 def build_stories(articles: Sequence[Article], settings: Settings, store: StateStore, report: Report) -> Stories:
     """Deduplicate, cluster into stories (continuing remembered ones) and summarise each."""
     grouped = group_stories(articles, settings, store, report)
-    return stories_of(grouped, summarise_stories(grouped.stories, grouped.shown, settings, grouped.day), settings, report)
+    summarised = summarise_stories(grouped.stories, grouped.shown, settings.summarizer, settings.summary_sentences, grouped.day)
+    return stories_of(grouped, summarised, settings, report)
 
 
 def records_for(

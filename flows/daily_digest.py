@@ -56,9 +56,9 @@ def stories_task(cleaned: Cleaned, settings: Settings, report: Report) -> pipeli
 
 @task(name="summarise-batch", retries=1, retry_delay_seconds=1, **PURE)
 def summarise_task(
-    stories: list[Story], shown: list[list[str]], settings: Settings, day: date
+    stories: list[Story], shown: list[list[str]], method: str, sentences: int, day: date
 ) -> list[tuple[StorySummary, StoryRow]]:
-    return pipeline.summarise_stories(stories, shown, settings, day)
+    return pipeline.summarise_stories(stories, shown, method, sentences, day)
 
 
 class Compute:
@@ -70,8 +70,9 @@ class Compute:
     Only pure tasks are submitted; reading the inbox, the state store and the outbox stay here.
     """
 
-    def __init__(self, settings: Settings, in_process: bool = False) -> None:
+    def __init__(self, settings: Settings, in_process: bool = False, report: Report = say) -> None:
         self.settings = settings
+        self.report = report
         self.runner: Any = None  # a started DaskTaskRunner, or None: the flow's own task runner
         self._decided = in_process
         self._stack = ExitStack()
@@ -86,6 +87,8 @@ class Compute:
             quiet = logging.getLogger("distributed")  # the scheduler's and nannies' INFO lines
             quiet.setLevel(max(quiet.getEffectiveLevel(), logging.WARNING))
             self.runner = self._stack.enter_context(runner)
+            where = self.settings.dask_address or f"a local cluster of {dask_workers(self.settings)} processes"
+            self.report(f"  computing on Dask workers: {where}")
 
     def submit(self, fn: Task[..., Any], **parameters: Any) -> PrefectFuture[Any]:
         """Submit a task; its large arguments come quote()d, so Prefect does not walk them."""
@@ -217,7 +220,8 @@ def stories_in_batches(cleaned: Cleaned, settings: Settings, report: Report, com
             summarise_task,
             stories=quote(grouped.stories[a:b]),
             shown=quote(grouped.shown[a:b]),
-            settings=settings,
+            method=settings.summarizer,  # not the settings: they hold the SMTP password
+            sentences=settings.summary_sentences,
             day=grouped.day,
         )
         for a, b in ranges
@@ -258,7 +262,7 @@ def daily_digest(
 
 def run(settings: Settings, dry_run: bool = False, report: Report = say) -> pipeline.RunResult:
     """Run the pipeline with each coarse step as a Prefect task (inside a flow run)."""
-    compute = Compute(settings)
+    compute = Compute(settings, report=report)
     try:
         with shared_api():
             return pipeline.run(settings, report, dry_run, prefect_steps(compute))

@@ -134,3 +134,61 @@ def schedule_status() -> dict[str, Any]:
         ]
         nxt: datetime | None = runs[0].expected_start_time if runs else None
     return {"deployment": DEPLOYMENT, "schedules": schedules, "next_run": nxt}
+
+
+POOL = "digest"
+
+
+def project_root() -> Path:
+    """The folder holding flows/ (the working directory of runs a work-pool worker starts)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def ensure_pool(name: str = POOL) -> bool:
+    """Create the process work pool `name` unless it exists; return True when it was created."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.workers.process import ProcessWorker
+
+    template = ProcessWorker.get_default_base_job_template()
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=name, type="process", base_job_template=template))
+        except ObjectAlreadyExists:
+            return False
+    return True
+
+
+def deploy(settings: Settings, config: Path | None = None, pool: str = POOL) -> tuple[bool, Any]:
+    """Register `daily-digest/daily` on the process work pool `pool`; return (pool created?, deployment id).
+
+    Any machine that runs `prefect worker start --pool digest` against the same Prefect API, with
+    digest installed at the same path, picks up the scheduled and triggered runs.
+    """
+    from prefect.schedules import Cron
+
+    from flows.daily_digest import daily_digest
+
+    try:
+        created = ensure_pool(pool)
+        remote = daily_digest.from_source(source=str(project_root()), entrypoint="flows/daily_digest.py:daily_digest")
+        deployment_id = remote.deploy(
+            name="daily",
+            work_pool_name=pool,
+            schedules=[Cron(settings.schedule, timezone=timezone_of(settings))],
+            parameters=deployment_parameters(settings, config),
+            description="Digest the inbox every morning (work-pool deployment).",
+            build=False,
+            push=False,
+            print_next_steps=False,
+            ignore_warnings=True,
+        )
+    except DigestError:
+        raise
+    except Exception as exc:  # httpx/Prefect errors: no server to register with
+        raise DigestError(
+            f"cannot register {DEPLOYMENT} on work pool {pool!r} through {api_url(settings)}: {exc}. "
+            "Is `digest server` running (or PREFECT_API_URL set)?"
+        ) from exc
+    return created, deployment_id

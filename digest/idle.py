@@ -1,0 +1,59 @@
+"""The quick answer of a run with nothing to do, before any heavy module or Prefect is loaded.
+
+A run has nothing to do when the inbox holds no file the state store has not handled, no digest
+waits for delivery, and the outbox has nothing an interrupted run left behind. Such a run is logged
+in the store and reported exactly as the full pipeline reports it; anything else is left to the
+full run (which looks again, so nothing depends on this check being complete).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from digest import ingest
+from digest.settings import Settings
+from digest.state import StateStore, run_lock
+
+NOTHING_NEW = "nothing new in the inbox"
+DIGEST_PARTS = (".html", ".txt", ".eml", ".json")
+
+
+def _outbox_settled(settings: Settings, store: StateStore) -> bool:
+    """True when every digest file in the outbox is recorded and no temporary file is left."""
+    if not settings.outbox.is_dir():
+        return True
+    for day in settings.outbox.iterdir():
+        if not day.is_dir() or day.name == "dry-run":
+            continue
+        for path in day.iterdir():
+            if path.name.startswith("."):
+                return False  # a temporary file of an interrupted write: recovery removes it
+            if path.name.startswith("digest") and path.suffix in DIGEST_PARTS:
+                if store.digest_by_path(path.with_suffix(".html")) is None:
+                    return False
+    return True
+
+
+def answer(settings: Settings, report: Callable[[str], None]) -> bool:
+    """Log and report a run with nothing to do and return True; return False when there is work."""
+    if not settings.inbox.is_dir() or not settings.db_path.exists():
+        return False  # first run: the full run creates the store
+    with run_lock(settings.state), StateStore(settings.db_path) as store:
+        scan = ingest.scan(
+            settings.inbox, store.known_fingerprints(), max_bytes=settings.max_file_bytes,
+            settle_seconds=settings.settle_seconds,
+        )
+        if scan.new or scan.failed or scan.waiting:
+            return False
+        if settings.smtp_host and (store.digests(delivery="unsent") or store.digests(delivery="sending")):
+            return False
+        if not _outbox_settled(settings, store):
+            return False
+        run_id = store.start_run()
+        seen = f" ({scan.seen:,} already digested)" if scan.seen else ""
+        report(f"ingested 0 new articles{seen}")
+        report(f"{NOTHING_NEW}; no digest written")
+        summary = {"path": None, "new": 0, "stories": 0, "failed": 0, "sent": 0, "message": NOTHING_NEW}
+        store.finish_run(run_id, "nothing-new", summary)
+    return True
