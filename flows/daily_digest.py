@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect import Task, flow, task
 from prefect.cache_policies import NO_CACHE
@@ -23,8 +23,14 @@ from digest.settings import Settings, load_settings
 from digest.state import StateStore, StoryRow
 
 # Stages are pure and their inputs large: no input hashing, no result persistence. Large
-# arguments are passed through quote() so Prefect does not walk every object inside them.
+# arguments are passed through quoted() so Prefect does not walk every object inside them.
 PURE: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+T = TypeVar("T")
+
+
+def quoted(value: T) -> T:
+    """Wrap a large task argument in Prefect's quote(), typed as the value the task receives."""
+    return cast(T, quote(value))
 
 
 def say(line: str) -> None:
@@ -181,7 +187,8 @@ def smtp_password(settings: Settings) -> str | None:
     if settings.smtp_password_block:
         from prefect.blocks.system import Secret
 
-        return str(Secret.load(settings.smtp_password_block).get())
+        secret: Secret = Secret.load(settings.smtp_password_block)  # type: ignore[assignment]  # sync call
+        return str(secret.get())
     return None
 
 
@@ -193,11 +200,11 @@ def clean_in_batches(
     Without `compute` the batches run in the flow's own process.
     """
     compute = compute or Compute(settings, in_process=True)
-    learned = learn_task(quote(raws), settings)
+    learned = learn_task(quoted(raws), settings)
     size = settings.batch_size
     batches = [raws[i : i + size] for i in range(0, len(raws), size)]
     compute.use(len(raws))
-    futures = [compute.submit(clean_task, raws=quote(batch), learned=quote(learned)) for batch in batches]
+    futures = [compute.submit(clean_task, raws=quoted(batch), learned=quoted(learned)) for batch in batches]
     cleaned = Cleaned()
     for batch, future in zip(batches, futures):
         try:
@@ -212,14 +219,14 @@ def clean_in_batches(
 
 def stories_in_batches(cleaned: Cleaned, settings: Settings, report: Report, compute: Compute) -> Stories:
     """Group into stories here (it needs the store), then summarise batches of stories as tasks."""
-    grouped = stories_task(quote(cleaned), settings, report)
+    grouped = stories_task(quoted(cleaned), settings, report)
     compute.use(len(cleaned.articles))
     ranges = list(batches_of_stories(grouped.stories, settings.batch_size))
     futures = [
         compute.submit(
             summarise_task,
-            stories=quote(grouped.stories[a:b]),
-            shown=quote(grouped.shown[a:b]),
+            stories=quoted(grouped.stories[a:b]),
+            shown=quoted(grouped.shown[a:b]),
             method=settings.summarizer,  # not the settings: they hold the SMTP password
             sentences=settings.summary_sentences,
             day=grouped.day,
