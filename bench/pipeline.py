@@ -189,7 +189,7 @@ def generate_inbox(folder: Path, n: int, seed: int) -> dict[str, int]:
         counts["articles"] += 1
         counts["bytes"] += len(data)
 
-    for family, page in htmls[: max(0, min(len(htmls), n // 50))]:  # HTML pages beside their text copies
+    for _family, page in htmls[: max(0, min(len(htmls), n // 50))]:  # HTML pages beside their text copies
         write(page, ".html")
         counts["html"] += 1
     while counts["articles"] < n:

@@ -9,7 +9,6 @@ full run (which looks again, so nothing depends on this check being complete).
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from digest import ingest
 from digest.settings import Settings

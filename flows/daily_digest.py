@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
@@ -16,7 +18,7 @@ from prefect.futures import PrefectFuture
 from prefect.utilities.annotations import quote
 
 from digest import pipeline
-from digest.errors import InputError
+from digest.errors import DigestError, InputError
 from digest.models import RawArticle, Story, StorySummary
 from digest.pipeline import Cleaned, Discovered, Report, Stories
 from digest.settings import Settings, load_settings
@@ -152,6 +154,15 @@ def shared_api() -> Iterator[None]:
         yield
 
 
+def lost_with_the_cluster(exc: BaseException) -> bool:
+    """True when a batch was lost with its worker or scheduler connection, not failed by its data.
+
+    Dask runs a batch again when its worker dies; what still comes back cancelled or as a closed
+    connection means the cluster itself is gone, and the articles must stay pending.
+    """
+    return isinstance(exc, (CancelledError, asyncio.CancelledError, OSError, TimeoutError))
+
+
 def batches_of_stories(stories: list[Story], size: int) -> Iterator[tuple[int, int]]:
     """Yield (start, end) ranges of stories holding about `size` articles each."""
     start, count = 0, 0
@@ -210,6 +221,11 @@ def clean_in_batches(
         try:
             part: Cleaned = future.result()
         except Exception as exc:  # a crashed batch: its articles fail with the reason, the rest go on
+            if lost_with_the_cluster(exc):
+                raise DigestError(
+                    f"lost the Dask cluster while cleaning ({exc.__class__.__name__}: {exc}); nothing was "
+                    "marked done: check the scheduler and workers, then run again"
+                ) from exc
             reason = f"cleaning failed: {exc.__class__.__name__}: {exc}"
             failed = [pipeline.failed_record(InputError(r.path, reason), r.fingerprint, r.id) for r in batch]
             part = Cleaned(failed=failed)

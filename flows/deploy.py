@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from datetime import datetime
 from pathlib import Path
@@ -179,6 +180,7 @@ def deploy(settings: Settings, config: Path | None = None, pool: str = POOL) -> 
     try:
         created = ensure_pool(pool)
         remote = daily_digest.from_source(source=str(project_root()), entrypoint="flows/daily_digest.py:daily_digest")
+        assert not inspect.isawaitable(remote)  # from a synchronous caller it returns the flow
         deployment_id = remote.deploy(
             name="daily",
             work_pool_name=pool,

@@ -100,17 +100,18 @@ def test_external_cluster_survives_a_killed_worker(
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = env_for(api)
+    log = (tmp_path / "cluster.log").open("wb")  # read it when this test fails
     procs = [subprocess.Popen(
         [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
          "--dashboard-address", ":0"],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env, cwd=tmp_path, stdout=log, stderr=log, start_new_session=True,
     )]
     try:
         for _ in range(2):
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny",
                  "--dashboard-address", ":0"],
-                env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                env=env, cwd=tmp_path, stdout=log, stderr=log, start_new_session=True,
             ))
         with Client(address, timeout=120) as client:
             client.wait_for_workers(2, timeout=180)
@@ -126,7 +127,7 @@ def test_external_cluster_survives_a_killed_worker(
                 if busy:
                     killed = busy[0]
                     os.kill(pids[killed], signal.SIGKILL)
-                time.sleep(0.05)
+                time.sleep(0.1)
             output, _ = run.communicate(timeout=400)
         assert run.returncode == 0, output
         assert killed is not None, "no batch was ever seen running on a worker"
