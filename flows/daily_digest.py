@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import dask
 from prefect import Task, flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
@@ -94,6 +95,9 @@ class Compute:
         if runner is not None:
             quiet = logging.getLogger("distributed")  # the scheduler's and nannies' INFO lines
             quiet.setLevel(max(quiet.getEffectiveLevel(), logging.WARNING))
+            # A scheduler unpickles the first tasks it gets, importing Prefect and digest: on a busy
+            # machine that can hold its event loop past distributed's 30 s comm timeout.
+            self._stack.enter_context(dask.config.set(PATIENT_COMMS))
             self.runner = self._stack.enter_context(runner)
             where = self.settings.dask_address or f"a local cluster of {dask_workers(self.settings)} processes"
             self.report(f"  computing on Dask workers: {where}")
@@ -108,6 +112,9 @@ class Compute:
 
     def close(self) -> None:
         self._stack.close()
+
+
+PATIENT_COMMS = {"distributed.comm.timeouts.connect": "120s", "distributed.comm.timeouts.tcp": "600s"}
 
 
 def dask_workers(settings: Settings) -> int:
