@@ -107,8 +107,10 @@ def main() -> None:
 @main.command()
 @with_folders
 @click.option("--dry-run", is_flag=True, help="Build everything, send nothing, mark nothing done.")
+@click.option("--fetch", is_flag=True, help="First fetch the subscribed sources into the inbox (digest fetch).")
 @handle_errors
-def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None, dry_run: bool) -> None:
+def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None, dry_run: bool,
+        fetch: bool = False) -> None:
     """Run the daily-digest flow once, now, on the inbox's new articles (the manual trigger).
 
     Needs no Prefect server: the flow runs in-process against a temporary one.
@@ -118,8 +120,11 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
       digest run
       digest run --inbox ~/news/inbox --outbox ~/news/outbox
       DIGEST_SUMMARIZER=textrank digest run --dry-run
+      digest run --fetch              # fetch the sources first, then digest
     """
     settings = settings_from(config, inbox, outbox, state)
+    if fetch and settings.sources:
+        settings.inbox.mkdir(parents=True, exist_ok=True)
     if not settings.inbox.is_dir():
         raise ConfigError(f"inbox folder {settings.inbox} does not exist; create it or pass --inbox DIR")
     from digest.summarise import summarizer_for
@@ -133,6 +138,7 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
         state=str(settings.state),
         config=str(config) if config else None,
         dry_run=dry_run,
+        fetch=fetch,
     )
     if result.get("path"):
         click.echo(f"digest: {result['path']}")
@@ -365,4 +371,10 @@ def stem(path: Path) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    from digest.cli import main as digest_main  # the imported module: with the commands added below
+
+    digest_main()
+else:
+    from digest.cli_sources import register  # after main exists: it adds the sources commands to it
+
+    register(main)
