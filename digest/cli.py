@@ -72,7 +72,7 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-config_option = click.option(
+config_option: Callable[[F], F] = click.option(
     "--config", type=click.Path(path_type=Path, dir_okay=False), help="Settings file (default ./digest.toml)."
 )
 folder_options = [

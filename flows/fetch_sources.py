@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import quote
 
 from digest.settings import Settings, Source, load_settings
 from digest.sources.fetch import FetchResult, SourceResult, crash_result, fetch_all
+from flows.daily_digest import quoted
 
-PLAIN = {"cache_policy": NO_CACHE, "persist_result": False}
+PLAIN: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
 def say(line: str) -> None:
@@ -29,7 +30,7 @@ def fetch_source_task(fn: Callable[[Source], SourceResult], source: Source) -> S
 
 def prefect_map(fn: Callable[[Source], SourceResult], sources: list[Source]) -> Iterable[SourceResult]:
     """Run each source as its own task run; a crashed task fails only its source."""
-    futures = [fetch_source_task.submit(quote(fn), source) for source in sources]
+    futures = [fetch_source_task.submit(quoted(fn), source) for source in sources]
     results = []
     for source, future in zip(sources, futures):
         try:
@@ -39,7 +40,10 @@ def prefect_map(fn: Callable[[Source], SourceResult], sources: list[Source]) -> 
     return results
 
 
-@flow(name="fetch-sources", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=8))
+RUNNER: Any = ThreadPoolTaskRunner(max_workers=8)  # sources at once; the fetcher limits each host
+
+
+@flow(name="fetch-sources", log_prints=False, task_runner=RUNNER)
 def fetch_sources(
     inbox: str | None = None,
     state: str | None = None,

@@ -7,7 +7,7 @@ import json
 import mailbox
 import sys
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -24,9 +24,9 @@ from digest.sources.safety import AddressPolicy, GuardedBackend
 from digest.sources.store import SourceStore
 
 sys.path.insert(0, str(Path(__file__).parent))
-from support.feed_server import Item, atom, json_feed, opml, rss  # noqa: E402
+from support.feed_server import Item, atom, json_feed, opml, rss
 
-WHEN = datetime(2026, 11, 23, 6, 30, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
 
 
 def items(n: int = 2, full: bool = False) -> list[Item]:

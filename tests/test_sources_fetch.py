@@ -20,7 +20,7 @@ from digest.settings import Settings, Source, load_settings
 from digest.sources.fetch import FetchResult, fetch_all
 
 sys.path.insert(0, str(Path(__file__).parent))
-from support.feed_server import FeedServer, Item, Resource, gzip_bomb, rss, story_feeds  # noqa: E402
+from support.feed_server import FeedServer, Item, Resource, gzip_bomb, rss, story_feeds
 
 ROOT = Path(__file__).resolve().parents[1]
 CAP = 2_000_000
@@ -33,8 +33,8 @@ def server() -> Iterator[FeedServer]:
 
 
 def settings_for(tmp: Path, sources: list[Source], **more: Any) -> Settings:
-    values: dict[str, Any] = dict(allow_private_addresses=True, fetch_host_delay=0, fetch_timeout=1.0,
-                                  fetch_max_bytes=CAP)
+    values: dict[str, Any] = {"allow_private_addresses": True, "fetch_host_delay": 0, "fetch_timeout": 1.0,
+                              "fetch_max_bytes": CAP}
     values.update(more)
     return load_settings(None, inbox=tmp / "inbox", state=tmp / "state", sources=sources, **values)
 

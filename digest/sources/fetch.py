@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -118,7 +118,7 @@ def write_atomic(path: Path, data: bytes) -> Path:
 def entry_path(inbox: Path, folder: str, key: str, title: str | None, date: datetime | None, suffix: str) -> Path:
     """inbox/<source>/<date>-<title>-<hash>.<suffix>: stable, so a rewrite after a crash replaces itself."""
     digest = hashlib.sha256(f"{folder}\0{key}".encode()).hexdigest()[:10]
-    day = (date or datetime.now(timezone.utc)).strftime("%Y-%m-%d")
+    day = (date or datetime.now(UTC)).strftime("%Y-%m-%d")
     return inbox / slug(folder, 40) / f"{day}-{slug(title or 'entry')}-{digest}{suffix}"
 
 
@@ -178,7 +178,7 @@ def fetch_source(
     outlet = outlet_of(source, title)
     pending = store.pending(source.key)
     result.waiting = max(0, len(pending) - rules.max_entries_per_run)
-    for key, data, attempts in pending[: rules.max_entries_per_run]:
+    for _key, data, attempts in pending[: rules.max_entries_per_run]:
         _save_entry(Entry.from_dict(data), attempts, source, outlet, fetcher, store, inbox, rules, result)
     return result
 

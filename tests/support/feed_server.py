@@ -17,7 +17,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,7 +36,7 @@ class Resource:
     encoding: str | None = None  # Content-Encoding of `body` as stored (e.g. an already-gzipped page)
     delay: float = 0.0  # seconds before answering (a timeout)
     endless: int = 0  # stream this many bytes of filler instead of `body`
-    last_modified: datetime = field(default_factory=lambda: datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc))
+    last_modified: datetime = field(default_factory=lambda: datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
 
     @property
     def etag(self) -> str:
@@ -67,7 +67,7 @@ class FeedServer:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 server._answer(self)
 
         class Server(ThreadingHTTPServer):
@@ -212,7 +212,7 @@ def rss(title: str, items: list[Item], broken: bool = False) -> bytes:
 def atom(title: str, items: list[Item]) -> bytes:
     parts = ['<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">',
              f"<title>{html.escape(title)}</title><id>urn:test:{html.escape(title)}</id>"
-             f"<updated>{datetime.now(timezone.utc).isoformat()}</updated>"]
+             f"<updated>{datetime.now(UTC).isoformat()}</updated>"]
     for it in items:
         body = (f'<content type="html">{html.escape(it.content)}</content>' if it.content
                 else f'<summary type="text">{html.escape(it.summary)}</summary>')
@@ -241,7 +241,7 @@ def opml(feeds: list[tuple[str, str]]) -> bytes:
         f'<outline text="{html.escape(n)}" title="{html.escape(n)}" type="rss" xmlUrl="{html.escape(u)}"/>' for n, u in feeds
     )
     return (f'<?xml version="1.0"?>\n<opml version="2.0"><head><title>test</title></head><body>\n'
-            f'<outline text="News">\n{outlines}\n</outline></body></opml>\n').encode("utf-8")
+            f'<outline text="News">\n{outlines}\n</outline></body></opml>\n').encode()
 
 
 def gzip_bomb(megabytes: int) -> bytes:
@@ -295,7 +295,7 @@ def story_feeds(server: FeedServer, bench: Path, stories: int = 3) -> dict[str, 
     """
     groups = json.loads((bench / "stories.json").read_text(encoding="utf-8"))["stories"][:stories]
     names = ["Morning Wire", "Evening Ledger", "Daily Packet"]
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     items: dict[str, list[Item]] = {n: [] for n in names}
     pages: dict[str, CorpusPage] = {}
     for s, group in enumerate(groups):
