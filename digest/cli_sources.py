@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from digest.cli import config_option, handle_errors, settings_from
-from digest.errors import ConfigError
+from digest.errors import ConfigError, DigestError
 from digest.settings import DEFAULT_CONFIG, Source
 
 
@@ -168,7 +168,10 @@ def fetch(config: Path | None, inbox: Path | None, state: Path | None) -> None:
         raise ConfigError("no sources configured: add one with `digest sources add URL` (or [[sources]] in digest.toml)")
     from flows.fetch_sources import fetch_sources
 
-    fetch_sources(inbox=str(settings.inbox), state=str(settings.state), config=str(config) if config else None)
+    result = fetch_sources(inbox=str(settings.inbox), state=str(settings.state), config=str(config) if config else None)
+    outcomes = [s["outcome"] for s in result["sources"]]  # type: ignore[attr-defined]
+    if outcomes and all(o == "failed" for o in outcomes):
+        raise DigestError(f"all {len(outcomes)} sources failed (reasons above); check the network and the URLs")
 
 
 def register(main: click.Group) -> None:

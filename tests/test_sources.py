@@ -230,3 +230,12 @@ def test_maildir_messages_become_eml_files_once(tmp_path: Path) -> None:
         assert fetch_source(source, fetcher, store, inbox, EntryRules()).saved == []
         bad = fetch_source(Source(maildir=tmp_path / "nowhere"), fetcher, store, inbox, EntryRules())
         assert bad.outcome == "failed" and "not a Maildir" in bad.reason
+
+
+def test_the_served_deployment_fetches_before_digesting(tmp_path: Path) -> None:
+    from flows.daily_digest import daily_digest
+    from flows.deploy import deployment_parameters
+
+    params = deployment_parameters(load_settings(None, inbox=tmp_path, state=tmp_path), None)
+    assert params["fetch"] is True
+    assert set(params) <= set(daily_digest.parameters.properties)

@@ -164,6 +164,7 @@ class Fetcher:
         self._robots: dict[str, RobotFileParser | bool] = {}
         self._robots_lock = threading.Lock()
         self.requests = 0  # HTTP requests sent, for the report and the bench
+        self._count_lock = threading.Lock()
 
     def close(self) -> None:
         self.client.close()
@@ -199,7 +200,8 @@ class Fetcher:
 
     def _one(self, url: str, headers: dict[str, str], cap: int, hop: int) -> Fetched:
         started = time.monotonic()
-        self.requests += 1
+        with self._count_lock:
+            self.requests += 1
         try:
             with self.client.stream("GET", url, headers=headers) as resp:
                 got = {k.lower(): v for k, v in resp.headers.items()}
