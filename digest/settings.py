@@ -26,13 +26,19 @@ class Source(BaseModel):
 
     url: str | None = None
     maildir: Path | None = None
+    imap: str | None = None  # imaps://user@host[:port]/folder (TLS only)
+    password: SecretStr | None = None  # the IMAP password
     name: str | None = None
     tags: list[str] = []
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
-        if (self.url is None) == (self.maildir is None):
-            raise ValueError("a source needs exactly one of url = \"https://...\" or maildir = \"/path\"")
+        if [self.url, self.maildir, self.imap].count(None) != 2:
+            raise ValueError(
+                "a source needs exactly one of url = \"https://...\", maildir = \"/path\" or imap = \"imaps://user@host/INBOX\""
+            )
+        if self.imap is not None and not self.imap.lower().startswith("imaps://"):
+            raise ValueError(f"imap source {self.imap!r} must start with imaps:// (IMAP over TLS only)")
         if self.url is not None and not self.url.lower().startswith(("http://", "https://")):
             raise ValueError(f"source url {self.url!r} must start with http:// or https://")
         return self
@@ -40,6 +46,8 @@ class Source(BaseModel):
     @property
     def key(self) -> str:
         """The source's identity in the fetch store: its URL, or maildir:PATH."""
+        if self.imap is not None:
+            return self.imap
         return self.url if self.url is not None else f"maildir:{self.maildir}"
 
     @property

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from digest.errors import FetchError, UnsafeAddress
 from digest.settings import Settings, Source
-from digest.sources import maildir
+from digest.sources import imap, maildir
 from digest.sources.feeds import Entry, parse_feed, words
 from digest.sources.http import Fetcher, FetchOptions
 from digest.sources.page import feed_document, page_document
@@ -142,8 +142,8 @@ def fetch_source(
 ) -> SourceResult:
     """Check one source and save its new entries into `inbox`; never raises for the source's trouble."""
     result = SourceResult(name=source.label, key=source.key)
-    if source.maildir is not None:
-        return _maildir_source(source, store, inbox, fetcher.options.max_bytes, result)
+    if source.url is None:
+        return _mail_source(source, store, inbox, fetcher.options, result)
     assert source.url is not None
     state = store.source(source.key)
     headers = {"Accept": FEED_ACCEPT}
@@ -235,17 +235,26 @@ def _save_entry(
     result.saved.append(path)
 
 
-def _maildir_source(source: Source, store: SourceStore, inbox: Path, max_bytes: int, result: SourceResult) -> SourceResult:
-    assert source.maildir is not None
-    folder_name = source.name or source.maildir.name or "newsletters"
+def _mail_source(source: Source, store: SourceStore, inbox: Path, options: FetchOptions, result: SourceResult) -> SourceResult:
+    """Copy each new message of a Maildir or IMAP source into the inbox as .eml, once."""
+    folder_name = source.name or (source.maildir.name if source.maildir else None) or "newsletters"
 
-    def save(key: str, data: bytes) -> Path:
-        path = write_atomic(entry_path(inbox, folder_name, key, None, None, ".eml"), data)
-        store.add_message(source.key, key, path)
-        return path
+    def known(key: str) -> bool:
+        return store.known(source.key, key)
 
     try:
-        result.saved = maildir.collect(source.maildir, lambda k: store.known(source.key, k), save, max_bytes)
+        if source.maildir is not None:
+            messages: Iterable[tuple[str, bytes]] = maildir.read_maildir(source.maildir, options.max_bytes)
+        else:
+            assert source.imap is not None
+            password = source.password.get_secret_value() if source.password else None
+            messages = imap.read_imap(source.imap, password, known, options.policy, options.timeout, options.max_bytes)
+        for key, data in messages:
+            if known(key):
+                continue
+            path = write_atomic(entry_path(inbox, folder_name, key, None, None, ".eml"), data)
+            store.add_message(source.key, key, path)
+            result.saved.append(path)
         result.new_entries = len(result.saved)
         store.record_check(source.key, source.label, "ok")
     except FetchError as exc:

@@ -9,7 +9,6 @@ import email
 import email.policy
 import hashlib
 import mailbox
-from collections.abc import Callable
 from pathlib import Path
 
 from digest.errors import FetchError
@@ -45,13 +44,3 @@ def read_maildir(folder: Path, max_bytes: int) -> list[tuple[str, bytes]]:
             continue
         out.append((message_key(data), data))
     return out
-
-
-def collect(
-    folder: Path,
-    is_known: Callable[[str], bool],
-    save: Callable[[str, bytes], Path],
-    max_bytes: int,
-) -> list[Path]:
-    """Save each message of `folder` that `is_known` does not know; return the new inbox files."""
-    return [save(key, data) for key, data in read_maildir(folder, max_bytes) if not is_known(key)]

@@ -29,7 +29,7 @@ def resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        raise FetchError(host, f"cannot resolve the host name ({exc})") from exc
     seen: list[str] = []
     for info in infos:
         address = str(info[4][0])
@@ -86,6 +86,21 @@ def check_url(url: str) -> tuple[str, str, int]:
     return scheme, parts.hostname, port or (443 if scheme == "https" else 80)
 
 
+def vetted_addresses(host: str, port: int, policy: AddressPolicy, resolver: Resolver = resolve) -> list[str]:
+    """The addresses of `host` the policy allows; raise UnsafeAddress when there is none."""
+    addresses = resolver(host, port)
+    allowed = [a for a in addresses if policy.refusal(a) is None]
+    if not allowed:
+        why = policy.refusal(addresses[0]) if addresses else "no address"
+        shown = host if host in addresses else f"{host} ({', '.join(addresses)})"
+        raise UnsafeAddress(
+            f"{host}:{port}",
+            f"refused to connect to {shown}: {why}. Set allow_private_addresses = true "
+            "(or list the network in allow_networks) to fetch from it",
+        )
+    return allowed
+
+
 class GuardedBackend(httpcore.NetworkBackend):
     """httpcore's socket backend that resolves names itself and connects only to allowed addresses."""
 
@@ -102,18 +117,9 @@ class GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = self.resolver(host, port)
-        allowed = [a for a in addresses if self.policy.refusal(a) is None]
-        if not allowed:
-            why = self.policy.refusal(addresses[0]) if addresses else "no address"
-            shown = host if host in addresses else f"{host} ({', '.join(addresses)})"
-            raise UnsafeAddress(
-                f"{host}:{port}",
-                f"refused to connect to {shown}: {why}. Set allow_private_addresses = true "
-                "(or list the network in allow_networks) to fetch from it",
-            )
         error: Exception | None = None
-        for address in allowed:  # connect to the vetted address, never to the name again
+        for address in vetted_addresses(host, port, self.policy, self.resolver):
+            # connect to the vetted address, never to the name again
             try:
                 return self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
             except httpcore.ConnectError as exc:
