@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -168,14 +169,22 @@ def test_private_addresses_are_refused_after_dns_and_after_redirects(tmp_path: P
 
 
 def test_robots_txt_is_respected_and_the_feed_text_stands_in(tmp_path: Path, server: FeedServer) -> None:
+    when = datetime(2026, 11, 23, tzinfo=UTC)
     server.add("/robots.txt", Resource(b"User-agent: digest\nDisallow: /members/\n", "text/plain"))
     page = server.add("/members/story.html", Resource(b"<html><body><p>secret</p></body></html>"))
-    feed = server.add("/feed.xml", Resource(rss("Members", [Item("m1", "Members story", page, __import__("datetime").datetime(2026, 11, 23), "The teaser says enough.")]), "application/rss+xml"))
-    result = by_name(fetch_all(settings_for(tmp_path, [Source(url=feed, name="Members")]), quiet([])))["Members"]
+    with FeedServer() as broken:  # another site whose robots.txt answers 500: everything is off limits
+        broken.add("/robots.txt", Resource(b"down", status=500))
+        other = broken.add("/story.html", Resource(b"<html><body><p>page</p></body></html>"))
+        feed = server.add("/feed.xml", Resource(rss("Members", [
+            Item("m1", "Members story", page, when, "The teaser says enough."),
+            Item("m2", "Elsewhere", other, when, "Another teaser."),
+        ]), "application/rss+xml"))
+        result = by_name(fetch_all(settings_for(tmp_path, [Source(url=feed, name="Members")]), quiet([])))["Members"]
+        assert broken.hits("/story.html") == []
     assert server.hits("/members/story.html") == []
-    assert len(result.saved) == 1
-    raw = ingest.load_file(result.saved[0])
-    assert "The teaser says enough." in raw.text and raw.meta.outlet == "Members"
+    texts = {ingest.load_file(p).meta.title: ingest.load_file(p).text for p in result.saved}
+    assert "The teaser says enough." in texts["Members story"] and "Another teaser." in texts["Elsewhere"]
+    assert {ingest.load_file(p).meta.outlet for p in result.saved} == {"Members"}
 
 
 def test_user_agent_is_honest_and_requests_per_host_are_spaced(tmp_path: Path, server: FeedServer, corpus: Path) -> None:

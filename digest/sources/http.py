@@ -19,7 +19,7 @@ from urllib.robotparser import RobotFileParser
 import httpcore
 import httpx
 
-from digest.errors import FetchError
+from digest.errors import FetchError, UnsafeAddress
 from digest.settings import Settings
 from digest.sources.safety import AddressPolicy, GuardedBackend, Resolver, check_url, resolve
 
@@ -256,11 +256,10 @@ class Fetcher:
             else:
                 rules = RobotFileParser(root + "/robots.txt")
                 rules.parse(got.body.decode("utf-8", errors="replace").splitlines())
+        except UnsafeAddress:
+            rules = True  # not robots' business: the page fetch itself fails with the real reason
         except FetchError as exc:
-            if "larger than" in exc.reason:
-                rules = True
-            else:
-                rules = False
+            rules = "larger than" in exc.reason  # an oversized robots.txt is ignored; unreachable = disallow
         with self._robots_lock:
             self._robots[root] = rules
         return rules
