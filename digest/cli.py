@@ -370,11 +370,14 @@ def stem(path: Path) -> str:
     return path.stem
 
 
-if __name__ == "__main__":
-    from digest.cli import main as digest_main  # the imported module: with the commands added below
-
-    digest_main()
-else:
-    from digest.cli_sources import register  # after main exists: it adds the sources commands to it
+# Only the module imported as digest.cli carries the sources commands: a copy run as __main__ (python
+# -m digest.cli) runs that module's group, and a copy re-imported by multiprocessing (__mp_main__)
+# needs none, so neither imports cli_sources (which imports digest.cli) while half-initialised.
+if __name__ == "digest.cli":
+    from digest.cli_sources import register
 
     register(main)
+elif __name__ == "__main__":
+    from digest.cli import main as digest_main
+
+    digest_main()
