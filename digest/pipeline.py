@@ -23,14 +23,7 @@ from digest.errors import (
     PartialDeliveryError,
     TransientDeliveryError,
 )
-from digest.models import (
-    Article,
-    ArticleRecord,
-    ArticleStatus,
-    Digest,
-    RawArticle,
-    StorySummary,
-)
+from digest.models import Article, ArticleRecord, ArticleStatus, Digest, RawArticle, StorySummary
 from digest.settings import Settings
 from digest.state import StateStore, StoryRow, run_lock
 
