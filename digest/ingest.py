@@ -286,7 +286,7 @@ def html_meta(markup: str, path: Path) -> Meta:
 
     try:
         doc = extract_metadata(markup, default_url=None, extensive=False)
-    except Exception:  # noqa: BLE001 - trafilatura raises assorted errors on broken markup; metadata is optional
+    except Exception:
         return Meta(date=_date_from_name(path))
     url = doc.url if doc and doc.url and doc.url.startswith(("http://", "https://")) else None
     return Meta(
@@ -345,7 +345,7 @@ def _header(msg: Message, name: str, limit: int) -> str:
     value = re.sub(r"\r?\n[ \t]+", " ", str(value)[:limit])
     try:
         return str(make_header(decode_header(value))).strip()
-    except Exception:  # noqa: BLE001 - a broken encoded word: the raw text is still better than nothing
+    except Exception:
         return value.strip()
 
 

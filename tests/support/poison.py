@@ -261,7 +261,7 @@ def measure_each(paths: list[Path]) -> list[Cost]:
             base = _memory_kb("VmRSS")
             try:
                 outcome = _process_one(path)
-            except BaseException as exc:  # noqa: BLE001 - the bench reports whatever escaped
+            except BaseException as exc:
                 outcome = f"CRASHED: {exc.__class__.__name__}: {exc}"
             grown = max(0, _memory_kb("VmHWM") - base)  # a forked child's peak starts at its size
             os.write(write, f"{grown}|{outcome}".encode("utf-8", "replace")[:500])
