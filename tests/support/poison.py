@@ -299,3 +299,26 @@ def limited_run(work: Path, limit_bytes: int = 2 << 30) -> tuple[int, dict[str, 
     )
     result = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout.strip() else {}
     return out.returncode, result, out.stderr[-3000:]
+
+
+# --- a large inbox ---------------------------------------------------------------------------
+
+def large_inbox(inbox: Path, corpus: Path, files: int) -> int:
+    """Fill `inbox` with `files` real articles from the corpus (text and HTML, repeated under new names); return bytes."""
+    import shutil
+
+    sources = sorted((corpus / "multi-news-dev" / "docs").glob("*.txt")) + sorted((corpus / "cleaning-dev" / "text").glob("*.txt"))
+    sources += sorted((corpus / "cleaning-dev" / "html").glob("*.html.gz"))
+    sources += sorted((corpus / "extraction-benchmark" / "html").glob("*.html.gz"))
+    inbox.mkdir(parents=True, exist_ok=True)
+    past = time.time() - 3600
+    total = 0
+    for n in range(files):
+        source = sources[n % len(sources)]
+        suffix = ".html.gz" if source.name.endswith(".gz") else ".txt"
+        target = inbox / f"{n // 1000:02d}" / f"{n:05d}-{source.name.split('.')[0]}{suffix}"
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(source, target)
+        os.utime(target, (past, past))
+        total += target.stat().st_size
+    return total
