@@ -130,3 +130,42 @@ def test_sample_inbox_clusters_into_its_four_stories() -> None:
                    "orbit-weekly-kestrel-1-copy.txt", "ardmoor-evening-star-satellite.txt"}),
         frozenset({"lanner-echo-last-crossing.txt"}),
     }
+
+
+def test_one_article_resembling_two_stories_does_not_chain_them() -> None:
+    bridge = article("x1", "Marlow Bay footbridge and Belarus prisoners", BRIDGE_A[:3] + RELEASE_A[:3], "Outlet E")
+    stories = cluster([*corpus()[:2], corpus()[3], corpus()[4], bridge])
+    together = [s for s in stories if {"a1", "r1"} <= {a.id for a in s.articles}]
+    assert not together
+    assert frozenset({"a1", "b1"}) <= next(frozenset(a.id for a in s.articles) for s in stories if "a1" in {a.id for a in s.articles})
+
+
+def test_a_placeholder_or_missing_date_is_no_date_and_never_crashes(tmp_path: Path) -> None:
+    from digest.clean import clean_all
+    from digest.ingest import load_file
+
+    body = "\n\n".join(BRIDGE_A)
+    (tmp_path / "zero.txt").write_text(f"Title: Footbridge collapses in Marlow Bay\nDate: 0001-01-01\n\n{body}\n")
+    (tmp_path / "far.txt").write_text(f"Title: Marlow Bay bridge falls\nDate: 9999-12-31\n\n{chr(10).join(BRIDGE_B)}\n")
+    articles, errors = clean_all([load_file(p) for p in sorted(tmp_path.iterdir())])
+    assert not errors and [a.date.year for a in articles if a.date] == [9999, 1]
+    undated = article("u1", "Footbridge collapses in Marlow Bay, 14 hurt", BRIDGE_A, "Outlet F", date=None)
+    stories = cluster([*articles, undated])
+    assert len(stories) == 1 and len(stories[0].articles) == 3
+
+
+def test_the_shipped_pair_model_matches_the_features_and_a_stale_one_says_how_to_retrain(tmp_path: Path) -> None:
+    import json
+
+    import pytest
+
+    from digest.cluster import FEATURES, PairModel, shipped_model
+    from digest.errors import ConfigError
+
+    model = shipped_model()
+    assert len(model.coef) == len(FEATURES) and 0 < model.threshold < 1
+    stale = json.loads(model.to_json())
+    stale["features"] = stale["features"][:-1]
+    (tmp_path / "m.json").write_text(json.dumps(stale))
+    with pytest.raises(ConfigError, match="train_story_model"):
+        PairModel.load(tmp_path / "m.json")
