@@ -18,7 +18,7 @@ def raw(name: str, text: str):  # type: ignore[no-untyped-def]
 
 def test_copies_of_one_article_keep_their_text_while_site_chrome_is_learned() -> None:
     wire = good_article("Council decides on the river tram", "the river tram")
-    header, body = wire.split("\n\n", 1)
+    _header, body = wire.split("\n\n", 1)
     paras = body.split("\n\n")
     rng = random.Random(3)
     raws = []
