@@ -28,15 +28,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digest.clean import clean_all
-from digest.cluster import cluster
-from digest.dedupe import deduplicate
-from digest.ingest import load_file
-from digest.models import Article, Paragraph, Role, Story
-from digest.summarise import split_sentences, summarise, worthy
+from digest.clean import clean_all  # noqa: E402
+from digest.cluster import cluster  # noqa: E402
+from digest.dedupe import deduplicate  # noqa: E402
+from digest.ingest import load_file  # noqa: E402
+from digest.models import Article, Paragraph, Role, Story  # noqa: E402
+from digest.summarise import split_sentences, summarise, worthy  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-import storydata
+import storydata  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 BENCH = CORPUS / "extraction-benchmark"

@@ -21,11 +21,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digest.clean import clean_all
-from digest.cluster import FEATURES, PairModel, Pairs, candidate_pairs, cut, merges
-from digest.dedupe import deduplicate
-from digest.ingest import load_file
-from digest.models import Article
+from digest.clean import clean_all  # noqa: E402
+from digest.cluster import FEATURES, PairModel, Pairs, candidate_pairs, cut, merges  # noqa: E402
+from digest.dedupe import deduplicate  # noqa: E402
+from digest.ingest import load_file  # noqa: E402
+from digest.models import Article  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 BENCH = CORPUS / "extraction-benchmark"
