@@ -20,10 +20,10 @@ from prefect.utilities.annotations import quote
 
 from digest import pipeline
 from digest.errors import DigestError, InputError
-from digest.models import RawArticle, Story, StorySummary
+from digest.models import RawArticle, Story
 from digest.pipeline import Cleaned, Discovered, Report, Stories
 from digest.settings import Settings, load_settings
-from digest.state import StateStore, StoryRow
+from digest.state import StateStore
 
 # Stages are pure and their inputs large: no input hashing, no result persistence. Large
 # arguments are passed through quoted() so Prefect does not walk every object inside them.
@@ -66,7 +66,7 @@ def stories_task(cleaned: Cleaned, settings: Settings, report: Report) -> pipeli
 @task(name="summarise-batch", retries=1, retry_delay_seconds=1, **PURE)
 def summarise_task(
     stories: list[Story], shown: list[list[str]], method: str, sentences: int, day: date
-) -> list[tuple[StorySummary, StoryRow]]:
+) -> pipeline.Summarised:
     return pipeline.summarise_stories(stories, shown, method, sentences, day)
 
 
@@ -256,9 +256,9 @@ def stories_in_batches(cleaned: Cleaned, settings: Settings, report: Report, com
         )
         for a, b in ranges
     ]
-    summarised: list[tuple[StorySummary, StoryRow]] = []
+    summarised = pipeline.Summarised()
     for future in futures:  # a batch that still fails after its retry fails the run: nothing is marked done
-        summarised += future.result()
+        summarised.add(future.result())
     return pipeline.stories_of(grouped, summarised, settings, report)
 
 
@@ -279,14 +279,22 @@ def daily_digest(
     state: str | None = None,
     config: str | None = None,
     dry_run: bool = False,
+    fetch: bool = False,
 ) -> dict[str, object]:
-    """Digest the inbox's new articles into one briefing in the outbox, and send it when configured."""
+    """Digest the inbox's new articles into one briefing in the outbox, and send it when configured.
+
+    With `fetch`, the configured sources are fetched into the inbox first (the fetch-sources flow).
+    """
     settings = load_settings(
         Path(config) if config else None,
         inbox=inbox and Path(inbox),
         outbox=outbox and Path(outbox),
         state=state and Path(state),
     )
+    if fetch:
+        from flows.fetch_sources import fetch_first
+
+        fetch_first(settings, config)
     return run(settings, dry_run=dry_run).as_dict()
 
 
