@@ -23,16 +23,12 @@ from digest.errors import (
     TransientDeliveryError,
 )
 from digest.models import Article, ArticleRecord, ArticleStatus, Digest, RawArticle, StorySummary
+from digest.render import plural
 from digest.settings import Settings
 from digest.state import StateStore, StoryRow, run_lock
 
 log = logging.getLogger("digest")
 Report = Callable[[str], None]
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """Return '1 article' / '3 articles'."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def now_in(settings: Settings) -> datetime:
@@ -147,7 +143,7 @@ def build_stories(articles: Sequence[Article], settings: Settings, store: StateS
     updates = sum(1 for s in stories if s.is_update)
     report(
         f"clustered them into {plural(len(stories), 'story', 'stories')}"
-        + (f" ({updates:,} continuing earlier stories)" if updates else "")
+        + (f" ({plural(updates, 'continues an earlier story', 'continue earlier stories')})" if updates else "")
     )
     summaries: list[StorySummary] = []
     rows: list[StoryRow] = []

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import css_inline
 import jinja2
 
 from digest.errors import RenderError
+from digest.files import atomic_write, fsync_dir, write_temp
 from digest.models import Digest, StorySummary
 from digest.settings import Settings
 
@@ -366,47 +366,9 @@ def render(digest: Digest, settings: Settings, templates: Path | None = None) ->
     return Rendered(html=html, text=text, json=content, eml=eml, subject=subject, message_id=message_id, trimmed=trimmed)
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # some platforms cannot open a directory; the rename is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_temp(folder: Path, data: bytes) -> Path:
-    """Write data to a new temporary file in `folder`, fsynced; return its path."""
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so readers see the old file or the new one, never half of it."""
-    tmp = _write_temp(path.parent, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def _claim(folder: Path, data: bytes) -> str:
     """Atomically create the first free digest[-N].html in folder with `data`; return its stem."""
-    tmp = _write_temp(folder, data)
+    tmp = write_temp(folder, data)
     try:
         number = 1
         while True:
@@ -439,7 +401,7 @@ def write_digest(rendered: Rendered, outbox: Path, day: date) -> Path:
             ("json", rendered.json.encode("utf-8")),
         ):
             atomic_write(folder / f"{stem}.{ext}", data)
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except OSError as exc:
         raise RenderError(f"cannot write the digest to {folder}: {exc.strerror or exc}") from exc
     return folder / f"{stem}.html"
