@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from digest.errors import ConfigError, DigestError, InputError, RunInProgress
-from digest.settings import Settings, load_settings
+from digest.settings import Settings, check_folders, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,6 +25,8 @@ PREFECT_DEFAULTS = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "CRITICAL",
     "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "CRITICAL",
+    # `digest run`'s temporary API server: Prefect's 20 s is too short for a busy machine
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 EXIT_CONFIG, EXIT_INPUT, EXIT_BUSY, EXIT_ERROR = 2, 3, 4, 1
 EXIT_CODES: tuple[tuple[type[DigestError], int], ...] = (
@@ -65,6 +67,10 @@ def handle_errors(fn: F) -> F:
             prefix = "configuration error: " if isinstance(exc, ConfigError) else ""
             click.echo(f"digest: {prefix}{exc}", err=True)
             sys.exit(code)
+        except OSError as exc:  # a path the user gave: permissions, a full disk, a folder that vanished
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"digest: {exc.strerror or exc}{where}; check the path and its permissions", err=True)
+            sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("digest: interrupted; nothing was marked done, the next run picks up the same articles", err=True)
             sys.exit(130)
@@ -120,8 +126,7 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
       DIGEST_SUMMARIZER=textrank digest run --dry-run
     """
     settings = settings_from(config, inbox, outbox, state)
-    if not settings.inbox.is_dir():
-        raise ConfigError(f"inbox folder {settings.inbox} does not exist; create it or pass --inbox DIR")
+    check_folders(settings)
     from digest.summarise import summarizer_for
 
     summarizer_for(settings.summarizer)  # settings errors before the flow starts
@@ -202,26 +207,30 @@ def clean(files: tuple[Path, ...], out: Path | None, explain: bool, fmt: str, co
 @config_option
 @click.option("--state", type=click.Path(path_type=Path, file_okay=False), help="State folder (default ./.digest).")
 @click.option("--port", type=int, help="Port on 127.0.0.1 (default 4200, setting server_port).")
+@click.option("--no-ui", is_flag=True, help="Serve the API only, without Prefect's dashboard.")
 @handle_errors
-def server(config: Path | None, state: Path | None, port: int | None) -> None:
-    """Start the embedded Prefect server on 127.0.0.1, its database under the state folder.
+def server(config: Path | None, state: Path | None, port: int | None, no_ui: bool) -> None:
+    """Start the embedded Prefect server on 127.0.0.1 with its dashboard, its database under the state folder.
 
-    Schedules need a real server; leave this running, then `digest serve` in another terminal.
+    Schedules need a real server; leave this running, then `digest serve` in another terminal. Open
+    the dashboard in a browser to watch runs, their log lines and each run's report.
 
     \b
     Examples:
-      digest server
+      digest server                  # dashboard on http://127.0.0.1:4200
       digest server --port 4300      # then: export PREFECT_API_URL=http://127.0.0.1:4300/api
+      digest server --no-ui          # the API only
     """
     import subprocess
 
     from flows import deploy
 
     settings = settings_from(config, state=state, server_port=port)
-    click.echo(f"digest: Prefect server on http://127.0.0.1:{settings.server_port}/api "
-               f"(database in {settings.state / 'prefect'}); Ctrl-C stops it")
+    address = f"http://127.0.0.1:{settings.server_port}"
+    where = f"API on {address}/api" if no_ui else f"dashboard on {address}, API on {address}/api"
+    click.echo(f"digest: Prefect server: {where} (database in {settings.state / 'prefect'}); Ctrl-C stops it")
     try:
-        code = subprocess.call(deploy.server_command(settings), env=deploy.server_environment(settings))
+        code = subprocess.call(deploy.server_command(settings), env=deploy.server_environment(settings, ui=not no_ui))
     except KeyboardInterrupt:
         code = 0
     sys.exit(code)
@@ -253,7 +262,9 @@ def serve(config: Path | None, inbox: Path | None, outbox: Path | None, state: P
     from flows import deploy
 
     settings = settings_from(config, inbox, outbox, state)
+    check_folders(settings)
     url = use_server(settings)
+    deploy.require_server(url)
     click.echo(f"digest: serving {deploy.DEPLOYMENT} ({settings.schedule!r} in {deploy.timezone_of(settings)}) "
                f"via {url}; Ctrl-C stops it")
     try:
@@ -326,6 +337,55 @@ def status(config: Path | None, inbox: Path | None, outbox: Path | None, state: 
         for d in store.digests(limit=10):
             if d.delivery not in ("sent",):
                 click.echo(f"digest {d.path}: {d.delivery}{': ' + d.delivery_reason if d.delivery_reason else ''}")
+
+
+@main.command()
+@with_folders
+@handle_errors
+def check(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None) -> None:
+    """Check the setup end to end without doing any work: one line per check, exit 1 on a failure.
+
+    Settings (digest.toml, DIGEST_* variables), the folders, the schedule, the SMTP
+    server (EHLO, STARTTLS and login, nothing sent) and the Prefect server.
+
+    \b
+    Examples:
+      digest check
+      DIGEST_SMTP_HOST=smtp.example.com digest check --config /etc/digest.toml
+    """
+    from digest import checks
+    from flows import deploy
+
+    try:
+        settings = settings_from(config, inbox, outbox, state)
+    except ConfigError as exc:
+        click.echo(checks.Check("settings", "FAIL", str(exc)).line())
+        sys.exit(EXIT_CONFIG)
+    source = config or Path(os.environ.get("DIGEST_CONFIG", "digest.toml"))
+    found = [checks.Check("settings", "ok", f"{source}" if source.is_file() else "defaults and DIGEST_* variables")]
+    found += checks.folders(settings)
+    found.append(checks.schedule(settings, deploy.timezone_of(settings)))
+
+    def password() -> str | None:
+        if settings.smtp_password is not None or not settings.smtp_password_block:
+            return settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        from flows.daily_digest import smtp_password  # a Prefect Secret block: import Prefect only then
+
+        return smtp_password(settings)
+
+    found.append(checks.smtp(settings, password))
+    url = deploy.api_url(settings)
+    problem = deploy.server_problem(url)
+    if problem is None:
+        found.append(checks.Check("prefect", "ok", f"server at {url} is healthy"))
+    elif "PREFECT_API_URL" in os.environ:
+        found.append(checks.Check("prefect", "FAIL", f"{problem}; start it or fix PREFECT_API_URL"))
+    else:
+        found.append(checks.Check("prefect", "skip", f"{problem}: `digest run` needs none, a schedule needs `digest server`"))
+    for item in found:
+        click.echo(item.line())
+    if any(item.outcome == "FAIL" for item in found):
+        sys.exit(EXIT_ERROR)
 
 
 @main.command("send-test")

@@ -265,7 +265,7 @@ class _Renderer:
 
 
 def _domain(settings: Settings) -> str:
-    address = parseaddr(settings.mail_from)[1]
+    address = parseaddr(settings.mail_from or "")[1]
     domain = address.rpartition("@")[2]
     return domain if _DOMAIN.match(domain) else "digest.localhost"
 
@@ -278,7 +278,8 @@ def message_id_for(digest: Digest, content: str, settings: Settings) -> str:
 
 def _headers(msg: EmailMessage, subject: str, message_id: str, digest: Digest, settings: Settings) -> None:
     msg["Subject"] = subject
-    msg["From"] = settings.mail_from
+    if settings.mail_from:  # required to send; a digest only kept in the outbox may have none
+        msg["From"] = settings.mail_from
     if settings.mail_to:
         msg["To"] = ", ".join(settings.mail_to)
     if settings.reply_to:

@@ -50,8 +50,33 @@ def api_url(settings: Settings) -> str:
     return os.environ.get("PREFECT_API_URL") or f"http://127.0.0.1:{settings.server_port}/api"
 
 
-def server_environment(settings: Settings) -> dict[str, str]:
-    """Environment for `prefect server start` with its SQLite database under the state folder."""
+def server_problem(url: str) -> str | None:
+    """Return why the Prefect API at `url` is not usable (no answer, unhealthy), or None if it is."""
+    import httpx
+
+    try:
+        reply = httpx.get(f"{url.rstrip('/')}/health", timeout=5)
+    except httpx.HTTPError as exc:
+        return f"no Prefect server answers at {url} ({exc.__class__.__name__})"
+    if reply.status_code != 200:
+        return f"the Prefect API at {url} answered HTTP {reply.status_code} to its health check"
+    return None
+
+
+def require_server(url: str) -> None:
+    """Raise ConfigError, saying what to do, unless a Prefect server answers at `url`."""
+    problem = server_problem(url)
+    if problem:
+        raise ConfigError(
+            f"{problem}; start one with `digest server` in another terminal, or set PREFECT_API_URL to yours"
+        )
+
+
+def server_environment(settings: Settings, ui: bool = True) -> dict[str, str]:
+    """Environment for `prefect server start` with its SQLite database under the state folder.
+
+    Prefect's dashboard is served from the installed package (nothing is fetched) unless `ui` is False.
+    """
     home = (settings.state / "prefect").resolve()
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -60,7 +85,7 @@ def server_environment(settings: Settings) -> dict[str, str]:
         PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'server.db'}",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_LOGGING_SERVER_LEVEL="CRITICAL",
-        PREFECT_SERVER_UI_ENABLED="false",
+        PREFECT_SERVER_UI_ENABLED="true" if ui else "false",
         DO_NOT_TRACK="1",
     )
     env.pop("PREFECT_API_URL", None)

@@ -69,7 +69,8 @@ def test_send_test_delivers_the_latest_digest(sample_run) -> None:  # type: igno
     handler = Inbox()
     with smtp_server(handler) as port:
         out = digest("send-test", "--to", "me@example.com", cwd=work,
-                     env={"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none"})
+                     env={"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none",
+                          "DIGEST_MAIL_FROM": "digest@news.example"})
     assert out.returncode == 0, out.stderr
     [envelope] = handler.received
     assert envelope.rcpt_tos == ["me@example.com"]
