@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from support.bad_inputs import good_article
+
 from digest.clean import clean_article, learn_boilerplate
-from digest.faults import good_article
 from digest.ingest import parse
 
 CHROME = "Sign in to read more of our award winning local reporting every day"
