@@ -43,6 +43,22 @@ def quiet_prefect() -> None:
         os.environ.setdefault(key, value)
 
 
+def keep_history_in(state: Path) -> None:
+    """Keep Prefect's run history of `digest run` in the state folder, in the database `digest server` uses.
+
+    Only for the temporary in-process API (no PREFECT_API_URL) and unless a database is already
+    chosen; must run before Prefect is imported. `digest server` then shows these runs too.
+    """
+    if "PREFECT_API_URL" in os.environ or any(k in os.environ for k in PREFECT_DATABASE_VARIABLES):
+        return
+    folder = state.resolve() / "prefect"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{folder / 'server.db'}"
+
+
+PREFECT_DATABASE_VARIABLES = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
+
+
 def settings_from(
     config: Path | None = None,
     inbox: Path | None = None,
@@ -127,6 +143,7 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
     """
     settings = settings_from(config, inbox, outbox, state)
     check_folders(settings)
+    keep_history_in(settings.state)
     from digest.summarise import summarizer_for
 
     summarizer_for(settings.summarizer)  # settings errors before the flow starts
@@ -229,11 +246,16 @@ def server(config: Path | None, state: Path | None, port: int | None, no_ui: boo
     address = f"http://127.0.0.1:{settings.server_port}"
     where = f"API on {address}/api" if no_ui else f"dashboard on {address}, API on {address}/api"
     click.echo(f"digest: Prefect server: {where} (database in {settings.state / 'prefect'}); Ctrl-C stops it")
+    import signal
+
+    child = subprocess.Popen(deploy.server_command(settings), env=deploy.server_environment(settings, ui=not no_ui))
+    # a service manager stops us with SIGTERM: stop the server too rather than orphan it
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     try:
-        code = subprocess.call(deploy.server_command(settings), env=deploy.server_environment(settings, ui=not no_ui))
-    except KeyboardInterrupt:
-        code = 0
-    sys.exit(code)
+        code = child.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the server as well (same process group)
+        code = child.wait()
+    sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code)
 
 
 def use_server(settings: Settings) -> str:
@@ -279,7 +301,7 @@ def serve(config: Path | None, inbox: Path | None, outbox: Path | None, state: P
 @click.option("--timeout", type=float, default=600, show_default=True, help="Seconds to wait for the run.")
 @handle_errors
 def trigger(config: Path | None, state: Path | None, timeout: float) -> None:
-    """Start a run of daily-digest/daily now, through the server, and wait for it.
+    """Start a run of daily-digest/daily now through the server, print its lines as it goes, end with the digest's path.
 
     \b
     Examples:
@@ -289,10 +311,12 @@ def trigger(config: Path | None, state: Path | None, timeout: float) -> None:
     from flows import deploy
 
     settings = settings_from(config, state=state)
-    use_server(settings)
-    run = deploy.trigger(timeout)
+    deploy.require_server(use_server(settings))
+    run, closing = deploy.trigger(timeout, click.echo)
     state_name = run.state.name if run.state else "unknown"
     click.echo(f"digest: run {run.name} finished: {state_name}")
+    for line in closing:
+        click.echo(line)
     if not run.state or not run.state.is_completed():
         sys.exit(EXIT_ERROR)
 

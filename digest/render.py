@@ -29,7 +29,15 @@ from digest.files import atomic_write, fsync_dir, write_temp
 from digest.models import Digest, StorySummary
 from digest.settings import Settings
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+def _templates_folder() -> Path:
+    """Return the templates: digest/templates in an installed wheel, else the source tree's templates/."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "templates"
+    return packaged if packaged.is_dir() else here.parent / "templates"
+
+
+TEMPLATES = _templates_folder()
 CSS_FILE = "digest.css"
 TEXT_WIDTH = 78
 FORMATS = ("html", "txt", "json", "eml")
