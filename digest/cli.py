@@ -14,6 +14,7 @@ import click
 
 from digest.errors import ConfigError, DigestError, InputError, RunInProgress
 from digest.settings import Settings, check_folders, load_settings
+from digest.state import run_lock
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -143,6 +144,8 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
     """
     settings = settings_from(config, inbox, outbox, state)
     check_folders(settings)
+    with run_lock(settings.state):  # another run holds it: say so now, not after Prefect has started
+        pass
     keep_history_in(settings.state)
     from digest.summarise import summarizer_for
 
