@@ -40,7 +40,7 @@ def flow_run(prefect_server: Server, tmp_path_factory: pytest.TempPathFactory, s
     work = tmp_path_factory.mktemp("ui-run")
     (work / "inbox").mkdir()
     for f in sorted(seeds.glob("*.txt")):
-        shutil.copy(f, work / "inbox" / f.name)
+        shutil.copy2(f, work / "inbox" / f.name)  # old files: not "still being written"
     out = digest("run", cwd=work, env={"PREFECT_API_URL": prefect_server.api}, timeout=400)
     assert out.returncode == 0, out.stdout + out.stderr
     [run] = httpx.post(f"{prefect_server.api}/flow_runs/filter", timeout=10, json={
