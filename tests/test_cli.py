@@ -92,7 +92,7 @@ def test_bad_setting_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_help_has_examples() -> None:
-    for cmd in ("run", "clean", "serve", "server", "trigger", "status", "send-test"):
+    for cmd in ("run", "clean", "serve", "server", "trigger", "status", "send-test", "check"):
         out = digest(cmd, "--help", cwd=ROOT)
         assert out.returncode == 0
         assert "Example" in out.stdout, cmd
