@@ -50,7 +50,7 @@ class Settings(BaseSettings):
 
     # dedupe / cluster
     duplicate_threshold: float = Field(0.8, gt=0, le=1)
-    story_threshold: float = Field(0.3, gt=0, le=1)
+    story_threshold: float | None = Field(None, gt=0, lt=1)  # None: the story model's cross-validated threshold
 
     # summarise
     summarizer: str = "lexrank"
