@@ -3,7 +3,7 @@
 Summarizers live in one registry, `SUMMARIZERS`: "lexrank" (default; our fast multi-document LexRank)
 and every sumy summarizer by name. Each takes the story's summary-worthy sentences and a count and
 returns sentence indexes, best first. The choice is shared: sentences are taken greedily for facts not
-told yet (coverage.py), with a prior for article leads and the ranker's order, then ordered.
+told yet (coverage.py), led by a learned prior for leads and facts other sources repeat (prior.py).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from digest.errors import ConfigError
 from digest.models import Story, StorySummary, SummarySentence
 from digest.summarise import lexrank
-from digest.summarise.coverage import Coverage, CoverageOptions, fitted
-from digest.summarise.ordering import headline, order
+from digest.summarise.coverage import Coverage, Tuning, fitted
+from digest.summarise.ordering import headline
 from digest.summarise.sumy_methods import SUMY_METHODS
 from digest.summarise.tokenizer import SumyTokenizer, split_sentences
 from digest.summarise.units import Unit, units, worthy
@@ -26,9 +26,9 @@ SUMMARIZERS: dict[str, Summarizer] = {"lexrank": lexrank.rank, **SUMY_METHODS}
 
 __all__ = [
     "SUMMARIZERS",
-    "CoverageOptions",
     "Summarizer",
     "SumyTokenizer",
+    "Tuning",
     "split_sentences",
     "summarise",
     "summarizer_for",
@@ -53,19 +53,22 @@ def summarise(
     method: str = "lexrank",
     sentences: int = 5,
     previous: Sequence[str] = (),
-    options: CoverageOptions | None = None,
+    tuning: Tuning | None = None,
 ) -> StorySummary:
     """Summarise a story in up to `sentences` sentences drawn from all its sources, each fact told once.
 
     `previous` holds sentences an earlier digest already showed for this story; their facts count as
-    told, so an update shows only what is new. `options` default to the fitted ones shipped with digest.
+    told, so an update shows only what is new. `tuning` defaults to the one fitted and shipped with digest.
     Raises ConfigError for an unknown `method`.
     """
     summarizer = summarizer_for(method)
     found = units(story)
     count = max(sentences, 1)
-    coverage = Coverage(found, options or fitted(), previous)
-    chosen = order(found, coverage.choose(count=count, ranking=summarizer(found, count)))
+    tuning = tuning or fitted()
+    coverage = Coverage(found, tuning.options, previous)
+    scores = tuning.model.score(coverage.features(summarizer(found, count)))
+    # most important first; each bullet tells something the ones above it did not
+    chosen = coverage.choose(scores, count=count)
     outlets = [a.outlet for a in story.articles]
     dates = [a.date for a in story.articles if a.date is not None]
     return StorySummary(

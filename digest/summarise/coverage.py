@@ -1,11 +1,11 @@
-"""Choose summary sentences greedily for facts not told yet, with a prior for article leads.
+"""Choose summary sentences greedily for facts not told yet, led by a learned lead-and-support prior.
 
-A monotone submodular coverage objective in the style of Lin and Bilmes (2011): a fact counts once,
-weighted by how many of the story's sentences carry it (what several sources repeat is what the
-story is about) and by its kind; a sentence's gain is the weight of its facts not yet covered, per
-word of length (budgeted greedy), raised by a prior for leads and the ranker's order. A sentence whose
-facts are mostly told already (a paraphrase of a chosen one, or of one shown in an earlier digest)
-is skipped. Lazy greedy keeps the work near-linear in the story's size.
+A coverage selection in the style of Lin and Bilmes (2011): a sentence is the set of facts it
+carries (facts.py), a fact counts once, weighted by how many of the story's sentences carry it; each
+step takes the sentence with the best prior (prior.py: lead position, centrality, support by other
+sources, learned on multi-news-dev) plus `gain_weight` times the share of its fact weight still new.
+A sentence whose facts are mostly told already (a paraphrase of a chosen one, or of one an earlier
+digest showed) is skipped. Lazy greedy keeps the work near-linear in the story's size.
 """
 
 from __future__ import annotations
@@ -18,23 +18,25 @@ from importlib import resources
 
 import numpy as np
 
+from digest.summarise import prior
 from digest.summarise.facts import FactIndex, FactKinds
+from digest.summarise.prior import SentenceModel
 from digest.summarise.tokenizer import word_count
 from digest.summarise.units import Unit
 
-PARAMS_FILE = "coverage.json"  # fitted by `python bench/summaries.py --fit` (k-fold CV on multi-news-dev)
+PARAMS_FILE = "coverage.json"  # written by `python bench/summaries.py --fit` (k-fold CV on multi-news-dev)
 
 
 @dataclass(frozen=True)
 class CoverageOptions:
     """Tuning of the coverage selection (fitted values ship in coverage.json)."""
 
-    lead_weight: float = 1.0  # prior for an article's first sentences: score x (1 + w / (1 + position))
-    rank_weight: float = 0.0  # prior for the ranker's order: score x (1 + w / (1 + rank))
-    length_exponent: float = 0.5  # gain is divided by words ** this (1: per word; 0: length ignored)
     salience: float = 1.0  # a fact's weight grows as (sentences carrying it) ** this
-    novelty: float = 0.5  # least share of a sentence's fact weight that must be new for it to be told
+    novelty: float = 0.3  # least share of a sentence's fact weight that must be new for it to be told
+    gain_weight: float = 0.0  # how much the share of new facts adds to the prior when choosing
     same_fact: float = 0.5  # share of a bullet's fact weight another source's sentence carries to report it too
+    numbers_once: bool = True  # a sentence repeating a number already told (not a year) re-tells that fact
+    told_pairs: int = 1  # a sentence repeating more word pairs already told than this re-tells a fact
     kinds: FactKinds = field(default_factory=FactKinds)
 
     @classmethod
@@ -48,13 +50,22 @@ class CoverageOptions:
         return asdict(self)
 
 
-def fitted() -> CoverageOptions:
-    """Return the options fitted on multi-news-dev, shipped in the package (defaults if missing)."""
+@dataclass(frozen=True)
+class Tuning:
+    """The selection's options and the sentence prior's model, as fitted together."""
+
+    options: CoverageOptions = field(default_factory=CoverageOptions)
+    model: SentenceModel = field(default_factory=prior.lead_model)
+
+
+def fitted() -> Tuning:
+    """Return the tuning fitted on multi-news-dev, shipped in the package (a lead prior if missing)."""
     try:
         text = resources.files("digest.summarise").joinpath(PARAMS_FILE).read_text(encoding="utf-8")
-        return CoverageOptions.from_dict(json.loads(text)["options"])
+        data = json.loads(text)
+        return Tuning(CoverageOptions.from_dict(data["options"]), SentenceModel.from_dict(data["model"]))
     except (OSError, ValueError, KeyError, TypeError):
-        return CoverageOptions()
+        return Tuning()
 
 
 class Coverage:
@@ -69,8 +80,14 @@ class Coverage:
         if told is not None and told.nnz:
             self.told[np.unique(told.indices)] = True
         self.carried = np.asarray(self.matrix.sum(axis=0)).ravel()
+        self.numbers = np.array([k == "number" for k in self.index.kinds], dtype=bool)
+        self.pairs = np.array([k == "pair" for k in self.index.kinds], dtype=bool)
         self.words = np.array([max(word_count(u.text), 1) for u in units], dtype=float)
         self.retune(options)
+
+    def features(self, ranking: Sequence[int] = ()) -> np.ndarray:
+        """Return the prior's features of every sentence (`ranking`: a summarizer's order, best first)."""
+        return prior.features(self.units, self.index, self.matrix, ranking)
 
     def retune(self, options: CoverageOptions) -> None:
         """Set new options and forget any choice made (the facts are kept: cheap for tuning)."""
@@ -80,21 +97,16 @@ class Coverage:
         self.uncovered = (~self.told).astype(float)
         self.totals = np.asarray(self.matrix @ self.weights).ravel()
 
-    def _prior(self, ranking: Sequence[int]) -> np.ndarray:
-        o = self.options
-        lead = np.array([1.0 / (1.0 + u.position) for u in self.units])
-        rank = np.zeros(len(self.units))
-        for r, i in enumerate(ranking):
-            rank[i] = max(rank[i], 1.0 / (1.0 + r))
-        return 1.0 + o.lead_weight * lead + o.rank_weight * rank
+    def choose(self, scores: np.ndarray, count: int | None = None, max_words: int | None = None) -> list[int]:
+        """Return sentence indexes in the order chosen: up to `count` sentences or until `max_words` are used.
 
-    def choose(self, count: int | None = None, max_words: int | None = None, ranking: Sequence[int] = ()) -> list[int]:
-        """Return sentence indexes in the order chosen: up to `count` sentences or until `max_words` are used."""
+        `scores` is each sentence's prior (higher first).
+        """
         uncovered = self.uncovered.copy()
-        prior = self._prior(ranking)
-        scale = prior / np.power(self.words, self.options.length_exponent)
+        weight = self.options.gain_weight
         gains = np.asarray(self.matrix @ (self.weights * uncovered)).ravel()
-        heap = [(-gains[i] * scale[i], i) for i in range(len(self.units)) if gains[i] > 0]
+        shares = gains / np.where(self.totals > 0, self.totals, 1.0)
+        heap = [(-(scores[i] + weight * shares[i]), i) for i in range(len(self.units)) if gains[i] > 0]
         heapq.heapify(heap)
         chosen: list[int] = []
         used = 0.0
@@ -103,11 +115,15 @@ class Coverage:
             _, i = heapq.heappop(heap)
             row = self.matrix.indices[self.matrix.indptr[i] : self.matrix.indptr[i + 1]]
             gain = float(self.weights[row] @ uncovered[row])
-            if gain <= 0 or gain < self.options.novelty * self.totals[i] or self.units[i].text in seen_texts:
+            told = uncovered[row] == 0
+            retold = (self.options.numbers_once and bool((self.numbers[row] & told).any())) or int(
+                (self.pairs[row] & told).sum()
+            ) > self.options.told_pairs
+            if gain <= 0 or gain < self.options.novelty * self.totals[i] or retold or self.units[i].text in seen_texts:
                 continue  # told already: gains only shrink, so it never comes back
-            score = gain * scale[i]
-            if heap and score < -heap[0][0]:
-                heapq.heappush(heap, (-score, i))  # stale bound: re-queue with its current score
+            key = scores[i] + weight * gain / self.totals[i]
+            if heap and key < -heap[0][0]:
+                heapq.heappush(heap, (-key, i))  # stale bound: re-queue with its current key
                 continue
             chosen.append(i)
             seen_texts.add(self.units[i].text)

@@ -18,6 +18,7 @@ from scipy import sparse
 from digest.summarise.tokenizer import STOP_WORDS, UNSPACED, split_words, stemmer
 
 _NUMBER = re.compile(r"\d")
+_YEAR = re.compile(r"^(1[89]|20)\d\d$")
 MIN_WORD_CHARS = 3  # shorter Latin-script tokens ("Mr", "et") carry no fact of their own
 
 
@@ -47,7 +48,7 @@ class FactIndex:
         return stem
 
     def facts(self, text: str) -> list[str]:
-        """Return the facts of a text, each as 'kind:key' (kind: word, name, number or pair)."""
+        """Return the facts of a text, each as 'kind:key' (kind: word, name, number, year or pair)."""
         out: list[str] = []
         content: list[str] = []
         for n, token in enumerate(split_words(text)):
@@ -58,7 +59,9 @@ class FactIndex:
                 content.extend(grams)
                 continue
             if _NUMBER.search(token):
-                out.append(f"number:{lower.replace(',', '')}")
+                # a year dates many facts; any other number is a fact of its own (123 freed, 1,100 held)
+                kind = "year" if _YEAR.match(token) else "number"
+                out.append(f"{kind}:{lower.replace(',', '')}")
                 content.append(lower)
                 continue
             if lower in STOP_WORDS or len(lower) < MIN_WORD_CHARS:
@@ -91,5 +94,5 @@ class FactIndex:
 
     def kind_weights(self, kinds: FactKinds) -> np.ndarray:
         """Return each fact's weight for its kind."""
-        table = {"word": kinds.word, "name": kinds.name, "number": kinds.number, "pair": kinds.pair}
+        table = {"word": kinds.word, "name": kinds.name, "number": kinds.number, "year": kinds.number, "pair": kinds.pair}
         return np.array([table[k] for k in self.kinds], dtype=float)
