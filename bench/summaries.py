@@ -33,23 +33,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rouge_score import rouge_scorer
+from rouge_score import rouge_scorer  # noqa: E402
 
-from digest.clean import clean_article
-from digest.errors import InputError
-from digest.ingest import load_file
-from digest.models import Article, Story
-from digest.summarise import SUMMARIZERS, summarise
-from digest.summarise.coverage import (
-    PARAMS_FILE,
-    Coverage,
-    CoverageOptions,
-    Tuning,
-    fitted,
-)
-from digest.summarise.lexrank import rank
-from digest.summarise.prior import SentenceModel, fit
-from digest.summarise.units import Unit, units
+from digest.clean import clean_article  # noqa: E402
+from digest.errors import InputError  # noqa: E402
+from digest.ingest import load_file  # noqa: E402
+from digest.models import Article, Story  # noqa: E402
+from digest.summarise import SUMMARIZERS, summarise  # noqa: E402
+from digest.summarise.coverage import PARAMS_FILE, Coverage, CoverageOptions, Tuning, fitted  # noqa: E402
+from digest.summarise.lexrank import rank  # noqa: E402
+from digest.summarise.prior import SentenceModel, fit  # noqa: E402
+from digest.summarise.units import Unit, units  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 MULTI = CORPUS / "multi-news-dev"

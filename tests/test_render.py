@@ -300,7 +300,7 @@ def test_missing_templates_raise_render_error(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="does not exist"):
         render.render(make_digest(1), settings(), templates=tmp_path / "nowhere")
     (tmp_path / "digest.css").write_text("body { color: red; }")
-    with pytest.raises(RenderError, match="digest.html"):
+    with pytest.raises(RenderError, match=r"digest\.html"):
         render.render(make_digest(1), settings(), templates=tmp_path)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -48,7 +48,7 @@ class LearnedBoilerplate:
 def _lines_of(raw: RawArticle) -> set[str]:
     if raw.kind == "html" or raw.body_is_html:
         text = SCRIPT.sub(" ", raw.text)
-        pieces = (match.group(1) for match in TEXT_NODE.finditer(text))
+        pieces: Iterator[str] = (match.group(1) for match in TEXT_NODE.finditer(text))
     else:
         pieces = iter(raw.text.split("\n"))
     keys = {sig.normalise(piece) for piece in pieces}
@@ -173,4 +173,4 @@ def clean_all(raws: Sequence[RawArticle], learn: bool = True) -> tuple[list[Arti
     return articles, errors
 
 
-__all__ = ["LearnedBoilerplate", "learn_boilerplate", "clean_article", "clean_all"]
+__all__ = ["LearnedBoilerplate", "clean_all", "clean_article", "learn_boilerplate"]

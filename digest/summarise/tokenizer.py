@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import cast
 
 import nupunkt
 from sumy.nlp.stemmers import Stemmer
@@ -27,7 +28,7 @@ def split_sentences(text: str) -> list[str]:
         if not line:
             continue
         for part in _wide_split(line):
-            sentences.extend(s.strip() for s in nupunkt.sent_tokenize(part) if s.strip())
+            sentences.extend(s.strip() for s in cast(list[str], nupunkt.sent_tokenize(part)) if s.strip())
     return sentences
 
 
