@@ -67,8 +67,7 @@ def summarise(
     tuning = tuning or fitted()
     coverage = Coverage(found, tuning.options, previous)
     scores = tuning.model.score(coverage.features(summarizer(found, count)))
-    # most important first; each bullet tells something the ones above it did not
-    chosen = coverage.choose(scores, count=count)
+    chosen = lead_first(found, coverage.choose(scores, count=count))
     outlets = [a.outlet for a in story.articles]
     dates = [a.date for a in story.articles if a.date is not None]
     return StorySummary(
@@ -88,6 +87,14 @@ def summarise(
         is_update=story.is_update,
         latest=max(dates, key=_instant) if dates else None,
     )
+
+
+def lead_first(found: Sequence[Unit], chosen: list[int]) -> list[int]:
+    """Open with the chosen sentence nearest an article's start (the news itself), then the rest as chosen."""
+    if not chosen:
+        return chosen
+    first = min(chosen, key=lambda i: found[i].position)  # min keeps the earliest chosen among equals
+    return [first, *(i for i in chosen if i != first)]
 
 
 def _instant(when: datetime) -> float:
