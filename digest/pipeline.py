@@ -24,17 +24,13 @@ from digest.errors import (
     TransientDeliveryError,
 )
 from digest.models import Article, ArticleRecord, ArticleStatus, Digest, RawArticle, Story, StorySummary
-from digest.settings import Settings
+from digest.render import plural
+from digest.settings import Settings, check_folders
 from digest.state import StateStore, StoryRow, run_lock
 
 log = logging.getLogger("digest")
 Report = Callable[[str], None]
 T = TypeVar("T")
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """Return '1 article' / '3 articles'."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def now_in(settings: Settings) -> datetime:
@@ -242,7 +238,7 @@ def group_stories(articles: Sequence[Article], settings: Settings, store: StateS
     updates = sum(1 for s in stories if s.is_update)
     report(
         f"clustered them into {plural(len(stories), 'story', 'stories')}"
-        + (f" ({updates:,} continuing earlier stories)" if updates else "")
+        + (f" ({plural(updates, 'continuing earlier story', 'continuing earlier stories')})" if updates else "")
     )
     shown = [remembered[s.id].shown if s.is_update and s.id in remembered else [] for s in stories]
     return Grouped(list(articles), stories, shown, deduped.kept, deduped.duplicate_of, left_out, now_in(settings).date())
@@ -335,8 +331,8 @@ def publish(
         stories=tuple(stories.summaries),
         articles=tuple(r for r, _ in records),
     )
-    rendered = render.render(digest, settings)
     outbox = settings.outbox / "dry-run" if dry_run else settings.outbox
+    rendered = render.render(digest, settings, page=render.next_page(outbox, when.date()))
     path = render.write_digest(rendered, outbox, when.date())
     if dry_run:
         report(f"dry run: wrote {path} (articles stay pending, nothing sent)")
@@ -531,6 +527,7 @@ DIRECT = Steps(discover_step, _clean, stories_step, _deliver)
 def run(settings: Settings, report: Report = print, dry_run: bool = False, steps: Steps = DIRECT) -> RunResult:
     """Run once under the state folder's lock, logging the run in the state store."""
     summarise.summarizer_for(settings.summarizer)  # a misspelt summarizer fails before any work
+    check_folders(settings)  # so does an unwritable outbox or state folder
     with run_lock(settings.state), StateStore(settings.db_path) as store:
         run_id = store.start_run()
         try:
