@@ -173,10 +173,17 @@ def assert_no_secret(exc: BaseException) -> None:
         seen = seen.__cause__ or seen.__context__
 
 
-def check_received(envelope: Envelope, rendered: render.Rendered) -> None:
+def check_received(received: list[Envelope], rendered: render.Rendered) -> None:
+    """One copy per recipient, each naming its reader alone in To:, else the rendered message."""
+    assert [e.rcpt_tos for e in received] == [["a@example.org"], ["b@example.net"]]
+    for envelope in received:
+        check_copy(envelope, rendered)
+
+
+def check_copy(envelope: Envelope, rendered: render.Rendered) -> None:
     assert envelope.mail_from == "digest@news.example"
-    assert envelope.rcpt_tos == ["a@example.org", "b@example.net"]
     msg = email.message_from_bytes(envelope.original_content or b"", policy=default)
+    assert msg.get_all("To") == envelope.rcpt_tos and msg["Cc"] is None and msg["Bcc"] is None
     assert msg["Message-ID"] == rendered.message_id == deliver.message_id_of(rendered.eml)
     assert msg["Subject"] == rendered.subject
     assert msg.get_content_type() == "multipart/alternative"
@@ -190,16 +197,14 @@ def test_plain_delivery(rendered: render.Rendered) -> None:
     inbox = Inbox()
     with smtp_server(inbox) as port:
         deliver.send(rendered.eml, settings(port))
-    assert len(inbox.received) == 1
-    check_received(inbox.received[0], rendered)
+    check_received(inbox.received, rendered)
 
 
 def test_starttls_with_login(rendered: render.Rendered, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext) -> None:
     inbox = Inbox()
     with smtp_server(inbox, tls_context=server_tls, require_starttls=True, authenticator=check_login, auth_required=True) as port:
         deliver.send(rendered.eml, settings(port, smtp_security="starttls", smtp_user=USER), PASSWORD, ssl_context=client_tls)
-    assert len(inbox.received) == 1
-    check_received(inbox.received[0], rendered)
+    check_received(inbox.received, rendered)
 
 
 def test_implicit_tls_with_password_from_settings(
@@ -209,8 +214,7 @@ def test_implicit_tls_with_password_from_settings(
     # aiosmtpd only counts STARTTLS as TLS for auth_require_tls, so relax it for implicit TLS
     with smtp_server(inbox, ssl_context=server_tls, authenticator=check_login, auth_required=True, auth_require_tls=False) as port:
         deliver.send(rendered.eml, settings(port, smtp_security="tls", smtp_user=USER, smtp_password=PASSWORD), ssl_context=client_tls)
-    assert len(inbox.received) == 1
-    check_received(inbox.received[0], rendered)
+    check_received(inbox.received, rendered)
 
 
 def test_starttls_verifies_against_system_cas_by_default(rendered: render.Rendered, server_tls: ssl.SSLContext) -> None:
