@@ -47,6 +47,7 @@ class RawArticle:
     encoding: str = "utf-8"
     size: int = 0
     body_is_html: bool = False  # e-mails whose usable body is HTML
+    warnings: tuple[str, ...] = ()  # what ingest dropped or cut to keep the file (a bad date, a long title)
 
 
 @dataclass(frozen=True)

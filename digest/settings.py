@@ -32,7 +32,11 @@ class Settings(BaseSettings):
 
     # ingest
     max_file_bytes: int = Field(5_000_000, gt=0)
-    settle_seconds: float = Field(0.0, ge=0)  # a file changed this recently is left for the next run
+    settle_seconds: float = Field(10.0, ge=0)  # a file changed this recently is left for the next run
+    max_lines: int = Field(30_000, gt=0)  # per-file budgets, checked before parsing (see ingest.Budget)
+    max_html_tags: int = Field(6_000, gt=0)
+    max_header_bytes: int = Field(256_000, gt=0)
+    max_title_chars: int = Field(1_000, ge=20)
 
     # clean
     learn_boilerplate: bool = True  # lines recurring across unrelated articles are chrome

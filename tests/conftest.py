@@ -16,6 +16,8 @@ BENCH = CORPUS / "extraction-benchmark"
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "CRITICAL")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Tests write inbox files and run at once: no settle time unless a test sets one.
+os.environ.setdefault("DIGEST_SETTLE_SECONDS", "0")
 
 
 @pytest.fixture(scope="session")
