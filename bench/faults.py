@@ -31,8 +31,10 @@ CORPUS = Path(os.environ.get("DIGEST_CORPUS", ROOT.parent / "shared" / "corpus")
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 for key, value in {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-                   "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"}.items():
-    os.environ.setdefault(key, value)  # offline, quiet, and patient on a busy machine  # test support: crash injection, bad inputs
+                   "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+                   "DIGEST_SETTLE_SECONDS": "0"}.items():
+    # offline, quiet, patient on a busy machine; files written here are complete (the matrix sets its own settle time)
+    os.environ.setdefault(key, value)  # test support: crash injection, bad inputs
 
 from support import bad_inputs, crash  # noqa: E402
 from support.smtp import Behaviour, faulty_smtp, port_of  # noqa: E402
@@ -118,7 +120,7 @@ class Setup:
             shutil.copy(f, work / "inbox" / f.name)
         self.settings: dict[str, Any] = {
             "inbox": work / "inbox", "outbox": work / "outbox", "state": work / "state",
-            "smtp_host": "127.0.0.1", "smtp_security": "none", "mail_to": READERS,
+            "smtp_host": "127.0.0.1", "smtp_security": "none", "mail_to": READERS, "mail_from": "digest@news.example",
             "smtp_timeout": 5.0, "smtp_data_timeout": 10.0, "smtp_session_timeout": 60.0,
         }
         self.settings.update(settings)
@@ -146,7 +148,8 @@ class Setup:
         if time.monotonic() - start > bound:
             self.tally.blocked += 1
             self.tally.notes.append(f"a run took {time.monotonic() - start:.0f} s (bound {bound:.0f} s)")
-        if expect_failure is not None and (outcome == "undelivered") != expect_failure:
+        failed = outcome == "undelivered" or outcome.startswith("error: ")  # a clear line and a non-zero exit
+        if expect_failure is not None and failed != expect_failure:
             self.tally.visible = False
             self.tally.notes.append(f"run outcome {outcome!r}, expected {'a failure' if expect_failure else 'success'}")
         return outcome
@@ -278,7 +281,7 @@ from digest.errors import Interrupted
 from digest.settings import load_settings
 pipeline.STOP_GRACE_SECONDS = float(sys.argv[5])
 s = load_settings(None, inbox=Path(sys.argv[1]), outbox=Path(sys.argv[2]), state=Path(sys.argv[3]),
-                  smtp_host="127.0.0.1", smtp_port=int(sys.argv[4]), smtp_security="none",
+                  smtp_host="127.0.0.1", smtp_port=int(sys.argv[4]), smtp_security="none", mail_from="digest@news.example",
                   mail_to=["a@example.com", "b@example.com"], smtp_data_timeout=30.0)
 try:
     pipeline.run(s, report=lambda line: None)
@@ -380,7 +383,7 @@ def manual_then_flow(work: Path, slow: float) -> Tally:
     with faulty_smtp() as server:
         config = work / "digest.toml"
         config.write_text(f'smtp_host = "127.0.0.1"\nsmtp_port = {port_of(server)}\nsmtp_security = "none"\n'
-                          'mail_to = ["a@example.com", "b@example.com"]\n')
+                          'mail_to = ["a@example.com", "b@example.com"]\nmail_from = "digest@news.example"\n')
         os.chdir(work)
         try:
             s.run(server, expect_failure=False, inbox=Path("inbox"), outbox=Path("outbox"), state=Path("state"))
@@ -401,7 +404,7 @@ def manual_then_flow(work: Path, slow: float) -> Tally:
 def storage(work: Path, slow: float) -> Tally:
     """Read-only state folder (a read-only bind mount, where the machine allows it) and a locked store."""
     t = Tally("read-only state folder, locked store")
-    s = Setup(work, t, smtp_host=None, state_timeout=1.0)
+    s = Setup(work, t, smtp_host=None, mail_to=[], state_timeout=1.0)
     s.run(None)  # a first run makes the store
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
@@ -441,8 +444,9 @@ def sigterm_cli(work: Path, slow: float) -> Tally:
     behaviour = Behaviour(data_delay=1.0)
     with faulty_smtp(behaviour) as server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-        env.update({"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port_of(server)),
+        env.update({"DIGEST_SETTLE_SECONDS": "0", "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port_of(server)),
                     "DIGEST_SMTP_SECURITY": "none", "DIGEST_MAIL_TO": ",".join(READERS),
+                    "DIGEST_MAIL_FROM": "digest@news.example",
                     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"})
         proc = subprocess.Popen([sys.executable, "-m", "digest.cli", "run", "--state", "state"], cwd=work, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -406,10 +406,17 @@ def deliver_pending(
     if not settings.smtp_host:
         return 0
     retries = settings.smtp_unknown_retries
-    sent, trouble, retryable = 0, [], False
+    sent, retryable = 0, False
+    trouble: list[str] = []
     rows = {r.id: r for r in store.digests(delivery="unsent") + store.digests(delivery="sending")}
     for row in sorted(rows.values(), key=lambda r: r.id):
         html = Path(row.path)
+        if not html.with_suffix(".eml").is_file():
+            reason = f"its message {html.with_suffix('.eml')} is gone from the outbox"
+            store.set_delivery(row.id, "failed", reason)
+            trouble.append(f"{html}: failed: {reason}")
+            report(f"  not delivered: {html}: {reason}")
+            continue
         record = ledger.read(html) or _record_for(store, row, settings)
         if ledger.settle_interrupted(record):
             ledger.write(html, record)

@@ -8,6 +8,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.policy import default
@@ -22,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from support.smtp import Behaviour, faulty_smtp, port_of
 from test_render import make_digest
 
 from digest import deliver, render
@@ -340,3 +342,38 @@ def test_message_id_of() -> None:
     assert deliver.message_id_of(b"Subject: x\r\nMessage-ID: <abc@example.org>\r\n\r\nbody") == "<abc@example.org>"
     with pytest.raises(DeliveryError, match="Message-ID"):
         deliver.message_id_of(b"Subject: x\r\n\r\nbody")
+
+
+def test_a_private_ca_is_trusted_through_smtp_ca_file(rendered: render.Rendered, server_tls: ssl.SSLContext, cert: tuple[Path, Path]) -> None:
+    inbox = Inbox()
+    with smtp_server(inbox, tls_context=server_tls, require_starttls=True) as port:
+        deliver.send(rendered.eml, settings(port, smtp_security="starttls", smtp_ca_file=cert[0]))
+    check_received(inbox.received, rendered)
+
+
+def test_an_unreadable_ca_file_is_a_config_error(rendered: render.Rendered, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="smtp_ca_file"):
+        deliver.send(rendered.eml, settings(25, smtp_security="starttls", smtp_ca_file=tmp_path / "missing.pem"))
+
+
+def test_each_copy_names_its_reader_alone() -> None:
+    message = (b"Subject: x\nTo: a@example.org,\n b@example.net\nCc: c@example.org\nBcc: d@example.org\n"
+               b"Message-ID: <m@x>\n\nbody line\n.starts with a dot\n")
+    copy = deliver.addressed_to(message, "b@example.net")
+    assert copy == (b"To: b@example.net\r\nSubject: x\r\nMessage-ID: <m@x>\r\n\r\nbody line\r\n.starts with a dot\r\n")
+
+
+def test_a_test_message_is_fresh(rendered: render.Rendered) -> None:
+    fresh = email.message_from_bytes(deliver.test_message(rendered.eml, settings(25)), policy=default)
+    assert fresh["Subject"] == f"[test] {rendered.subject}"
+    assert fresh["Message-ID"] != rendered.message_id and fresh["Message-ID"].endswith("@news.example>")
+    assert fresh["To"] is None  # each copy gets its reader's address when it is sent
+    assert [p.get_content_type() for p in fresh.walk() if not p.is_multipart()] == ["text/plain", "text/html"]
+
+
+def test_the_session_deadline_ends_a_trickling_greeting(rendered: render.Rendered) -> None:
+    with faulty_smtp(Behaviour(greeting_trickle=0.05)) as server:
+        start = time.monotonic()
+        with pytest.raises(TransientDeliveryError, match="deadline"):
+            deliver.send(rendered.eml, settings(port_of(server), smtp_session_timeout=0.5))
+        assert time.monotonic() - start < 5

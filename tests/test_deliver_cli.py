@@ -25,6 +25,7 @@ def clean_env(**more: str) -> dict[str, str]:
     """The environment without DIGEST_* settings; the temporary Prefect server given time on a busy machine."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+    env["DIGEST_SETTLE_SECONDS"] = "0"  # the files were just copied in, whole
     env.update(more)
     return env
 
@@ -37,7 +38,7 @@ def digest(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: fl
 
 def smtp_env(port: int, **more: str) -> dict[str, str]:
     return {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none",
-            "DIGEST_SMTP_TIMEOUT": "2", **more}
+            "DIGEST_SMTP_TIMEOUT": "2", "DIGEST_MAIL_FROM": "digest@news.example", **more}
 
 
 def published(work: Path, seeds: Path, **kw: object) -> Path:
@@ -89,6 +90,7 @@ def test_status_shows_each_undelivered_digest_once_with_the_reason(tmp_path: Pat
     with faulty_smtp(Behaviour(rcpt_reply=lambda a: "550 5.1.1 no such user" if a.startswith("b@") else None)) as server:
         try:
             published(tmp_path, seeds, smtp_host="127.0.0.1", smtp_port=port_of(server), smtp_security="none",
+                      mail_from="digest@news.example",
                       mail_to=["a@example.com", "b@example.com"])
         except Exception as exc:  # the run fails: the digest did not reach b@
             assert "550" in str(exc)
@@ -137,7 +139,7 @@ def test_sigterm_during_data_records_the_outcome_and_stops_every_child(tmp_path:
         # the 250 that came in during the grace was recorded: the next run sends nothing
         settings = load_settings(None, inbox=tmp_path / "inbox", outbox=tmp_path / "outbox", state=tmp_path / ".digest",
                                  smtp_host="127.0.0.1", smtp_port=port_of(server), smtp_security="none",
-                                 mail_to=["a@example.com"])
+                                 mail_from="digest@news.example", mail_to=["a@example.com"])
         again = pipeline.run(settings, report=lambda line: None)
         assert again.sent == 0 and len(server.copies) == 1
 

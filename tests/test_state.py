@@ -91,6 +91,7 @@ def _three_seeds(tmp_path: Path, seeds: Path) -> None:
 def _settings(tmp_path: Path, port: int, **kw: Any) -> Any:
     return load_settings(None, inbox=tmp_path / "inbox", outbox=tmp_path / "outbox", state=tmp_path / "state",
                          smtp_host="127.0.0.1", smtp_port=port, smtp_security="none", mail_to=["a@example.com"],
+                         mail_from="digest@news.example",
                          smtp_timeout=2.0, **kw)
 
 
@@ -152,7 +153,8 @@ def test_path_spellings_share_one_history(tmp_path: Path, seeds: Path, monkeypat
     monkeypatch.chdir(tmp_path)
     with faulty_smtp() as server:
         port = port_of(server)
-        common = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none", "mail_to": ["a@example.com"]}
+        common = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none", "mail_to": ["a@example.com"],
+                  "mail_from": "digest@news.example"}
         spellings = [
             {"inbox": Path("inbox"), "outbox": Path("outbox"), "state": Path("state")},  # a manual run
             {"inbox": tmp_path / "inbox", "outbox": tmp_path / "outbox", "state": tmp_path / "state"},  # served
