@@ -38,7 +38,7 @@ def digest(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: fl
 
 def smtp_env(port: int, **more: str) -> dict[str, str]:
     return {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none",
-            "DIGEST_SMTP_TIMEOUT": "2", "DIGEST_MAIL_FROM": "digest@news.example", **more}
+            "DIGEST_SMTP_TIMEOUT": "10", "DIGEST_MAIL_FROM": "digest@news.example", **more}
 
 
 def published(work: Path, seeds: Path, **kw: object) -> Path:

@@ -39,8 +39,8 @@ def work(tmp_path: Path, seeds: Path) -> Path:
 def run_flow(work: Path, port: int, extra: str = "") -> Any:
     config = work / "digest.toml"
     config.write_text(
-        f'smtp_host = "127.0.0.1"\nsmtp_port = {port}\nsmtp_security = "none"\nsmtp_timeout = 2.0\n'
-        f'smtp_data_timeout = 2.0\nsmtp_retry_delays = [0.1, 0.1]\nmail_to = ["a@example.com"]\n'
+        f'smtp_host = "127.0.0.1"\nsmtp_port = {port}\nsmtp_security = "none"\nsmtp_timeout = 10.0\n'
+        f'smtp_data_timeout = 10.0\nsmtp_retry_delays = [0.1, 0.1]\nmail_to = ["a@example.com"]\n'
         f'mail_from = "digest@news.example"\n{extra}'
     )
     return daily_digest(inbox=str(work / "inbox"), outbox=str(work / "outbox"), state=str(work / "state"),

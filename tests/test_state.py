@@ -92,7 +92,7 @@ def _settings(tmp_path: Path, port: int, **kw: Any) -> Any:
     return load_settings(None, inbox=tmp_path / "inbox", outbox=tmp_path / "outbox", state=tmp_path / "state",
                          smtp_host="127.0.0.1", smtp_port=port, smtp_security="none", mail_to=["a@example.com"],
                          mail_from="digest@news.example",
-                         smtp_timeout=2.0, **kw)
+                         smtp_timeout=10.0, **kw)
 
 
 def _damage(db: Path, how: str) -> None:
