@@ -227,7 +227,7 @@ def build_stories(articles: Sequence[Article], settings: Settings, store: StateS
     updates = sum(1 for s in stories if s.is_update)
     report(
         f"clustered them into {plural(len(stories), 'story', 'stories')}"
-        + (f" ({updates:,} continuing earlier stories)" if updates else "")
+        + (f" ({plural(updates, 'continuing earlier story', 'continuing earlier stories')})" if updates else "")
     )
     summaries: list[StorySummary] = []
     rows: list[StoryRow] = []
@@ -303,8 +303,8 @@ def publish(
         stories=tuple(stories.summaries),
         articles=tuple(r for r, _ in records),
     )
-    rendered = render.render(digest, settings)
     outbox = settings.outbox / "dry-run" if dry_run else settings.outbox
+    rendered = render.render(digest, settings, page=render.next_page(outbox, when.date()))
     path = render.write_digest(rendered, outbox, when.date())
     if dry_run:
         report(f"dry run: wrote {path} (articles stay pending, nothing sent)")

@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     # render
     title: str = "Daily briefing"
     max_email_bytes: int = Field(100_000, gt=1000)  # Gmail clips messages over 102 KB
+    base_url: str | None = None  # where the outbox is served online: the e-mail links to the full digest there
 
     # flow
     batch_size: int = Field(200, gt=0)
