@@ -83,7 +83,7 @@ def test_message(message: bytes, settings: Settings) -> bytes:
     """Return a fresh test copy of a digest's message: "[test]" subject and a Message-ID of its own."""
     msg = message_from_bytes(message, policy=default)
     subject = str(msg.get("Subject", "") or "")
-    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "digest.localhost"
+    domain = parseaddr(settings.mail_from or "")[1].rpartition("@")[2] or "digest.localhost"
     for name in ("Subject", "Message-ID", "To", "Cc", "Bcc"):
         del msg[name]
     msg["Subject"] = f"[test] {subject}".strip()
@@ -209,6 +209,8 @@ def _check(settings: Settings, recipients: Sequence[str], password: str | None) 
         raise ConfigError("smtp_host is not set; set it in digest.toml ([smtp] host = ...) or DIGEST_SMTP_HOST")
     if not recipients:
         raise ConfigError("mail_to is empty; set it in digest.toml or DIGEST_MAIL_TO (comma-separated)")
+    if not settings.mail_from:
+        raise ConfigError("mail_from is not set; set it in digest.toml or DIGEST_MAIL_FROM, e.g. digest@example.com")
     secret = _password(settings, password)
     if settings.smtp_user and not secret:
         raise ConfigError("smtp_user is set but no password was given; set DIGEST_SMTP_PASSWORD or a secret block")
@@ -308,7 +310,7 @@ def _transaction(
     try:
         for command in ("mail", "rcpt", "data"):
             if command == "mail":
-                code, reply = client.mail(settings.mail_from)
+                code, reply = client.mail(settings.mail_from or "")
             elif command == "rcpt":
                 code, reply = client.rcpt(address)
             else:
@@ -365,6 +367,41 @@ def _quit(client: smtplib.SMTP) -> None:
         client.quit()
     except (smtplib.SMTPException, OSError):
         client.close()  # every outcome is already settled; a lost QUIT changes nothing
+
+
+def probe(settings: Settings, password: str | None = None, *, ssl_context: ssl.SSLContext | None = None) -> str:
+    """Connect, EHLO, STARTTLS and log in as `send_each` would, but send nothing; return what was checked.
+
+    Raises ConfigError (no host, user without password), DeliveryError or TransientDeliveryError.
+    """
+    if not settings.smtp_host:
+        raise ConfigError("smtp_host is not set; set it in digest.toml ([smtp] host = ...) or DIGEST_SMTP_HOST")
+    secret = _password(settings, password)
+    if settings.smtp_user and not secret:
+        raise ConfigError("smtp_user is set but no password was given; set DIGEST_SMTP_PASSWORD or a secret block")
+    where = f"SMTP server {settings.smtp_host}:{settings.port}"
+    secrets = _secrets(settings.smtp_user, secret)
+    deadline = Deadline(settings.smtp_session_timeout)
+    context = ssl_context or ssl_context_for(settings)
+    client: smtplib.SMTP = (
+        smtplib.SMTP_SSL(timeout=settings.smtp_timeout, context=context)
+        if settings.smtp_security == "tls"
+        else smtplib.SMTP(timeout=settings.smtp_timeout)
+    )
+    failure: BaseException | None = None
+    with _watchdog(client, deadline):
+        try:
+            _open(client, settings, secret, context)
+        except (smtplib.SMTPException, OSError) as exc:
+            failure = exc
+        _quit(client)
+    if failure is not None:
+        error = _classify(failure, where, deadline)
+        leaks = any(s in f"{failure!s} {failure!r}" for s in secrets)
+        raise type(error)(_scrub(str(error), secrets)) from (None if leaks else failure)
+    steps = ["EHLO", {"tls": "TLS", "starttls": "STARTTLS", "none": "no TLS"}[settings.smtp_security]]
+    steps += [f"AUTH as {settings.smtp_user}"] if settings.smtp_user else []
+    return f"{settings.smtp_host}:{settings.port} answered {', '.join(steps)}"
 
 
 def send(

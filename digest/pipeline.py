@@ -34,17 +34,13 @@ from digest.errors import (
     UndeliveredError,
 )
 from digest.models import Article, ArticleRecord, ArticleStatus, Digest, RawArticle, StorySummary
-from digest.settings import Settings
+from digest.render import plural
+from digest.settings import Settings, check_folders
 from digest.state import DigestRow, StateStore, StoryRow, describe, run_lock
 
 log = logging.getLogger("digest")
 Report = Callable[[str], None]
 T = TypeVar("T")
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """Return '1 article' / '3 articles'."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def now_in(settings: Settings) -> datetime:
@@ -756,6 +752,7 @@ DIRECT = Steps(discover_step, _clean, stories_step, deliver_step)
 def run(settings: Settings, report: Report = print, dry_run: bool = False, steps: Steps = DIRECT) -> RunResult:
     """Run once under the state folder's lock, logging the run in the state store."""
     summarise.summarizer_for(settings.summarizer)  # a misspelt summarizer fails before any work
+    check_folders(settings)  # so does an unwritable outbox or state folder
     try:
         with run_lock(settings.state), StateStore(settings.db_path, settings.state_timeout) as store:
             run_id = store.start_run()
