@@ -21,8 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", ROOT.parent / "shared" / "corpus"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # test support: crash injection, bad inputs
 
-from digest import faults, pipeline  # noqa: E402
+from support import bad_inputs, crash  # noqa: E402
+
+from digest import pipeline  # noqa: E402
 from digest.settings import load_settings  # noqa: E402
 
 
@@ -32,16 +35,16 @@ def crash_trials(work: Path, trials: int) -> tuple[int, int, int, int, list[str]
     inbox.mkdir(parents=True)
     for f in sorted((CORPUS / "seeds").glob("*.txt")) + sorted((ROOT / "inbox").glob("*.*")):
         shutil.copy(f, inbox / f.name)
-    total, stages = faults.profile_run(inbox, work / "p-out", work / "p-state")
-    expected = faults.digested_ids(work / "p-out")
+    total, stages = crash.profile_run(inbox, work / "p-out", work / "p-state")
+    expected = crash.digested_ids(work / "p-out")
     recovered = lost = duplicated = 0
     notes: list[str] = []
-    points = faults.kill_points(stages, total, trials)
+    points = crash.kill_points(stages, total, trials)
     for i, k in enumerate(points):
         out, state = work / f"o{i}", work / f"s{i}"
-        trial = faults.kill_at(k, inbox, out, state)
+        trial = crash.kill_at(k, inbox, out, state)
         pipeline.run(load_settings(None, inbox=inbox, outbox=out, state=state), report=lambda line: None)
-        audit = faults.audit(out, state, expected)
+        audit = crash.audit(out, state, expected)
         lost += len(audit.lost)
         duplicated += len(audit.duplicated)
         if audit.ok and trial.killed:
@@ -56,7 +59,7 @@ def concurrent_runs(work: Path, n: int = 3) -> tuple[int, int]:
     inbox = work / "inbox"
     inbox.mkdir(parents=True)
     for i, topic in enumerate(("the river tram", "the new stadium", "the school meals plan")):
-        (inbox / f"a{i}.txt").write_text(faults.good_article(f"Council decides on {topic}", topic))
+        (inbox / f"a{i}.txt").write_text(bad_inputs.good_article(f"Council decides on {topic}", topic))
     code = (
         "import sys; from pathlib import Path; from digest import pipeline; from digest.settings import load_settings\n"
         "from digest.errors import RunInProgress\n"
@@ -79,7 +82,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="digest-faults-"))
     start = time.perf_counter()
     try:
-        outcomes = faults.run_matrix(work / "matrix")
+        outcomes = bad_inputs.run_matrix(work / "matrix")
         handled = sum(o.handled for o in outcomes)
         lost_inputs = sum(1 for o in outcomes if not o.still_there or o.got == "missing")
         print(f"{'input':<28}{'expected':<10}{'got':<11}reason")

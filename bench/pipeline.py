@@ -37,6 +37,7 @@ def generate_inbox(folder: Path, n: int, seed: int) -> int:
     pages += [p.read_text(encoding="utf-8") for p in sorted((CORPUS / "seeds").glob("*.txt"))]
     folder.mkdir(parents=True, exist_ok=True)
     total = 0
+    prev = ""
     for i in range(n):
         base = pages[i % len(pages)]
         paras = [p for p in base.split("\n\n") if p.strip()]

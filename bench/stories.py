@@ -89,7 +89,7 @@ def bench_clustering(articles: list[Article], pages: dict[str, str]) -> None:
     labels = json.loads((BENCH / "stories.json").read_text())
     truth = {p: f"story{i}" for i, group in enumerate(labels["stories"]) for p in group}
     seeds = {page_of(a) for a in articles if Path(a.path).parent == SEEDS}
-    truth.update({s: "seeds" for s in seeds})
+    truth.update(dict.fromkeys(seeds, "seeds"))
     related = {pair for group in labels["related"] for pair in itertools.combinations(sorted(group), 2)}
 
     result = deduplicate(articles)

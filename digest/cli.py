@@ -317,8 +317,8 @@ def status(config: Path | None, inbox: Path | None, outbox: Path | None, state: 
             summ = r["summary"]
             counts = f"{summ.get('new', 0)} new, {summ.get('stories', 0)} stories, {summ.get('failed', 0)} failed"
             click.echo(f"run {r['started']}: {r['outcome']} ({counts}){' ' + summ['path'] if summ.get('path') else ''}")
-        counts = store.counts()
-        click.echo("articles: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) if counts else "articles: none")
+        by_status = store.counts()
+        click.echo("articles: " + ", ".join(f"{n} {k}" for k, n in sorted(by_status.items())) if by_status else "articles: none")
         for a in store.articles("pending"):
             click.echo(f"  pending: {a['path']}")
         for a in store.articles("failed"):

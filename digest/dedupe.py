@@ -14,6 +14,7 @@ import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from datasketch import MinHash
@@ -179,7 +180,7 @@ def deduplicate(articles: Sequence[Article], threshold: float = 0.8) -> DedupeRe
     shingled = [a.id for a in order if sketches[a.id].signature is not None]
     candidates: dict[str, list[str]] = {}
     if shingled:
-        signatures = np.stack([sketches[i].signature for i in shingled])
+        signatures = np.stack([sig for i in shingled if (sig := sketches[i].signature) is not None])
         for later, earlier in _bucket_pairs(signatures).tolist():
             candidates.setdefault(shingled[later], []).append(shingled[earlier])
 
@@ -225,7 +226,7 @@ def _collapse(members: list[Article]) -> Article:
                 seen.add(source.article_id)
                 copies.append(source)
     # a text copy can be the most complete yet lack the HTML page's metadata: borrow it
-    fill: dict[str, object] = {}
+    fill: dict[str, Any] = {}
     for name in ("url", "date", "description"):
         if getattr(head, name) is None:
             fill[name] = next((getattr(o, name) for o in rest if getattr(o, name) is not None), None)

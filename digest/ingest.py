@@ -10,14 +10,13 @@ from __future__ import annotations
 import codecs
 import email
 import email.policy
-import gzip
 import hashlib
 import os
 import re
 import zlib
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import Path
@@ -277,8 +276,8 @@ def _email_body(msg: EmailMessage) -> tuple[str, bool]:
     try:
         content = part.get_content()
     except (LookupError, UnicodeDecodeError):
-        payload = part.get_payload(decode=True) or b""
-        content = payload.decode("utf-8", errors="replace")
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
     if isinstance(content, bytes):
         content = content.decode("utf-8", errors="replace")
     return content, part.get_content_subtype() == "html"
@@ -287,7 +286,7 @@ def _email_body(msg: EmailMessage) -> tuple[str, bool]:
 def _email_article(data: bytes, path: Path) -> tuple[str, Meta, bool]:
     try:
         msg = email.message_from_bytes(data, policy=email.policy.default)
-        body, is_html = _email_body(msg)  # type: ignore[arg-type]
+        body, is_html = _email_body(msg)
         subject = str(msg.get("Subject", "") or "").strip()
         sender = str(msg.get("From", "") or "")
         date_value = str(msg.get("Date", "") or "")
@@ -422,7 +421,7 @@ def scan(
     `is_known(fingerprint)` tells whether a fingerprint was already handled. Files are never moved.
     """
     known = is_known if callable(is_known) else is_known.__contains__
-    clock = now or (lambda: datetime.now(timezone.utc).timestamp())
+    clock = now or (lambda: datetime.now(UTC).timestamp())
     result = Scan()
     if not inbox.is_dir():
         return result

@@ -22,7 +22,7 @@ from digest.errors import (
     PartialDeliveryError,
     TransientDeliveryError,
 )
-from digest.models import Article, ArticleRecord, Digest, RawArticle, StorySummary
+from digest.models import Article, ArticleRecord, ArticleStatus, Digest, RawArticle, StorySummary
 from digest.settings import Settings
 from digest.state import StateStore, StoryRow, run_lock
 
@@ -119,8 +119,8 @@ def clean_batch(raws: Sequence[RawArticle], learned: clean.LearnedBoilerplate | 
         except InputError as err:
             out.failed.append(failed_record(err, raw.fingerprint, raw.id))
         except RecursionError:
-            err = InputError(raw.path, "markup nested too deeply to parse")
-            out.failed.append(failed_record(err, raw.fingerprint, raw.id))
+            nested = InputError(raw.path, "markup nested too deeply to parse")
+            out.failed.append(failed_record(nested, raw.fingerprint, raw.id))
     return out
 
 
@@ -171,7 +171,7 @@ def records_for(
     for a in all_articles:
         kept = sum(1 for p in a.paragraphs)
         dup = stories.duplicate_of.get(a.id)
-        status = "duplicate" if dup else "included"
+        status: ArticleStatus = "duplicate" if dup else "included"
         reason = f"duplicate of {dup}" if dup else ""
         records.append(
             (ArticleRecord(a.id, str(a.path), status, reason, dup, dropped=a.dropped, kept=kept), a.fingerprint)

@@ -184,7 +184,7 @@ def _story_view(story: StorySummary) -> dict[str, Any]:
         outlet = clean_text(src.outlet) or "unknown source"
         title = clean_text(src.title) or clean_text(Path(src.path).name) or outlet
         sources.append({"outlet": outlet, "title": title, "url": safe_url(src.url)})
-    outlets = {s["outlet"].casefold() for s in sources}
+    outlets = {outlet.casefold() for outlet in (s["outlet"] for s in sources) if outlet}
     label = plural(len(sources), "source")
     if len(outlets) != len(sources):
         label += f" from {plural(len(outlets), 'outlet')}"
@@ -335,7 +335,7 @@ def render(digest: Digest, settings: Settings, templates: Path | None = None) ->
     n = len(renderer.stories)
     html, text = renderer.render(_Cut(full=n, headlines=0, failed=True))
     content = digest_json(digest)
-    subject = renderer.base["subject"]
+    subject = str(renderer.base["subject"])
     message_id = message_id_for(digest, content, settings)
     budget = settings.max_email_bytes
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -17,8 +17,14 @@ from digest.settings import Settings, load_settings
 from digest.state import StateStore
 
 # Stages are pure and their inputs large: no input hashing, no result persistence. Large
-# arguments are passed through quote() so Prefect does not walk every object inside them.
+# arguments are passed through quoted() so Prefect does not walk every object inside them.
 PURE: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+T = TypeVar("T")
+
+
+def quoted(value: T) -> T:
+    """Wrap a large task argument in Prefect's quote(), typed as the value the task receives."""
+    return cast(T, quote(value))
 
 
 def say(line: str) -> None:
@@ -49,7 +55,7 @@ def stories_task(cleaned: Cleaned, settings: Settings, report: Report) -> Storie
 
 def quoted_stories(cleaned: Cleaned, settings: Settings, report: Report) -> Stories:
     """Run the stories task with its large input quoted."""
-    return stories_task(quote(cleaned), settings, report)
+    return stories_task(quoted(cleaned), settings, report)
 
 
 # SMTP is I/O that fails for passing reasons: retry, with the same Message-ID every time.
@@ -75,16 +81,17 @@ def smtp_password(settings: Settings) -> str | None:
     if settings.smtp_password_block:
         from prefect.blocks.system import Secret
 
-        return str(Secret.load(settings.smtp_password_block).get())
+        secret: Secret = Secret.load(settings.smtp_password_block)  # type: ignore[assignment]  # sync call
+        return str(secret.get())
     return None
 
 
 def clean_in_batches(raws: list[RawArticle], settings: Settings, report: Report = say) -> Cleaned:
     """Clean in coarse batches; a batch whose task fails fails its own articles, not the digest."""
-    learned = learn_task(quote(raws), settings)
+    learned = learn_task(quoted(raws), settings)
     size = settings.batch_size
     batches = [raws[i : i + size] for i in range(0, len(raws), size)]
-    futures = [clean_task.submit(quote(batch), quote(learned)) for batch in batches]
+    futures = [clean_task.submit(quoted(batch), quoted(learned)) for batch in batches]
     cleaned = Cleaned()
     for batch, future in zip(batches, futures):
         try:

@@ -174,7 +174,7 @@ def test_trimmed_email_and_archive_fit_a_phone(browser: Browser, tmp_path: Path)
     render.write_digest(rendered, tmp_path, digest.date.date())
     index = render.write_index(tmp_path)
     message = email.message_from_bytes(rendered.eml, policy=default)
-    html_part = [p for p in message.walk() if p.get_content_type() == "text/html"][0]
+    html_part = next(p for p in message.walk() if p.get_content_type() == "text/html")
     mail = tmp_path / "mail.html"
     mail.write_text(html_part.get_content(), encoding="utf-8")
     for page in (mail, tmp_path / "2026-11-24" / "digest.html", index):

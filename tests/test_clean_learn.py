@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from support.bad_inputs import good_article
+
 from digest.clean import clean_article, learn_boilerplate
-from digest.faults import good_article
 from digest.ingest import parse
 
 CHROME = "Sign in to read more of our award winning local reporting every day"
@@ -18,7 +19,7 @@ def raw(name: str, text: str):  # type: ignore[no-untyped-def]
 
 def test_copies_of_one_article_keep_their_text_while_site_chrome_is_learned() -> None:
     wire = good_article("Council decides on the river tram", "the river tram")
-    header, body = wire.split("\n\n", 1)
+    _header, body = wire.split("\n\n", 1)
     paras = body.split("\n\n")
     rng = random.Random(3)
     raws = []

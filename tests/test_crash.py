@@ -6,8 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support import crash
 
-from digest import faults, pipeline
+from digest import pipeline
 from digest.settings import load_settings
 
 TRIALS = 20
@@ -26,10 +27,10 @@ def inbox(tmp_path_factory: pytest.TempPathFactory, seeds: Path) -> Path:
 @pytest.fixture(scope="module")
 def plan(inbox: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[int], set[str]]:
     work = tmp_path_factory.mktemp("profile")
-    total, stages = faults.profile_run(inbox, work / "outbox", work / "state")
-    expected = faults.digested_ids(work / "outbox")  # what an uninterrupted run digests
+    total, stages = crash.profile_run(inbox, work / "outbox", work / "state")
+    expected = crash.digested_ids(work / "outbox")  # what an uninterrupted run digests
     assert len(expected) >= 5
-    points = faults.kill_points(stages, total, TRIALS)
+    points = crash.kill_points(stages, total, TRIALS)
     assert len(points) >= TRIALS
     return points, expected
 
@@ -43,10 +44,10 @@ def test_kill_points_are_distinct(plan: tuple[list[int], set[str]]) -> None:
 def test_rerun_after_sigkill_loses_and_repeats_nothing(trial: int, plan: tuple[list[int], set[str]], inbox: Path, tmp_path: Path) -> None:
     points, expected = plan
     outbox, state = tmp_path / "outbox", tmp_path / "state"
-    result = faults.kill_at(points[trial], inbox, outbox, state)
+    result = crash.kill_at(points[trial], inbox, outbox, state)
     assert result.killed, "the run finished before the kill point"
     pipeline.run(load_settings(None, inbox=inbox, outbox=outbox, state=state), report=lambda line: None)
-    report = faults.audit(outbox, state, expected)
+    report = crash.audit(outbox, state, expected)
     assert report.ok, f"killed in {result.where}: {report}"
     # and a third run finds nothing new and writes nothing
     again = pipeline.run(load_settings(None, inbox=inbox, outbox=outbox, state=state), report=lambda line: None)

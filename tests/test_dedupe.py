@@ -19,7 +19,7 @@ def test_exact_copies_collapse_and_list_every_outlet() -> None:
     assert len(result.kept) == 1
     kept = result.kept[0]
     assert {s.outlet for s in kept.sources} == {"Outlet A", "Outlet B"}
-    assert result.duplicate_of == {[x for x in ("a1", "b1") if x != kept.id][0]: kept.id}
+    assert result.duplicate_of == {next(x for x in ("a1", "b1") if x != kept.id): kept.id}
 
 
 def test_html_and_text_copy_of_one_article_collapse_keeping_the_most_complete() -> None:

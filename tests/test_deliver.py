@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -112,7 +112,7 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -280,7 +280,7 @@ def test_partly_refused_recipients_are_a_permanent_error(rendered: render.Render
     # the others already have the message: a retry would deliver it to them twice
     inbox = Inbox(rcpt_reply=lambda a: "450 4.2.1 busy" if a.startswith("b@") else None)
     with smtp_server(inbox) as port:
-        with pytest.raises(DeliveryError, match="b@example.net") as info:
+        with pytest.raises(DeliveryError, match=r"b@example\.net") as info:
             deliver.send(rendered.eml, settings(port))
     assert not isinstance(info.value, TransientDeliveryError)
     assert [e.rcpt_tos for e in inbox.received] == [["a@example.org"]]

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-from digest import faults
+from support import bad_inputs
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> list[faults.Outcome]:
-    return faults.run_matrix(tmp_path_factory.mktemp("matrix"))
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> list[bad_inputs.Outcome]:
+    return bad_inputs.run_matrix(tmp_path_factory.mktemp("matrix"))
 
 
-def test_matrix_covers_the_listed_inputs(outcomes: list[faults.Outcome]) -> None:
+def test_matrix_covers_the_listed_inputs(outcomes: list[bad_inputs.Outcome]) -> None:
     assert len(outcomes) >= 24
 
 
@@ -28,13 +26,13 @@ def test_matrix_covers_the_listed_inputs(outcomes: list[faults.Outcome]) -> None
     "name with spaces é ü.txt", "line\nbreak.txt", "draft.txt.part", "upload.tmp", "notes.txt~", ".hidden.txt",
     "still-writing.txt", "good-0.txt", "good-1.txt", "good-2.txt",
 ])
-def test_each_input_is_handled_and_kept(name: str, outcomes: list[faults.Outcome]) -> None:
+def test_each_input_is_handled_and_kept(name: str, outcomes: list[bad_inputs.Outcome]) -> None:
     [outcome] = [o for o in outcomes if o.case.name == name]
     assert outcome.handled, f"{name}: expected {outcome.case.expect} ({outcome.case.reason}), got {outcome.got}: {outcome.reason}"
     assert outcome.still_there, f"{name} was removed from the inbox"
 
 
-def test_decoded_encodings_keep_their_text(tmp_path_factory: pytest.TempPathFactory, outcomes: list[faults.Outcome]) -> None:
+def test_decoded_encodings_keep_their_text(tmp_path_factory: pytest.TempPathFactory, outcomes: list[bad_inputs.Outcome]) -> None:
     work = tmp_path_factory.getbasetemp()
     texts = " ".join(p.read_text(encoding="utf-8") for p in work.rglob("outbox/*/digest.txt"))
     assert "José Müller" in texts or "Le Petit Écho" in texts
@@ -45,7 +43,7 @@ def test_two_runs_at_once_never_digest_the_same_articles(tmp_path: Path) -> None
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for i, topic in enumerate(("the river tram", "the new stadium", "the school meals plan")):
-        (inbox / f"a{i}.txt").write_text(faults.good_article(f"Council decides on {topic}", topic))
+        (inbox / f"a{i}.txt").write_text(bad_inputs.good_article(f"Council decides on {topic}", topic))
     code = ("import sys; from pathlib import Path; from digest import pipeline; from digest.settings import load_settings;"
             "from digest.errors import RunInProgress\n"
             "s = load_settings(None, inbox=Path(sys.argv[1]), outbox=Path(sys.argv[2]), state=Path(sys.argv[3]))\n"

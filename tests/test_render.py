@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import json
 import os
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.message import Message
 from email.policy import default
 from html.parser import HTMLParser
@@ -65,7 +65,7 @@ def make_digest(stories: int = 3, *, hostile: bool = False, words: int = 12, day
     records = [ArticleRecord(a, f"inbox/{a}.txt", "included", kept=10, dropped=2) for s in summaries for a in s.article_ids]
     records.append(ArticleRecord("dup1", "inbox/dup1.txt", "duplicate", "same as a1x", duplicate_of="a1x"))
     records.append(ArticleRecord("bad1", "inbox/bad1.bin", "failed", "not text <script>x</script>"))
-    return Digest(datetime(2026, 11, day, 7, 0, tzinfo=timezone.utc), "Daily briefing", summaries, tuple(records))
+    return Digest(datetime(2026, 11, day, 7, 0, tzinfo=UTC), "Daily briefing", summaries, tuple(records))
 
 
 def settings(**kw: object) -> Settings:
@@ -254,7 +254,7 @@ def test_very_long_digest_keeps_as_many_headlines_as_fit() -> None:
 
 
 def test_empty_digest_renders() -> None:
-    digest = Digest(datetime(2026, 11, 24, 7, tzinfo=timezone.utc), "Daily briefing", (), ())
+    digest = Digest(datetime(2026, 11, 24, 7, tzinfo=UTC), "Daily briefing", (), ())
     rendered = render.render(digest, settings())
     assert rendered.subject == "Daily briefing, 24 Nov 2026: 0 stories"
     assert "No new stories today." in rendered.text and "No new stories today." in rendered.html
@@ -290,7 +290,7 @@ def test_missing_templates_raise_render_error(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="does not exist"):
         render.render(make_digest(1), settings(), templates=tmp_path / "nowhere")
     (tmp_path / "digest.css").write_text("body { color: red; }")
-    with pytest.raises(RenderError, match="digest.html"):
+    with pytest.raises(RenderError, match=r"digest\.html"):
         render.render(make_digest(1), settings(), templates=tmp_path)
 
 

@@ -72,7 +72,7 @@ def digest_of(tmp_path: Path, files: dict[str, str]) -> tuple[str, str, str]:
 
 
 def test_hostile_article_cannot_inject_or_fetch(tmp_path: Path, no_network: list[str]) -> None:
-    html, text, _ = digest_of(tmp_path, {"hostile.html": HOSTILE})
+    html, _text, _ = digest_of(tmp_path, {"hostile.html": HOSTILE})
     assert no_network == []
     lowered = html.lower()
     assert "<script" not in lowered and "<iframe" not in lowered and "<img" not in lowered

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ def test_failed_commit_leaves_articles_pending(tmp_path: Path) -> None:
     with StateStore(tmp_path / "s.sqlite") as store:
         store.add_pending([("a1", "fp1", "inbox/a.txt")])
         bad = [(ArticleRecord("a1", "inbox/a.txt", "nonsense-status"), "fp1")]  # violates the CHECK
-        with pytest.raises(Exception):
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint"):
             store.commit_digest(day="d", path=tmp_path / "d.html", message_id="m", stories=0,
                                 records=bad, story_rows=[], delivery="unsent")  # type: ignore[arg-type]
         assert store.article("a1")["status"] == "pending"

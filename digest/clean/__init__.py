@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -53,7 +53,7 @@ class LearnedBoilerplate:
 def _lines_of(raw: RawArticle) -> set[str]:
     if raw.kind == "html" or raw.body_is_html:
         text = SCRIPT.sub(" ", raw.text)
-        pieces = (match.group(1) for match in TEXT_NODE.finditer(text))
+        pieces: Iterator[str] = (match.group(1) for match in TEXT_NODE.finditer(text))
     else:
         pieces = iter(raw.text.split("\n"))
     keys = {sig.normalise(piece) for piece in pieces}

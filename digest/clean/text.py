@@ -62,7 +62,7 @@ GENERIC_WORDS = frozenset(
 class Line(NamedTuple):
     """One non-blank input line and what it says about itself (a tuple: pages have thousands)."""
 
-    index: int  # 1-based line number in the input
+    index: int  # type: ignore[assignment]  # 1-based line number in the input (shadows tuple.index)
     raw: str  # the line without surrounding whitespace
     text: str  # the line without a bullet mark
     key: str  # normalised form, for repetition

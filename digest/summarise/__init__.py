@@ -22,7 +22,7 @@ Summarizer = Callable[[Sequence[Unit], int], list[int]]
 
 SUMMARIZERS: dict[str, Summarizer] = {"lexrank": lexrank.rank, **SUMY_METHODS}
 
-__all__ = ["SUMMARIZERS", "SumyTokenizer", "Summarizer", "split_sentences", "summarise", "summarizer_for", "worthy"]
+__all__ = ["SUMMARIZERS", "Summarizer", "SumyTokenizer", "split_sentences", "summarise", "summarizer_for", "worthy"]
 
 
 def summarizer_for(method: str) -> Summarizer:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import cast
+
 import nupunkt
 from sumy.nlp.stemmers import Stemmer
 from sumy.utils import get_stop_words
@@ -18,7 +20,7 @@ def split_sentences(text: str) -> list[str]:
     for line in text.splitlines():
         line = line.strip()
         if line:
-            sentences.extend(s.strip() for s in nupunkt.sent_tokenize(line) if s.strip())
+            sentences.extend(s.strip() for s in cast(list[str], nupunkt.sent_tokenize(line)) if s.strip())
     return sentences
 
 

@@ -34,7 +34,9 @@ class Vectoriser:
 
     def _counts(self, texts: Sequence[str], grow: bool) -> sparse.csr_matrix:
         """Count term occurrences per text (unknown terms are skipped unless `grow`)."""
-        indptr, indices, data = [0], [], []
+        indptr: list[int] = [0]
+        indices: list[int] = []
+        data: list[int] = []
         for text in texts:
             row: dict[int, int] = {}
             for term in self.terms(text):
@@ -47,7 +49,7 @@ class Vectoriser:
             indices.extend(row)
             data.extend(row.values())
             indptr.append(len(indices))
-        return sparse.csr_matrix((np.array(data, dtype=float), indices, indptr), shape=(len(texts), len(self.vocabulary)))
+        return sparse.csr_matrix((np.array(data, dtype=np.float64), indices, indptr), shape=(len(texts), len(self.vocabulary)))
 
     def fit(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Learn the vocabulary and IDF from texts and return their normalised TF-IDF rows."""
