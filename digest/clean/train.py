@@ -132,7 +132,7 @@ def fit(
     examples: Sequence[Examples], names: Sequence[str], seed: int, weights: Sequence[float] | None = None, c: float = 1.0
 ) -> LinearModel:
     """Fit a standardised logistic regression; each page weighs `weights[n]` (default 1), its lines by their words."""
-    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+    from sklearn.linear_model import LogisticRegression
 
     weights = [1.0] * len(examples) if weights is None else weights
     used = [(e, w) for e, w in zip(examples, weights) if len(e.y) and e.words.sum() > 0]
