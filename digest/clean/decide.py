@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from digest.clean import signals as sig
-from digest.clean.features import html_matrix, text_matrix
+from digest.clean.features import flagged_blocks, html_matrix, rules_masks, text_matrix
 from digest.clean.model import LinearModel
 from digest.clean.options import CleanOptions
 from digest.clean.text import Layout
@@ -35,7 +35,7 @@ def _revived_role(page: Layout, i: int) -> Role:
 def text_verdicts(page: Layout, rules: Sequence[Verdict], model: LinearModel) -> list[Verdict]:
     """Return one (role, reason) per line: the model's keep/drop, the rules' role and reason where they agree."""
     x = text_matrix(page, rules)
-    p, keep = model.keep(x)
+    p, keep = model.keep(x, *rules_masks(x))
     out: list[Verdict] = []
     for i, (role, reason) in enumerate(rules):
         if role is Role.TITLE:
@@ -65,7 +65,8 @@ def html_decisions(
     opts = options or CleanOptions()
     title_key = sig.normalise(title)
     x, flags = html_matrix(blocks, title_key, learned)
-    p, keep = model.keep(x)
+    flagged = flagged_blocks(x)
+    p, keep = model.keep(x, ~flagged, flagged)
     words = np.expm1(x[:, 0])  # the first feature is log1p(words)
     found, kept_words = float(words.sum()), float(words[keep].sum())
     whole = found > 0 and kept_words < opts.fallback_share * found

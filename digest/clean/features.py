@@ -57,6 +57,18 @@ TEXT_FEATURES: tuple[str, ...] = (
 )
 
 
+RULES_KEEP = TEXT_FEATURES.index("rules keep it")
+FLAG_COLUMNS = slice(TEXT_FEATURES.index(f"flag: {FLAG_GROUPS[0]}"), TEXT_FEATURES.index(f"flag: {FLAG_GROUPS[-1]}") + 1)
+CONVENTION = ("flag: caption", "flag: byline", "flag: date", "repeats the title")  # lines whose truth is a convention
+CONVENTION_COLUMNS = [TEXT_FEATURES.index(name) for name in CONVENTION]
+
+
+def rules_masks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (lines the rules keep, lines the model may revive: dropped for their context, not flagged as chrome)."""
+    kept = x[:, RULES_KEEP] > 0
+    return kept, ~kept & (x[:, FLAG_COLUMNS].sum(axis=1) == 0) & (x[:, TEXT_FEATURES.index("repeats the title")] == 0)
+
+
 def _column(values: Iterable[float], n: int) -> np.ndarray:
     return np.fromiter(values, dtype=float, count=n)
 
@@ -122,6 +134,15 @@ HTML_FEATURES: tuple[str, ...] = (
     "last block",
     "words before it (share)",
 )
+
+
+HTML_CONVENTION_COLUMNS = [HTML_FEATURES.index(name) for name in CONVENTION]
+HTML_FLAG_COLUMNS = slice(HTML_FEATURES.index(f"flag: {FLAG_GROUPS[0]}"), HTML_FEATURES.index(f"flag: {FLAG_GROUPS[-1]}") + 1)
+
+
+def flagged_blocks(x: np.ndarray) -> np.ndarray:
+    """Return which HTML blocks a rule flags as chrome (the model keeps those only past its `revive` bar)."""
+    return x[:, HTML_FLAG_COLUMNS].sum(axis=1) > 0
 
 
 def html_matrix(

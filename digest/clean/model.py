@@ -33,8 +33,9 @@ class LinearModel:
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
-    threshold: float = 0.5  # keep a line whose smoothed probability reaches this
+    threshold: float = 0.5  # keep a line the rules keep when its smoothed probability reaches this
     smoothing: float = 0.0  # weight of the neighbours' mean probability in a line's smoothed one
+    revive: float = 1.01  # keep a line the rules drop only when its smoothed probability reaches this
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """Return P(article text) for each row of the feature matrix."""
@@ -51,10 +52,19 @@ class LinearModel:
         nxt = np.concatenate((p[1:], [p[-2]]))
         return (1 - self.smoothing) * p + self.smoothing * (prev + nxt) / 2
 
-    def keep(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return (smoothed probabilities, kept mask) for the rows of one page."""
+    def keep(
+        self, x: np.ndarray, base: np.ndarray | None = None, revivable: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (smoothed probabilities, kept mask) for the rows of one page.
+
+        `base` marks the rows the rules keep; of the others, only the `revivable` ones may be kept, and
+        only with the higher `revive` probability.
+        """
         p = self.smooth(self.probabilities(x))
-        return p, p >= self.threshold
+        if base is None:
+            return p, p >= self.threshold
+        revived = p >= self.revive if revivable is None else (p >= self.revive) & revivable
+        return p, np.where(base, p >= self.threshold, revived)
 
     def top(self, row: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
         """Return the k features that pushed this row's score furthest from the average row's, with their push."""
@@ -77,6 +87,7 @@ class LinearModel:
             "intercept": round(float(self.intercept), 6),
             "threshold": round(float(self.threshold), 4),
             "smoothing": round(float(self.smoothing), 4),
+            "revive": round(float(self.revive), 4),
         }
 
     @classmethod
@@ -92,6 +103,7 @@ class LinearModel:
                 float(data["intercept"]),
                 float(data.get("threshold", 0.5)),
                 float(data.get("smoothing", 0.0)),
+                float(data.get("revive", 1.01)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"the clean model is malformed ({exc}); run: python -m digest.clean.train") from exc
