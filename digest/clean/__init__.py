@@ -177,7 +177,7 @@ def clean_article(
         found = html_clean.extract(raw.text, raw.path, options, metadata=not (raw.meta.title and raw.meta.outlet))
         title, outlet = _headline_and_outlet(raw.meta.title or found.title or "", raw.meta.outlet or found.sitename)
         if options.use_model:
-            decisions = html_decisions(found.blocks, title, options.resolved_model().html, keys, options)
+            decisions = html_decisions(found, title, options.resolved_model().html, keys, options)
         else:
             decisions = html_clean.decide(found, title, keys)
         return _article(raw, decisions, title, outlet or raw.path.stem, min_words=options.min_body_words)

@@ -15,6 +15,7 @@ import numpy as np
 
 from digest.clean import signals as sig
 from digest.clean.features import flagged_blocks, html_matrix, rules_masks, text_matrix
+from digest.clean.html import HtmlResult
 from digest.clean.model import LinearModel
 from digest.clean.options import CleanOptions
 from digest.clean.text import Layout
@@ -55,7 +56,7 @@ def text_verdicts(page: Layout, rules: Sequence[Verdict], model: LinearModel) ->
 
 
 def html_decisions(
-    blocks: Sequence[tuple[str, Role]],
+    found: HtmlResult,
     title: str,
     model: LinearModel,
     learned: Collection[str] = frozenset(),
@@ -64,12 +65,13 @@ def html_decisions(
     """Judge trafilatura's blocks: drop the repeated title and the blocks the model is confident are chrome."""
     opts = options or CleanOptions()
     title_key = sig.normalise(title)
-    x, flags = html_matrix(blocks, title_key, learned)
+    blocks = found.blocks
+    x, flags = html_matrix(blocks, title_key, learned, found.comments_from)
     flagged = flagged_blocks(x)
     p, keep = model.keep(x, ~flagged, flagged)
     words = np.expm1(x[:, 0])  # the first feature is log1p(words)
-    found, kept_words = float(words.sum()), float(words[keep].sum())
-    whole = found > 0 and kept_words < opts.fallback_share * found
+    total, kept_words = float(words.sum()), float(words[keep].sum())
+    whole = total > 0 and kept_words < opts.fallback_share * total
     decisions: list[Decision] = []
     for index, ((text, role), flag) in enumerate(zip(blocks, flags)):
         key = " ".join(sig.WORD.findall(text.lower()))
@@ -77,7 +79,8 @@ def html_decisions(
         if key and key == title_key:
             decisions.append(Decision(index + 1, text, False, None, "drop: repeated title"))
         elif keep[index] or whole:
-            base = "heading (trafilatura <head>)" if role is Role.HEADING else "body (trafilatura)"
+            where = "comments" if found.comments_from is not None and index >= found.comments_from else "trafilatura"
+            base = f"heading ({where} <head>)" if role is Role.HEADING else f"body ({where})"
             note = "; kept: the model would drop too much" if not keep[index] else ""
             decisions.append(Decision(index + 1, text, True, role, f"{base}{note} [{why}]"))
         else:

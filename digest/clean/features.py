@@ -133,6 +133,9 @@ HTML_FEATURES: tuple[str, ...] = (
     "first block",
     "last block",
     "words before it (share)",
+    "after the longest block",
+    "blocks from the longest (log)",
+    "in the comments section",
 )
 
 
@@ -146,9 +149,15 @@ def flagged_blocks(x: np.ndarray) -> np.ndarray:
 
 
 def html_matrix(
-    blocks: Sequence[tuple[str, Role]], title_key: str, learned: Collection[str] = frozenset()
+    blocks: Sequence[tuple[str, Role]],
+    title_key: str,
+    learned: Collection[str] = frozenset(),
+    comments_from: int | None = None,
 ) -> tuple[np.ndarray, list[Flag | None]]:
-    """Return one feature row per trafilatura block (HTML_FEATURES order) and each block's rule flag."""
+    """Return one feature row per trafilatura block (HTML_FEATURES order) and each block's rule flag.
+
+    `comments_from`: the position of the first block of the comments section, if trafilatura found one.
+    """
     n = len(blocks)
     rows = np.zeros((n, len(HTML_FEATURES)))
     if n == 0:
@@ -200,4 +209,10 @@ def html_matrix(
     rows[0, col + 2] = 1.0
     rows[-1, col + 3] = 1.0
     rows[:, col + 4] = before
+    longest_at = int(np.argmax(words))
+    at = np.arange(n)
+    rows[:, col + 5] = at > longest_at
+    rows[:, col + 6] = np.log1p(np.abs(at - longest_at))
+    if comments_from is not None:
+        rows[comments_from:, col + 7] = 1.0
     return rows, flags

@@ -28,6 +28,7 @@ class HtmlResult:
     blocks: tuple[tuple[str, Role], ...]
     title: str | None
     sitename: str | None
+    comments_from: int | None = None  # blocks from this position on are the page's comments section
 
 
 def defuse(markup: str) -> str:
@@ -68,8 +69,8 @@ def _blocks(container: _Element) -> list[tuple[str, Role]]:
 def extract(markup: str, path: Path, options: CleanOptions = DEFAULT_OPTIONS, *, metadata: bool = True) -> HtmlResult:
     """Run trafilatura on markup (never with a URL: nothing is fetched); raise InputError on failure.
 
-    The options say how (precision or recall first, fallbacks or not: measured in bench/boilerplate.py);
-    comments are never the article. `metadata=False` skips title/site-name extraction when ingest has them.
+    The options say how (precision or recall first, fallbacks or not, comments or not: measured in
+    bench/boilerplate.py). `metadata=False` skips title/site-name extraction when ingest has them.
     """
     from trafilatura import bare_extraction  # heavy import, only for HTML
 
@@ -80,7 +81,7 @@ def extract(markup: str, path: Path, options: CleanOptions = DEFAULT_OPTIONS, *,
             favor_precision=options.favor_precision,
             favor_recall=options.favor_recall,
             fast=options.fast,
-            include_comments=False,
+            include_comments=options.comments,
             include_tables=True,
             with_metadata=metadata,
             output_format="python",
@@ -93,7 +94,11 @@ def extract(markup: str, path: Path, options: CleanOptions = DEFAULT_OPTIONS, *,
         raise InputError(path, f"trafilatura could not read the markup ({exc.__class__.__name__}: {exc})") from exc
     if doc is None or isinstance(doc, dict) or doc.body is None:
         return HtmlResult((), None, None)
-    return HtmlResult(tuple(_blocks(doc.body)), doc.title or None, doc.sitename or None)
+    blocks = _blocks(doc.body)
+    comments = _blocks(doc.commentsbody) if options.comments and doc.commentsbody is not None else []
+    return HtmlResult(
+        tuple(blocks + comments), doc.title or None, doc.sitename or None, len(blocks) if comments else None
+    )
 
 
 def _block_flag(text: str, key: str, tokens: list[str], learned: Collection[str]) -> Flag | None:

@@ -24,7 +24,8 @@ class CleanOptions:
     favor_precision: bool = False
     favor_recall: bool = True
     fast: bool = True  # True skips trafilatura's fallback extractors (readability, jusText)
-    fallback_share: float = 0.5  # keep trafilatura's output whole when the model would keep less of its words
+    comments: bool = True  # hand the page's comments section to the model too (it keeps what reads as content)
+    fallback_share: float = 0.3  # keep trafilatura's output whole when the model would keep less of its words
     min_body_words: int = 12  # fewer words than this in the kept body is no article
     # learning chrome across an inbox batch
     min_files: int = 3  # a line must recur in at least this many unrelated files to be learned as chrome

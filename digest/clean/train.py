@@ -137,7 +137,7 @@ def html_examples(page: Page, options: CleanOptions) -> Examples:
     title, _ = _headline_and_outlet(raw.meta.title or found.title or "", raw.meta.outlet or found.sitename)
     from digest.clean.signals import normalise
 
-    x, _ = html_matrix(found.blocks, normalise(title))
+    x, _ = html_matrix(found.blocks, normalise(title), comments_from=found.comments_from)
     keys = [normalise(text) for text, _ in found.blocks]
     words = np.expm1(x[:, 0]) if len(x) else np.zeros(0)
     if page.dataset == "cleaning-dev" and len(x):
