@@ -47,6 +47,7 @@ class RawArticle:
     encoding: str = "utf-8"
     size: int = 0
     body_is_html: bool = False  # e-mails whose usable body is HTML
+    warnings: tuple[str, ...] = ()  # what ingest dropped or cut to keep the file (a bad date, a long title)
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class SummarySentence:
     text: str
     article_id: str
     outlet: str
+    outlets: tuple[str, ...] = ()  # every outlet whose article tells this fact, its own first
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ class StorySummary:
     sources: tuple[Source, ...]
     article_ids: tuple[str, ...]
     is_update: bool = False
+    latest: datetime | None = None  # the newest article date of the story, for ordering stories
 
 
 ArticleStatus = Literal["included", "duplicate", "failed", "pending"]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from digest import clean, cluster, dedupe, deliver, ingest, render, summarise
@@ -28,6 +29,7 @@ from digest.state import StateStore, StoryRow, run_lock
 
 log = logging.getLogger("digest")
 Report = Callable[[str], None]
+T = TypeVar("T")
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -59,11 +61,13 @@ class Discovered:
 class Cleaned:
     articles: list[Article] = field(default_factory=list)
     failed: list[tuple[ArticleRecord, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, part: Cleaned, total: int, report: Report) -> None:
         """Take in one batch's results, reporting progress on runs of more than one batch."""
         self.articles += part.articles
         self.failed += part.failed
+        self.warnings += part.warnings
         if len(part.articles) + len(part.failed) < total:  # more than one batch: a long run
             report(f"  cleaning: {len(self.articles) + len(self.failed):,} of {total:,} articles")
 
@@ -74,6 +78,7 @@ class Stories:
     kept: list[Article]
     duplicate_of: dict[str, str]
     rows: list[StoryRow]
+    failed: list[tuple[ArticleRecord, str]] = field(default_factory=list)  # articles a stage failed on
 
 
 def failed_record(err: InputError, fp: str, article_id: str | None = None) -> tuple[ArticleRecord, str]:
@@ -87,8 +92,8 @@ def discover(settings: Settings, store: StateStore, report: Report) -> Discovere
     scan = ingest.scan(
         settings.inbox,
         store.known_fingerprints(),
-        max_bytes=settings.max_file_bytes,
         settle_seconds=settings.settle_seconds,
+        budget=budget_of(settings),
     )
     failed = [failed_record(err, fp) for err, fp in scan.failed]
     store.add_pending((r.id, r.fingerprint, str(r.path)) for r in scan.new)
@@ -102,12 +107,33 @@ def discover(settings: Settings, store: StateStore, report: Report) -> Discovere
     report(f"ingested {plural(len(scan.new), 'new article')}" + (f" ({', '.join(extra)})" if extra else ""))
     for record, _ in failed:
         report(f"  failed: {record.path}: {record.reason}")
+    for path in scan.waiting:
+        report(f"  waiting: {path}: still being written (changed in the last {settings.settle_seconds:g} s); left for the next run")
+    for path, warning in scan.warnings:
+        report(f"  warning: {path}: {warning}")
     return Discovered(scan.new, failed, scan.seen, len(scan.waiting))
+
+
+def budget_of(settings: Settings) -> ingest.Budget:
+    """The per-file budgets of the settings."""
+    return ingest.Budget(
+        max_bytes=settings.max_file_bytes,
+        max_lines=settings.max_lines,
+        max_html_tags=settings.max_html_tags,
+        max_header_bytes=settings.max_header_bytes,
+        max_title_chars=settings.max_title_chars,
+    )
 
 
 def learn(raws: Sequence[RawArticle], settings: Settings) -> clean.LearnedBoilerplate | None:
     """Learn the lines that recur across this inbox's unrelated articles (site chrome)."""
-    return clean.learn_boilerplate(raws) if settings.learn_boilerplate and len(raws) > 2 else None
+    if not (settings.learn_boilerplate and len(raws) > 2):
+        return None
+    try:
+        return clean.learn_boilerplate(raws)
+    except Exception:  # learning is an aid: without it every article is still cleaned
+        log.exception("learning boilerplate failed; cleaning without it")
+        return None
 
 
 def clean_batch(raws: Sequence[RawArticle], learned: clean.LearnedBoilerplate | None) -> Cleaned:
@@ -115,13 +141,54 @@ def clean_batch(raws: Sequence[RawArticle], learned: clean.LearnedBoilerplate | 
     out = Cleaned()
     for raw in raws:
         try:
-            out.articles.append(clean.clean_article(raw, learned))
+            article = clean.clean_article(raw, learned)
         except InputError as err:
             out.failed.append(failed_record(err, raw.fingerprint, raw.id))
+            continue
         except RecursionError:
-            nested = InputError(raw.path, "markup nested too deeply to parse")
-            out.failed.append(failed_record(nested, raw.fingerprint, raw.id))
+            deep = InputError(raw.path, "markup nested too deeply to parse")
+            out.failed.append(failed_record(deep, raw.fingerprint, raw.id))
+            continue
+        except Exception as exc:  # one article's crash fails that article, never the batch
+            log.exception("cleaning %s failed", raw.path)
+            out.failed.append(failed_record(InputError(raw.path, stage_failure("cleaning", exc)), raw.fingerprint, raw.id))
+            continue
+        if article.date is not None and ingest.sane_date(article.date) is None:
+            out.warnings.append(f"{raw.path}: date {article.date.isoformat()} is out of range; kept without a date")
+            article = replace(article, date=None)
+        out.articles.append(article)
     return out
+
+
+def stage_failure(stage: str, exc: BaseException) -> str:
+    """The reason recorded for an article a stage crashed on."""
+    return f"{stage} failed on this article ({exc.__class__.__name__}: {exc}); it is left out, the rest go on"
+
+
+def isolate(work: Callable[[list[Article]], T], articles: Sequence[Article], stage: str) -> tuple[T, list[tuple[Article, str]]]:
+    """Run a stage over all articles; when it crashes, find the articles it crashes on alone and retry without them.
+
+    Return the stage's result and the articles left out with their reasons. A crash that no single
+    article causes is a bug of the stage, not of an input, and is raised.
+    """
+    todo = list(articles)
+    left_out: list[tuple[Article, str]] = []
+    while True:
+        try:
+            return work(todo), left_out
+        except Exception:
+            bad: list[tuple[Article, str]] = []
+            for article in todo:
+                try:
+                    work([article])
+                except Exception as exc:
+                    log.exception("%s failed on %s", stage, article.path)
+                    bad.append((article, stage_failure(stage, exc)))
+            if not bad or (len(bad) == len(todo) > 1):
+                raise
+            ids = {a.id for a, _ in bad}
+            todo = [a for a in todo if a.id not in ids]
+            left_out += bad
 
 
 def report_cleaned(cleaned: Cleaned, report: Report) -> None:
@@ -132,43 +199,72 @@ def report_cleaned(cleaned: Cleaned, report: Report) -> None:
     report(line)
     for record, _ in cleaned.failed:
         report(f"  failed: {record.path}: {record.reason}")
+    for warning in cleaned.warnings:
+        report(f"  warning: {warning}")
 
 
 def build_stories(articles: Sequence[Article], settings: Settings, store: StateStore, report: Report) -> Stories:
     """Deduplicate, cluster into stories (continuing remembered ones) and summarise each."""
-    deduped = dedupe.deduplicate(articles, settings.duplicate_threshold)
+    deduped, left_out = isolate(lambda arts: dedupe.deduplicate(arts, settings.duplicate_threshold), articles, "deduplication")
     report(
         f"deduplicated {plural(len(articles), 'article')} into {len(deduped.kept):,} "
         f"({plural(len(deduped.duplicate_of), 'duplicate')} collapsed)"
     )
     remembered = {row.id: row for row in store.stories()}
     memory = [cluster.StoryMemory.from_json(row.memory) for row in remembered.values()]
-    stories = cluster.cluster(deduped.kept, settings.story_threshold, memory)
+    stories, more = isolate(lambda arts: cluster.cluster(arts, settings.story_threshold, memory), deduped.kept, "clustering")
+    left_out += more
     updates = sum(1 for s in stories if s.is_update)
     report(
         f"clustered them into {plural(len(stories), 'story', 'stories')}"
-        + (f" ({updates:,} continuing earlier stories)" if updates else "")
+        + (f" ({plural(updates, 'continuing earlier story', 'continuing earlier stories')})" if updates else "")
     )
     summaries: list[StorySummary] = []
     rows: list[StoryRow] = []
     today = now_in(settings).date()
     for story in stories:
         shown = remembered[story.id].shown if story.is_update and story.id in remembered else []
-        summary = summarise.summarise(story, settings.summarizer, settings.summary_sentences, previous=shown)
+        try:
+            summary = summarise.summarise(story, settings.summarizer, settings.summary_sentences, previous=shown)
+            memo = cluster.remember(story, today)
+        except Exception as exc:  # one story's crash leaves its articles out, not the digest
+            log.exception("summarising story %s failed", story.id)
+            left_out += [(a, stage_failure("summarising", exc)) for a in story.articles]
+            continue
         summaries.append(summary)
-        memo = cluster.remember(story, today)
         rows.append(StoryRow(story.id, memo.to_json(), shown + [s.text for s in summary.sentences]))
     sentences = sum(len(s.sentences) for s in summaries)
     report(f"summarised {plural(len(summaries), 'story', 'stories')} in {plural(sentences, 'sentence')} ({settings.summarizer})")
-    return Stories(summaries, deduped.kept, deduped.duplicate_of, rows)
+    failed = left_out_records(left_out, articles, deduped.duplicate_of)
+    for record, _ in failed:
+        report(f"  failed: {record.path}: {record.reason}")
+    left = {r.id for r, _ in failed}
+    kept = [a for a in deduped.kept if a.id not in left]
+    return Stories(summaries, kept, deduped.duplicate_of, rows, failed)
+
+
+def left_out_records(
+    left_out: Sequence[tuple[Article, str]], articles: Sequence[Article], duplicate_of: dict[str, str]
+) -> list[tuple[ArticleRecord, str]]:
+    """Failed records for the articles a stage left out, and for the copies collapsed into them."""
+    reasons = {a.id: reason for a, reason in left_out}
+    records = []
+    for a in articles:
+        reason = reasons.get(a.id) or reasons.get(duplicate_of.get(a.id, ""))
+        if reason:
+            records.append(failed_record(InputError(a.path, reason), a.fingerprint, a.id))
+    return records
 
 
 def records_for(
     stories: Stories, all_articles: Sequence[Article], failed: Sequence[tuple[ArticleRecord, str]]
 ) -> list[tuple[ArticleRecord, str]]:
     """Each article's outcome in this digest, paired with its fingerprint."""
-    records: list[tuple[ArticleRecord, str]] = []
+    records: list[tuple[ArticleRecord, str]] = list(stories.failed)
+    left_out = {r.id for r, _ in stories.failed}
     for a in all_articles:
+        if a.id in left_out:
+            continue
         kept = sum(1 for p in a.paragraphs)
         dup = stories.duplicate_of.get(a.id)
         status: ArticleStatus = "duplicate" if dup else "included"
@@ -197,8 +293,8 @@ def publish(
         stories=tuple(stories.summaries),
         articles=tuple(r for r, _ in records),
     )
-    rendered = render.render(digest, settings)
     outbox = settings.outbox / "dry-run" if dry_run else settings.outbox
+    rendered = render.render(digest, settings, page=render.next_page(outbox, when.date()))
     path = render.write_digest(rendered, outbox, when.date())
     if dry_run:
         report(f"dry run: wrote {path} (articles stay pending, nothing sent)")
@@ -427,8 +523,8 @@ def _run(settings: Settings, store: StateStore, report: Report, dry_run: bool, s
     sent = 0 if dry_run else steps.deliver(settings, report)
     return RunResult(
         path=path,
-        new=len(cleaned.articles),
+        new=len(cleaned.articles) - len(stories.failed),
         stories=len(stories.summaries),
-        failed=len(failed),
+        failed=len(failed) + len(stories.failed),
         sent=sent,
     )

@@ -16,6 +16,10 @@ BENCH = CORPUS / "extraction-benchmark"
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "CRITICAL")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# A loaded CI machine can take longer than Prefect's 20 s to start the temporary API server.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# Tests write inbox files and run at once: no settle time unless a test sets one.
+os.environ.setdefault("DIGEST_SETTLE_SECONDS", "0")
 
 
 @pytest.fixture(scope="session")

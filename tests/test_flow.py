@@ -61,7 +61,7 @@ def test_seeds_make_one_story_with_five_sources(seeds_inbox: Path) -> None:
     msg = email.message_from_bytes(Path(result["path"]).with_suffix(".eml").read_bytes(), policy=email.policy.default)
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
-    assert "1 story" in msg["Subject"]
+    assert msg["Subject"].startswith("Daily briefing, ") and story["headline"][:40] in msg["Subject"]  # names the story
 
 
 def test_rerun_with_nothing_new_writes_nothing(seeds_inbox: Path) -> None:

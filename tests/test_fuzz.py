@@ -82,3 +82,61 @@ def test_arbitrary_text_cleans_to_a_subsequence_of_its_lines(lines: list[str]) -
         return
     out = _words("\n".join(p.text for p in article.paragraphs if p.role.value != "title"))
     assert is_subsequence(out, _words(raw.text))
+
+
+PAGE = ("<html><body><article><h1>Harbour wall repaired</h1>"
+        + "".join(f"<p>Paragraph {i}: the harbour wall was repaired after the storms, engineers said.</p>" for i in range(40))
+        + "</article></body></html>").encode()
+
+
+@FAST
+@given(cut=st.floats(0.0, 1.0), members=st.integers(1, 4))
+def test_gzip_is_read_whole_or_fails_never_partly(cut: float, members: int) -> None:
+    import gzip
+
+    from digest.ingest import gunzip
+
+    size = len(PAGE) // members + 1
+    packed = b"".join(gzip.compress(PAGE[i : i + size]) for i in range(0, len(PAGE), size))
+    data = packed[: int(len(packed) * cut)]
+    try:
+        text = gunzip(data, Path("page.html.gz"), 5_000_000)
+    except InputError as err:
+        assert data != packed
+        assert any(w in err.reason for w in ("truncated", "broken gzip", "damaged")), err.reason
+        return
+    assert text == PAGE or (not data and not text)  # the whole page, never a part of it without a word
+
+
+mime_leaf = st.sampled_from([
+    "Content-Type: text/plain\n\nThe ferry timetable changes on Monday, the operator said today.\n",
+    "Content-Type: text/html\n\n<p>The ferry timetable changes on Monday.</p>\n",
+    'Content-Type: application/octet-stream\nContent-Disposition: attachment; filename="a.txt"\n\nFerry news.\n',
+    "Content-Type: image/png\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n",
+    "Content-Type: text/plain; charset=x-unknown\n\n\xff\xfe odd bytes\n",
+    "Content-Type: message/rfc822\n\nSubject: inner\n\nForwarded ferry news.\n",
+])
+
+
+@st.composite
+def mime(draw: st.DrawFn, depth: int = 0) -> str:
+    if depth > 2 or draw(st.booleans()):
+        return draw(mime_leaf)
+    declared = draw(st.sampled_from(["b1", "b2", ""]))
+    used = draw(st.sampled_from(["b1", "b2", "zz"]))
+    parts = [draw(mime(depth + 1)) for _ in range(draw(st.integers(0, 3)))]
+    body = "".join(f"--{used}{depth}\n{p}" for p in parts) + (f"--{used}{depth}--\n" if draw(st.booleans()) else "")
+    sub = draw(st.sampled_from(["mixed", "alternative", "related"]))
+    boundary = f'; boundary="{declared}{depth}"' if declared else ""
+    return f"Content-Type: multipart/{sub}{boundary}\n\n{body}"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tree=mime(), subject=st.text(max_size=200))
+def test_any_mime_tree_gives_an_article_or_a_reason(tree: str, subject: str) -> None:
+    data = f"From: a@b.example\nSubject: {subject}\n{tree}".encode("utf-8", "surrogateescape")
+    try:
+        raw = parse(data, Path("fuzz.eml"), "email")
+    except InputError:
+        return
+    assert raw.text.strip()

@@ -110,3 +110,97 @@ def test_smtp_password_never_appears_in_output_or_state(tmp_path: Path) -> None:
         if f.is_file():
             assert secret.encode() not in f.read_bytes(), f
     assert secret not in repr(settings) and secret not in str(settings.model_dump())
+
+
+# --- opening inbox files: no symlink race reads a file outside the inbox (issue 9) --------------
+
+SECRET = "root:x:0:0 the secret outside the inbox"
+
+
+def _inbox_and_secret(tmp_path: Path) -> tuple[Path, Path]:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.txt"
+    secret.write_text(f"{SECRET}. " * 20)
+    return inbox, secret
+
+
+def test_a_link_swapped_in_after_the_check_is_not_followed(tmp_path: Path) -> None:
+    from digest.errors import InputError
+    from digest.ingest import open_safely
+
+    inbox, secret = _inbox_and_secret(tmp_path)
+    target = inbox / "a.txt"
+    target.write_text("an ordinary article file")
+
+    class Racing(type(target)):  # type: ignore[misc]
+        """A path whose file is swapped for a link to the secret right after it is checked."""
+
+        def is_symlink(self) -> bool:
+            answer = super().is_symlink()
+            self.unlink()
+            self.symlink_to(secret)
+            return answer
+
+    with pytest.raises(InputError, match="symbolic link"):
+        open_safely(Racing(target), inbox.resolve())
+
+
+def test_a_file_reached_through_a_linked_folder_is_checked_after_opening(tmp_path: Path) -> None:
+    from digest.errors import InputError
+    from digest.ingest import open_safely
+
+    inbox, secret = _inbox_and_secret(tmp_path)
+    (inbox / "sub").symlink_to(secret.parent)  # the last component is a plain file: only the check after opening sees it
+    with pytest.raises(InputError, match="outside the inbox"):
+        open_safely(inbox / "sub" / "secret.txt", inbox.resolve())
+
+
+def test_a_fifo_does_not_hang_the_run(tmp_path: Path) -> None:
+    import os
+
+    from digest.ingest import scan
+
+    inbox, _ = _inbox_and_secret(tmp_path)
+    os.mkfifo(inbox / "pipe.txt")  # opening it for reading without O_NONBLOCK would block forever
+    [(err, _)] = scan(inbox, set()).failed
+    assert "not a regular file" in err.reason
+
+
+def test_racing_links_never_leak_an_outside_file(tmp_path: Path) -> None:
+    import os
+    import threading
+    import time
+
+    from digest.ingest import scan
+
+    inbox, secret = _inbox_and_secret(tmp_path)
+    plain = tmp_path / "plain.txt"
+    plain.write_text("The council approved the tram line after a long debate on Tuesday evening.")
+    stop = threading.Event()
+
+    def flip() -> None:  # swap inbox/a.txt between a regular file and a link to the secret, as fast as possible
+        n = 0
+        while not stop.is_set():
+            tmp = inbox / f".swap{n % 2}"
+            if n % 2:
+                os.symlink(secret, tmp)
+            else:
+                tmp.write_bytes(plain.read_bytes())
+            os.replace(tmp, inbox / "a.txt")
+            n += 1
+
+    thread = threading.Thread(target=flip)
+    thread.start()
+    texts: list[str] = []
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            texts += [raw.text for raw in scan(inbox, set()).new]
+    finally:
+        stop.set()
+        thread.join()
+    assert not any(SECRET in text for text in texts)
+    assert texts, "the regular file was never read: the race did not run"
