@@ -10,11 +10,15 @@ import base64
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from email.parser import BytesHeaderParser
 from email.policy import default
+from typing import TypeVar
 
 from digest.errors import ConfigError, DeliveryError, PartialDeliveryError, TransientDeliveryError
 from digest.settings import Settings
+
+T = TypeVar("T")
 
 
 def message_id_of(message: bytes) -> str:
@@ -99,18 +103,39 @@ def send(
     Raises ConfigError (no host or recipients), TransientDeliveryError (4xx reply, dropped
     connection, timeout) or DeliveryError (5xx reply, failed login, TLS failure, some recipients refused).
     """
+    if settings.smtp_host and not settings.mail_to:
+        raise ConfigError("mail_to is empty; set it in digest.toml or DIGEST_MAIL_TO (comma-separated)")
+    if settings.smtp_host and not settings.mail_from:
+        raise ConfigError("mail_from is not set; set it in digest.toml or DIGEST_MAIL_FROM, e.g. digest@example.com")
+    _session(settings, password, lambda secret: _transmit(message, settings, secret, ssl_context))
+
+
+def probe(settings: Settings, password: str | None = None, *, ssl_context: ssl.SSLContext | None = None) -> str:
+    """Connect, EHLO, STARTTLS and log in as `send` would, but send nothing; return what was checked.
+
+    Raises ConfigError (no host, user without password), DeliveryError or TransientDeliveryError.
+    """
+
+    def hello(secret: str | None) -> str:
+        _open(settings, secret, ssl_context).quit()
+        steps = ["EHLO", {"tls": "TLS", "starttls": "STARTTLS", "none": "no TLS"}[settings.smtp_security]]
+        steps += [f"AUTH as {settings.smtp_user}"] if settings.smtp_user else []
+        return f"{settings.smtp_host}:{settings.port} answered {', '.join(steps)}"
+
+    return _session(settings, password, hello)
+
+
+def _session(settings: Settings, password: str | None, action: Callable[[str | None], T]) -> T:
+    """Run `action(password)` against the SMTP server, turning failures into digest's errors, password scrubbed."""
     if not settings.smtp_host:
         raise ConfigError("smtp_host is not set; set it in digest.toml ([smtp] host = ...) or DIGEST_SMTP_HOST")
-    if not settings.mail_to:
-        raise ConfigError("mail_to is empty; set it in digest.toml or DIGEST_MAIL_TO (comma-separated)")
     secret = _password(settings, password)
     if settings.smtp_user and not secret:
         raise ConfigError("smtp_user is set but no password was given; set DIGEST_SMTP_PASSWORD or a secret block")
     where = f"SMTP server {settings.smtp_host}:{settings.port}"
     secrets = _secrets(settings.smtp_user, secret)
     try:
-        _transmit(message, settings, secret, ssl_context)
-        return
+        return action(secret)
     except (smtplib.SMTPException, OSError) as exc:
         failure = exc
     # raised outside the except block so a password-bearing exception is not even kept as __context__
@@ -119,7 +144,8 @@ def send(
     raise type(error)(_scrub(str(error), secrets)) from (None if leaks else failure)
 
 
-def _transmit(message: bytes, settings: Settings, password: str | None, context: ssl.SSLContext | None) -> None:
+def _open(settings: Settings, password: str | None, context: ssl.SSLContext | None) -> smtplib.SMTP:
+    """Connect, EHLO, STARTTLS when configured and log in when a user is set; return the client."""
     host, port, timeout = settings.smtp_host or "", settings.port, settings.smtp_timeout
     context = context or ssl.create_default_context()
     client: smtplib.SMTP
@@ -134,7 +160,16 @@ def _transmit(message: bytes, settings: Settings, password: str | None, context:
             client.ehlo()
         if settings.smtp_user:
             client.login(settings.smtp_user, password or "")
-        refused = client.sendmail(settings.mail_from, list(settings.mail_to), message)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def _transmit(message: bytes, settings: Settings, password: str | None, context: ssl.SSLContext | None) -> None:
+    client = _open(settings, password, context)
+    try:
+        refused = client.sendmail(settings.mail_from or "", list(settings.mail_to), message)
         if refused:
             # some recipients got it: not transient, since a retry would deliver twice to the others
             detail = "; ".join(f"{rcpt}: {_reply(code, msg)}" for rcpt, (code, msg) in refused.items())

@@ -24,17 +24,13 @@ from digest.errors import (
     TransientDeliveryError,
 )
 from digest.models import Article, ArticleRecord, ArticleStatus, Digest, RawArticle, StorySummary
-from digest.settings import Settings
+from digest.render import plural
+from digest.settings import Settings, check_folders
 from digest.state import StateStore, StoryRow, run_lock
 
 log = logging.getLogger("digest")
 Report = Callable[[str], None]
 T = TypeVar("T")
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """Return '1 article' / '3 articles'."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def now_in(settings: Settings) -> datetime:
@@ -489,6 +485,7 @@ DIRECT = Steps(discover_step, _clean, stories_step, _deliver)
 def run(settings: Settings, report: Report = print, dry_run: bool = False, steps: Steps = DIRECT) -> RunResult:
     """Run once under the state folder's lock, logging the run in the state store."""
     summarise.summarizer_for(settings.summarizer)  # a misspelt summarizer fails before any work
+    check_folders(settings)  # so does an unwritable outbox or state folder
     with run_lock(settings.state), StateStore(settings.db_path) as store:
         run_id = store.start_run()
         try:

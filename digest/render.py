@@ -11,7 +11,6 @@ import itertools
 import json
 import os
 import re
-import tempfile
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -27,10 +26,19 @@ import css_inline
 import jinja2
 
 from digest.errors import RenderError
+from digest.files import atomic_write, fsync_dir, write_temp
 from digest.models import Digest, Source, StorySummary
 from digest.settings import Settings
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+def _templates_folder() -> Path:
+    """Return the templates: digest/templates in an installed wheel, else the source tree's templates/."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "templates"
+    return packaged if packaged.is_dir() else here.parent / "templates"
+
+
+TEMPLATES = _templates_folder()
 CSS_FILE = "digest.css"
 TEXT_WIDTH = 78
 FORMATS = ("html", "txt", "json", "eml")
@@ -391,7 +399,7 @@ def _free_stems(folder: Path) -> Iterator[str]:
 
 
 def _domain(settings: Settings) -> str:
-    address = parseaddr(settings.mail_from)[1]
+    address = parseaddr(settings.mail_from or "")[1]
     domain = address.rpartition("@")[2]
     return domain if _DOMAIN.match(domain) else "digest.localhost"
 
@@ -404,7 +412,8 @@ def message_id_for(digest: Digest, content: str, settings: Settings) -> str:
 
 def _headers(msg: EmailMessage, subject: str, message_id: str, digest: Digest, settings: Settings) -> None:
     msg["Subject"] = subject
-    msg["From"] = settings.mail_from
+    if settings.mail_from:  # required to send; a digest only kept in the outbox may have none
+        msg["From"] = settings.mail_from
     if settings.mail_to:
         msg["To"] = ", ".join(settings.mail_to)
     if settings.reply_to:
@@ -496,47 +505,9 @@ def render(digest: Digest, settings: Settings, templates: Path | None = None, pa
     return Rendered(html=html, text=text, json=content, eml=eml, subject=subject, message_id=message_id, trimmed=trimmed)
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # some platforms cannot open a directory; the rename is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_temp(folder: Path, data: bytes) -> Path:
-    """Write data to a new temporary file in `folder`, fsynced; return its path."""
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so readers see the old file or the new one, never half of it."""
-    tmp = _write_temp(path.parent, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def _claim(folder: Path, data: bytes) -> str:
     """Atomically create the first free digest[-N].html in folder with `data`; return its stem."""
-    tmp = _write_temp(folder, data)
+    tmp = write_temp(folder, data)
     try:
         for stem in _free_stems(folder):
             try:
@@ -566,7 +537,7 @@ def write_digest(rendered: Rendered, outbox: Path, day: date) -> Path:
             ("json", rendered.json.encode("utf-8")),
         ):
             atomic_write(folder / f"{stem}.{ext}", data)
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except OSError as exc:
         raise RenderError(f"cannot write the digest to {folder}: {exc.strerror or exc}") from exc
     return folder / f"{stem}.html"

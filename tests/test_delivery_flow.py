@@ -28,6 +28,7 @@ def run(tmp_path: Path, port: int) -> pipeline.RunResult:
     settings = load_settings(
         None, inbox=tmp_path / "inbox", outbox=tmp_path / "outbox", state=tmp_path / "state",
         smtp_host="127.0.0.1", smtp_port=port, smtp_security="none", mail_to=["a@example.com", "b@example.com"],
+        mail_from="Digest <digest@news.example>",
     )
     return pipeline.run(settings, report=lambda line: None)
 

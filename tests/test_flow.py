@@ -147,7 +147,7 @@ def test_smtp_password_from_a_prefect_secret_block(seeds_inbox: Path) -> None:
         config = seeds_inbox / "digest.toml"
         config.write_text(
             f'smtp_host = "127.0.0.1"\nsmtp_port = {port}\nsmtp_security = "none"\nsmtp_user = "{USER}"\n'
-            'smtp_password_block = "digest-smtp-password"\nmail_to = ["reader@example.com"]\n'
+            'smtp_password_block = "digest-smtp-password"\nmail_to = ["reader@example.com"]\nmail_from = "digest@news.example"\n'
         )
         result = run(seeds_inbox, config=str(config))
     assert result["sent"] == 1
