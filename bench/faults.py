@@ -351,8 +351,8 @@ def damaged_store(how: str) -> Callable[[Path, float], Tally]:
             s.keep(server)
         digests = len(list((work / "outbox").glob("*/digest*.html")))
         if digests != 1:
-            t.notes.append(f"{digests} digests: articles digested again")
-            t.duplicated += digests - 1
+            t.notes.append(f"{digests} digests: articles digested again" if digests > 1 else "no digest written")
+            t.duplicated += max(0, digests - 1)
         return s.count(READERS)
     return scenario
 
@@ -429,7 +429,7 @@ def storage(work: Path, slow: float) -> Tally:
                               str(work / "outbox")], capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
         text = out.stdout + out.stderr
         t.runs += 1
-        if "Traceback" in text or "read-only" not in text.lower():
+        if "Traceback" in text or not ("read-only" in text.lower() or "not writable" in text):
             t.notes.append(f"read-only state folder: {text.strip()[-300:]}")
             t.visible = False
     except (OSError, subprocess.TimeoutExpired) as exc:
