@@ -88,4 +88,5 @@ def test_a_configuration_error_is_not_retried(work: Path) -> None:
     with smtp_server(Inbox(), authenticator=counting_login, auth_required=True, auth_require_tls=False) as port:
         state = run_flow(work, port, f'smtp_user = "{USER}"\nsmtp_password = "wrong"\n')
     assert state.is_failed()
-    assert len(logins) == 1  # a rejected login is permanent: no retry
+    # one login (smtplib tries PLAIN, then LOGIN); a rejected login is permanent: no task retry
+    assert logins == ["PLAIN", "LOGIN"]
