@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from digest.errors import ConfigError, DigestError, InputError, RunInProgress
+from digest.errors import ConfigError, DigestError, InputError, Interrupted, RunInProgress, UndeliveredError
 from digest.settings import Settings, check_folders, load_settings
 from digest.state import run_lock
 
@@ -30,7 +30,9 @@ PREFECT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 EXIT_CONFIG, EXIT_INPUT, EXIT_BUSY, EXIT_ERROR = 2, 3, 4, 1
+EXIT_UNDELIVERED = 5  # the digest was written but did not reach every recipient
 EXIT_CODES: tuple[tuple[type[DigestError], int], ...] = (
+    (UndeliveredError, EXIT_UNDELIVERED),
     (RunInProgress, EXIT_BUSY),
     (ConfigError, EXIT_CONFIG),
     (InputError, EXIT_INPUT),
@@ -84,6 +86,9 @@ def handle_errors(fn: F) -> F:
             prefix = "configuration error: " if isinstance(exc, ConfigError) else ""
             click.echo(f"digest: {prefix}{exc}", err=True)
             sys.exit(code)
+        except Interrupted as exc:
+            click.echo(f"digest: {exc}; what was written and sent is recorded, the next run picks up the rest", err=True)
+            sys.exit(128 + exc.signum)
         except OSError as exc:  # a path the user gave: permissions, a full disk, a folder that vanished
             where = f" ({exc.filename})" if exc.filename else ""
             click.echo(f"digest: {exc.strerror or exc}{where}; check the path and its permissions", err=True)
@@ -125,6 +130,18 @@ def main() -> None:
     Settings come from ./digest.toml and DIGEST_* environment variables (e.g. DIGEST_SMTP_HOST).
     """
     quiet_prefect()
+    stop_on_sigterm()
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (timeout, systemd, Docker) unwind like Ctrl-C, so child processes (the temporary
+    Prefect server) are stopped and what was done is recorded."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 @main.command()
@@ -397,9 +414,52 @@ def status(config: Path | None, inbox: Path | None, outbox: Path | None, state: 
             click.echo(f"  pending: {a['path']}")
         for a in store.articles("failed"):
             click.echo(f"  failed: {a['path']}: {a['reason']}")
-        for d in store.digests(limit=10):
-            if d.delivery not in ("sent",):
-                click.echo(f"digest {d.path}: {d.delivery}{': ' + d.delivery_reason if d.delivery_reason else ''}")
+        for line in delivery_lines(store.digests(limit=20)):
+            click.echo(line)
+
+
+def delivery_lines(rows: list[Any]) -> list[str]:
+    """One line per digest not delivered to everyone (each digest once), with each recipient's outcome."""
+    from digest import ledger
+    from digest.errors import StateError
+
+    lines, seen = [], set()
+    for d in rows:
+        if d.message_id in seen or d.delivery in ("sent", "outbox-only"):
+            continue
+        seen.add(d.message_id)
+        lines.append(f"digest {d.path}: {d.delivery}")
+        try:
+            record = ledger.read(Path(d.path))
+        except StateError as exc:
+            record, d_reason = None, str(exc)
+        else:
+            d_reason = d.delivery_reason
+        if record is None or not record.recipients:
+            lines.append(f"  {d_reason}" if d_reason else "  no delivery record")
+            continue
+        for address, r in record.recipients.items():
+            lines.append(f"  {address}: {r.status}" + (f" ({r.reply})" if r.reply else ""))
+    return lines
+
+
+@main.command()
+@with_folders
+@handle_errors
+def repair(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None) -> None:
+    """Rebuild a lost or damaged state store from the outbox, sending and digesting nothing again.
+
+    Each digest in the outbox keeps a delivery record beside it (digest.delivery): its articles,
+    story memory and what was sent to whom. A damaged store is moved aside, never deleted.
+
+    \b
+    Example:
+      digest repair --state ~/.digest --outbox ~/briefings
+    """
+    from digest import pipeline
+
+    settings = settings_from(config, inbox, outbox, state)
+    pipeline.repair(settings, lambda line: click.echo(f"digest: {line}"))
 
 
 @main.command()
@@ -457,7 +517,10 @@ def check(config: Path | None, inbox: Path | None, outbox: Path | None, state: P
 @click.option("--to", "to", required=True, multiple=True, help="Recipient address (repeatable).")
 @handle_errors
 def send_test(config: Path | None, outbox: Path | None, to: tuple[str, ...]) -> None:
-    """Send the latest digest in the outbox to one address, to check the SMTP settings.
+    """Send a test copy of the latest digest to each given address, to check the SMTP settings.
+
+    Each address gets its own fresh message: a "[test]" subject, its own Message-ID, only that
+    address in To:. Nothing is recorded as sent.
 
     \b
     Example:
@@ -474,8 +537,9 @@ def send_test(config: Path | None, outbox: Path | None, to: tuple[str, ...]) -> 
     eml = max(latest, key=lambda p: p.stat().st_mtime)
     from flows.daily_digest import smtp_password
 
-    deliver.send(eml.read_bytes(), settings, smtp_password(settings))
-    click.echo(f"digest: sent {eml} to {', '.join(to)}")
+    message = deliver.test_message(eml.read_bytes(), settings)
+    deliver.send(message, settings, smtp_password(settings), recipients=list(to))
+    click.echo(f"digest: sent a test copy of {eml} to {', '.join(to)}")
 
 
 def stem(path: Path) -> str:

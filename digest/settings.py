@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     inbox: Path = Path("inbox")
     outbox: Path = Path("outbox")
     state: Path = Path(".digest")
+    state_timeout: float = Field(30.0, gt=0)  # seconds to wait for a state store another program holds
 
     # ingest
     max_file_bytes: int = Field(5_000_000, gt=0)
@@ -116,7 +117,12 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_password_block: str | None = None  # name of a Prefect Secret block holding the password
-    smtp_timeout: float = 30.0
+    smtp_timeout: float = Field(30.0, gt=0)  # seconds for each reply, but the one that ends DATA
+    smtp_data_timeout: float = Field(600.0, gt=0)  # the reply to the end of DATA (RFC 5321 4.5.3.2.6: 10 min)
+    smtp_session_timeout: float = Field(1200.0, gt=0)  # overall deadline of one SMTP session
+    smtp_unknown_retries: int = Field(1, ge=0)  # resends, in total, of a copy whose DATA outcome is unknown
+    smtp_retry_delays: Annotated[list[float], NoDecode] = [5.0, 30.0]  # the flow's retries of a 4xx/connection failure
+    smtp_ca_file: Path | None = None  # PEM file of a private CA that signed the SMTP server's certificate
     mail_from: str | None = None  # required with smtp_host: "Name <address@your.domain>"
     mail_to: Annotated[list[str], NoDecode] = []
     reply_to: str | None = None
@@ -133,7 +139,13 @@ class Settings(BaseSettings):
     fetch_host_delay: float = Field(1.0, ge=0)  # seconds between two requests to one host
     fetch_user_agent: str | None = None  # default: digest/VERSION (+feed fetcher; ...)
 
-    @field_validator("mail_to", mode="before")
+    @field_validator("inbox", "outbox", "state", mode="after")
+    @classmethod
+    def _resolve_folder(cls, value: Path) -> Path:
+        # one identity per file: `out`, `./out` and `$PWD/out` are one folder in the state store
+        return value.expanduser().resolve()
+
+    @field_validator("mail_to", "smtp_retry_delays", mode="before")
     @classmethod
     def _split_addresses(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -23,7 +23,7 @@ from prefect.logging.handlers import APILogHandler
 from prefect.utilities.annotations import quote
 
 from digest import pipeline, runreport
-from digest.errors import DigestError, InputError
+from digest.errors import DigestError, InputError, TransientDeliveryError, UndeliveredError
 from digest.models import RawArticle, Story
 from digest.pipeline import Cleaned, Discovered, Report, Stories
 from digest.settings import Settings, load_settings
@@ -210,20 +210,23 @@ def batches_of_stories(stories: list[Story], size: int) -> Iterator[tuple[int, i
         yield start, len(stories)
 
 
-# SMTP is I/O that fails for passing reasons: retry, with the same Message-ID every time.
-@task(name="deliver", retries=2, retry_delay_seconds=[5, 30], **PURE)
+def transient_delivery(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry the deliver task only when a later try may succeed (4xx, connection trouble), never a setup error."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    return isinstance(exc, TransientDeliveryError) or (isinstance(exc, UndeliveredError) and exc.retryable)
+
+
+# SMTP is I/O that fails for passing reasons: retry those only; the steps' recorded outcomes make a
+# retry resend nothing that was delivered and no copy whose outcome is unknown beyond its limit.
+@task(name="deliver", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=transient_delivery, **PURE)
 def deliver_task(settings: Settings, report: Report) -> int:
-    with StateStore(settings.db_path) as store:
-        return pipeline.deliver_pending(settings, store, smtp_password(settings), report, raise_transient=True)
+    return pipeline.deliver_step(settings, report, smtp_password(settings))
 
 
 def deliver_step(settings: Settings, report: Report) -> int:
-    """Deliver with retries; a delivery still failing leaves the digest unsent for the next run."""
-    try:
-        return deliver_task(settings, report)
-    except Exception as exc:
-        report(f"  not sent: {exc}. The digest stays in the outbox; the next run retries it.")
-        return 0
+    """Deliver through the task, with the retries and delays of the settings (smtp_retry_delays)."""
+    delays = list(settings.smtp_retry_delays)
+    return deliver_task.with_options(retries=len(delays), retry_delay_seconds=delays or 0)(settings, report)
 
 
 def smtp_password(settings: Settings) -> str | None:

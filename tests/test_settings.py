@@ -29,7 +29,8 @@ def test_toml_then_environment_then_options(tmp_path: Path, monkeypatch: pytest.
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
-    assert (settings.inbox, settings.outbox, settings.state) == (Path("inbox"), Path("outbox"), Path(".digest"))
+    # folders are resolved once, when loaded: one spelling per folder in the state store
+    assert (settings.inbox, settings.outbox, settings.state) == (tmp_path.resolve() / "inbox", tmp_path.resolve() / "outbox", tmp_path.resolve() / ".digest")
     assert settings.smtp_host is None and settings.schedule == "0 7 * * *" and settings.summarizer == "lexrank"
     assert settings.port == 587  # starttls by default
 
