@@ -23,7 +23,10 @@ CORPUS = Path(os.environ.get("DIGEST_CORPUS", ROOT.parent / "shared" / "corpus")
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # test support: crash injection, bad inputs
 
-from support import bad_inputs, crash  # noqa: E402
+# benches copy files in and run at once: no settle time (a test of the settle time sets its own)
+os.environ.setdefault("DIGEST_SETTLE_SECONDS", "0")
+
+from support import bad_inputs, crash, poison  # noqa: E402
 
 from digest import pipeline  # noqa: E402
 from digest.settings import load_settings  # noqa: E402
@@ -82,7 +85,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="digest-faults-"))
     start = time.perf_counter()
     try:
-        outcomes = bad_inputs.run_matrix(work / "matrix")
+        outcomes = [*bad_inputs.run_matrix(work / "matrix"), *poison.bench_outcomes(work / "poison")]
         handled = sum(o.handled for o in outcomes)
         lost_inputs = sum(1 for o in outcomes if not o.still_there or o.got == "missing")
         print(f"{'input':<28}{'expected':<10}{'got':<11}reason")

@@ -26,6 +26,7 @@ from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlparse
 
+from digest.deadline import Deadline, DeadlineExceeded
 from digest.errors import InputError
 from digest.models import Kind, Meta, RawArticle
 
@@ -102,6 +103,7 @@ class Budget:
     max_header_field: int = 16_000  # one e-mail header field; longer ones are cut
     max_title_chars: int = 1_000
     max_mime_parts: int = 500
+    max_seconds: float = 60.0  # reading or cleaning one file; a net under the limits above (0: none)
 
 
 def fingerprint(data: bytes) -> str:
@@ -761,9 +763,12 @@ def load_file(path: Path, max_bytes: int = 5_000_000, budget: Budget | None = No
 def parse_safely(data: bytes, path: Path, kind: Kind, budget: Budget) -> RawArticle:
     """Parse, turning any failure inside the parsers into an InputError for this file alone."""
     try:
-        return parse(data, path, kind, budget)
+        with Deadline(budget.max_seconds):
+            return parse(data, path, kind, budget)
     except InputError:
         raise
+    except DeadlineExceeded as exc:
+        raise InputError(path, f"reading took over {budget.max_seconds:g} s (max_file_seconds); save the article alone") from exc
     except RecursionError as exc:
         raise InputError(path, "markup nested too deeply to parse") from exc
     except MemoryError as exc:

@@ -15,6 +15,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from digest import clean, cluster, dedupe, deliver, ingest, render, summarise
+from digest.deadline import Deadline, DeadlineExceeded
 from digest.errors import (
     ConfigError,
     DeliveryError,
@@ -122,6 +123,7 @@ def budget_of(settings: Settings) -> ingest.Budget:
         max_html_tags=settings.max_html_tags,
         max_header_bytes=settings.max_header_bytes,
         max_title_chars=settings.max_title_chars,
+        max_seconds=settings.max_file_seconds,
     )
 
 
@@ -136,12 +138,19 @@ def learn(raws: Sequence[RawArticle], settings: Settings) -> clean.LearnedBoiler
         return None
 
 
-def clean_batch(raws: Sequence[RawArticle], learned: clean.LearnedBoilerplate | None) -> Cleaned:
-    """Clean a batch of articles; a file with no article text becomes a failed record."""
+def clean_batch(
+    raws: Sequence[RawArticle], learned: clean.LearnedBoilerplate | None, max_seconds: float = 60.0
+) -> Cleaned:
+    """Clean a batch of articles; a file with no article text, or that a crash or the time budget stops, fails alone."""
     out = Cleaned()
     for raw in raws:
         try:
-            article = clean.clean_article(raw, learned)
+            with Deadline(max_seconds):
+                article = clean.clean_article(raw, learned)
+        except DeadlineExceeded:
+            reason = f"cleaning took over {max_seconds:g} s (max_file_seconds); save the article alone"
+            out.failed.append(failed_record(InputError(raw.path, reason), raw.fingerprint, raw.id))
+            continue
         except InputError as err:
             out.failed.append(failed_record(err, raw.fingerprint, raw.id))
             continue
@@ -156,7 +165,8 @@ def clean_batch(raws: Sequence[RawArticle], learned: clean.LearnedBoilerplate | 
         if article.date is not None and ingest.sane_date(article.date) is None:
             out.warnings.append(f"{raw.path}: date {article.date.isoformat()} is out of range; kept without a date")
             article = replace(article, date=None)
-        out.articles.append(article)
+        # the line-by-line decisions serve `digest clean --explain`; a run keeps only their count
+        out.articles.append(replace(article, decisions=()))
     return out
 
 
@@ -467,7 +477,7 @@ def _clean(raws: list[RawArticle], settings: Settings, report: Report) -> Cleane
     learned = learn(raws, settings)
     out = Cleaned()
     for start in range(0, len(raws), settings.batch_size):
-        out.add(clean_batch(raws[start : start + settings.batch_size], learned), len(raws), report)
+        out.add(clean_batch(raws[start : start + settings.batch_size], learned, settings.max_file_seconds), len(raws), report)
     return out
 
 
@@ -510,6 +520,7 @@ def _run(settings: Settings, store: StateStore, report: Report, dry_run: bool, s
         report("nothing new in the inbox; no digest written")
         return RunResult(failed=len(found.failed), sent=sent, message="nothing new in the inbox")
     cleaned = steps.clean(found.raws, settings, report)
+    found.raws = []  # the decoded files are no longer needed: free them before the stories are built
     report_cleaned(cleaned, report)
     failed = found.failed + cleaned.failed
     if not cleaned.articles:

@@ -44,8 +44,8 @@ def learn_task(raws: list[RawArticle], settings: Settings) -> Any:
 
 # One retry: a batch can die of memory pressure; the stage itself is deterministic.
 @task(name="clean-batch", retries=1, retry_delay_seconds=1, **PURE)
-def clean_task(raws: list[RawArticle], learned: Any) -> Cleaned:
-    return pipeline.clean_batch(raws, learned)
+def clean_task(raws: list[RawArticle], learned: Any, max_seconds: float = 60.0) -> Cleaned:
+    return pipeline.clean_batch(raws, learned, max_seconds)
 
 
 @task(name="stories", **PURE)
@@ -91,7 +91,7 @@ def clean_in_batches(raws: list[RawArticle], settings: Settings, report: Report 
     learned = learn_task(quoted(raws), settings)
     size = settings.batch_size
     batches = [raws[i : i + size] for i in range(0, len(raws), size)]
-    futures = [clean_task.submit(quoted(batch), quoted(learned)) for batch in batches]
+    futures = [clean_task.submit(quoted(batch), quoted(learned), settings.max_file_seconds) for batch in batches]
     cleaned = Cleaned()
     for batch, future in zip(batches, futures):
         try:
