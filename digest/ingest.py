@@ -777,6 +777,22 @@ def parse_safely(data: bytes, path: Path, kind: Kind, budget: Budget) -> RawArti
         raise InputError(path, f"could not be read ({exc.__class__.__name__}: {exc}); please report it") from exc
 
 
+# --- holding many files ---------------------------------------------------------------------
+
+def packed(raw: RawArticle) -> RawArticle:
+    """Return the article with its text compressed: a run holds every new file until it is cleaned."""
+    if raw.packed or not raw.text:
+        return raw
+    return replace(raw, text="", packed=zlib.compress(raw.text.encode("utf-8", "surrogatepass"), 1))
+
+
+def unpacked(raw: RawArticle) -> RawArticle:
+    """Return the article with its text back (unchanged when it was never packed)."""
+    if not raw.packed:
+        return raw
+    return replace(raw, text=zlib.decompress(raw.packed).decode("utf-8", "surrogatepass"), packed=b"")
+
+
 # --- scanning the inbox ---------------------------------------------------------------------
 
 @dataclass
@@ -831,11 +847,13 @@ def scan(
     settle_seconds: float = 0.0,
     now: Callable[[], float] | None = None,
     budget: Budget | None = None,
+    pack: bool = False,
 ) -> Scan:
     """Find the inbox files the state store has not seen; decode and parse each.
 
     `is_known(fingerprint)` tells whether a fingerprint was already handled. A file changed in the
     last `settle_seconds` (or while being read) is left for the next run. Files are never moved.
+    With `pack`, each article's text is kept compressed (see `unpacked`), so a large inbox fits in memory.
     """
     known = is_known if callable(is_known) else is_known.__contains__
     clock = now or (lambda: datetime.now(UTC).timestamp())
@@ -873,6 +891,6 @@ def scan(
         except InputError as err:
             result.failed.append((err, fp))
             continue
-        result.new.append(raw)
+        result.new.append(packed(raw) if pack else raw)
         result.warnings.extend((path, w) for w in raw.warnings)
     return result

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, overload
 from zoneinfo import ZoneInfo
 
 from digest import clean, cluster, dedupe, deliver, ingest, render, summarise
@@ -95,6 +95,7 @@ def discover(settings: Settings, store: StateStore, report: Report) -> Discovere
         store.known_fingerprints(),
         settle_seconds=settings.settle_seconds,
         budget=budget_of(settings),
+        pack=True,  # texts stay compressed until each is cleaned: a 20,000-file inbox fits in memory
     )
     failed = [failed_record(err, fp) for err, fp in scan.failed]
     store.add_pending((r.id, r.fingerprint, str(r.path)) for r in scan.new)
@@ -127,12 +128,31 @@ def budget_of(settings: Settings) -> ingest.Budget:
     )
 
 
+class Unpacking(Sequence[RawArticle]):
+    """The articles with their texts unpacked one at a time, as they are read (never all at once)."""
+
+    def __init__(self, raws: Sequence[RawArticle]) -> None:
+        self.raws = raws
+
+    def __len__(self) -> int:
+        return len(self.raws)
+
+    @overload
+    def __getitem__(self, index: int) -> RawArticle: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[RawArticle]: ...
+    def __getitem__(self, index: int | slice) -> RawArticle | Sequence[RawArticle]:
+        if isinstance(index, slice):
+            return Unpacking(self.raws[index])
+        return ingest.unpacked(self.raws[index])
+
+
 def learn(raws: Sequence[RawArticle], settings: Settings) -> clean.LearnedBoilerplate | None:
     """Learn the lines that recur across this inbox's unrelated articles (site chrome)."""
     if not (settings.learn_boilerplate and len(raws) > 2):
         return None
     try:
-        return clean.learn_boilerplate(raws)
+        return clean.learn_boilerplate(Unpacking(raws))
     except Exception:  # learning is an aid: without it every article is still cleaned
         log.exception("learning boilerplate failed; cleaning without it")
         return None
@@ -143,7 +163,7 @@ def clean_batch(
 ) -> Cleaned:
     """Clean a batch of articles; a file with no article text, or that a crash or the time budget stops, fails alone."""
     out = Cleaned()
-    for raw in raws:
+    for raw in Unpacking(raws):
         try:
             with Deadline(max_seconds):
                 article = clean.clean_article(raw, learned)
