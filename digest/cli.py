@@ -72,7 +72,7 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-config_option = click.option(
+config_option: Callable[[F], F] = click.option(
     "--config", type=click.Path(path_type=Path, dir_okay=False), help="Settings file (default ./digest.toml)."
 )
 folder_options = [
@@ -107,8 +107,10 @@ def main() -> None:
 @main.command()
 @with_folders
 @click.option("--dry-run", is_flag=True, help="Build everything, send nothing, mark nothing done.")
+@click.option("--fetch", is_flag=True, help="First fetch the subscribed sources into the inbox (digest fetch).")
 @handle_errors
-def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None, dry_run: bool) -> None:
+def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None, dry_run: bool,
+        fetch: bool = False) -> None:
     """Run the daily-digest flow once, now, on the inbox's new articles (the manual trigger).
 
     Needs no Prefect server: the flow runs in-process against a temporary one.
@@ -118,8 +120,11 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
       digest run
       digest run --inbox ~/news/inbox --outbox ~/news/outbox
       DIGEST_SUMMARIZER=textrank digest run --dry-run
+      digest run --fetch              # fetch the sources first, then digest
     """
     settings = settings_from(config, inbox, outbox, state)
+    if fetch and settings.sources:
+        settings.inbox.mkdir(parents=True, exist_ok=True)
     if not settings.inbox.is_dir():
         raise ConfigError(f"inbox folder {settings.inbox} does not exist; create it or pass --inbox DIR")
     from digest.summarise import summarizer_for
@@ -133,6 +138,7 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
         state=str(settings.state),
         config=str(config) if config else None,
         dry_run=dry_run,
+        fetch=fetch,
     )
     if result.get("path"):
         click.echo(f"digest: {result['path']}")
@@ -364,5 +370,14 @@ def stem(path: Path) -> str:
     return path.stem
 
 
-if __name__ == "__main__":
-    main()
+# Only the module imported as digest.cli carries the sources commands: a copy run as __main__ (python
+# -m digest.cli) runs that module's group, and a copy re-imported by multiprocessing (__mp_main__)
+# needs none, so neither imports cli_sources (which imports digest.cli) while half-initialised.
+if __name__ == "digest.cli":
+    from digest.cli_sources import register
+
+    register(main)
+elif __name__ == "__main__":
+    from digest.cli import main as digest_main
+
+    digest_main()

@@ -9,11 +9,13 @@ and more if it is a name or a specific number: those are the evidence that two o
 event, where shared topic words only make a related story.
 
 Candidate pairs come from an inverted index on each article's heaviest names and numbers (one sparse
-product, no all-pairs loop). A pair's score is the cosine of its term vectors, scaled down when it
-shares few terms or little name/number mass, or the cosine of its headlines when they share several
-terms including a name; then damped by the gap between publication dates and by a shared outlet.
-Stories are formed by average-linkage merging over that sparse graph. Stories matching a remembered
-story keep its id and are flagged as updates.
+product, no all-pairs loop). Each candidate pair is described by a few features (cosine of the weighted
+bodies, of the headlines, of the leads, of plain TF-IDF rows; shared name and number mass; shared terms;
+same outlet; length ratio) and scored by a small logistic model learned on labelled story pairs
+(`story_model.json`, fitted by `bench/train_story_model.py`), then decayed by the gap between publication
+dates. Stories are formed by average-linkage merging over that sparse graph of probabilities, so one
+article that resembles two stories cannot bridge them. Stories matching a remembered story keep its id
+and are flagged as updates.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from importlib import resources
 from itertools import chain, islice
+from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
@@ -37,6 +42,7 @@ from scipy import sparse
 from sumy.utils import get_stop_words
 from wordfreq import get_frequency_dict
 
+from digest.errors import ConfigError
 from digest.models import Article, Role, Story
 
 Vector = dict[str, float]
@@ -45,8 +51,7 @@ LANGUAGES = ("english", "german", "french", "spanish", "italian", "portuguese", 
              "slovak", "ukrainian", "greek")
 ENGLISH_EXTRA = frozenset(
     # reporting verbs and calendar words every news article has
-    "said says told according reported monday tuesday wednesday thursday friday saturday sunday "
-    "today yesterday week year years month months time people new also would could".split()
+    ["said", "says", "told", "according", "reported", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "yesterday", "week", "year", "years", "month", "months", "time", "people", "new", "also", "would", "could"]
 )
 STOP_LISTS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
     {lang: frozenset(get_stop_words(lang)) | (ENGLISH_EXTRA if lang == "english" else frozenset()) for lang in LANGUAGES}
@@ -76,6 +81,7 @@ ZIPF_SCALE = 3.0
 MIN_BACKGROUND, MAX_BACKGROUND = 0.3, 2.0
 NUMBER_BOOST = 3.0  # so is a shared specific number (9,870 megawatts; 43.1 degrees)
 TERMS_PER_ARTICLE = 40  # vector length kept per article
+WIDE_TERMS = 150  # vector length of the plain TF-IDF rows (every kept word, no name/rarity boost)
 SIGNATURE_TERMS = 60
 QUERY_TERMS = 12  # salient terms an article (or a story, in memory) is looked up by
 PAIR_CHUNK = 500_000  # candidate pairs scored at once (bounds memory)
@@ -84,11 +90,18 @@ MIN_SHARED_TERMS = 4  # a pair sharing fewer terms than this has its similarity 
 MIN_SHARED_TITLE_TERMS = 3  # two headlines sharing fewer terms ("Marlow Bay") are no evidence at all
 NAMED_EVIDENCE = 0.05  # shared name/number mass (of a unit cosine) below which similarity is scaled down
 MAX_EVENT_DF = 256  # a term in more articles than this names a topic, not an event: no candidate pairs
-# thresholds are on a calibrated scale: score = cosine / CALIBRATION, so the default 0.3 sits in the
-# middle of the range (0.25-0.35) where the dev pages split into their events without a wrong merge
+# a remembered story continues when its signature's cosine with today's story, / CALIBRATION, reaches this
 CALIBRATION = 0.52
-SAME_OUTLET = 0.6  # one outlet rarely runs two articles on one event; shared site vocabulary is not an event
-MAX_DAYS_APART = 3.0  # beyond this, similarity decays with the gap in publication dates
+MEMORY_THRESHOLD = 0.3
+# what the pair model reads of a candidate pair (bench/train_story_model.py fits it; story_model.json ships it)
+FEATURES = ("body", "shared_terms", "names", "numbers", "title", "lead", "same_outlet", "log_length_ratio", "plain")
+MODEL_FILE = "story_model.json"
+EDGE_FLOOR = 0.05  # pairs less likely than this are not linked at all
+# the training stories carry no publication dates, so the date gap is a prior, not a learned weight: two
+# reports more than MAX_DAYS_APART days apart keep MAX_DAYS_APART / gap of their probability
+MAX_DAYS_APART = 3.0
+MIN_YEAR, MAX_YEAR = 1900, 2200  # dates outside these years are placeholders ("0001-01-01"), not dates
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -202,7 +215,7 @@ def _scan(articles: Sequence[Article]) -> _Postings:
 def _word(token: str) -> str:
     """Normalise a token to a word: lower case, straight apostrophe, no possessive 's."""
     word = token.lower().replace("’", "'")
-    return word[:-2] if word.endswith("'s") else word
+    return word.removesuffix("'s")
 
 
 @dataclass(frozen=True)
@@ -214,6 +227,7 @@ class _Vocabulary:
     dropped: np.ndarray  # language x word: stop word or noise
     boost: np.ndarray  # language x term: name/number boost x background rarity (max over its words)
     named: np.ndarray  # term: a name or a specific number
+    number: np.ndarray  # term: a specific number
 
 
 def _key(word: str, name: bool, background: float) -> tuple[str, float]:
@@ -253,9 +267,11 @@ def _vocabulary(words: list[str], is_name: np.ndarray, languages: list[str]) -> 
         dropped[lang_i] = noise | np.array([w in stop for w in words], dtype=bool)
         word_boost = np.where(number | noise, base, base * background.weights(words, lang))
         np.maximum.at(boost[lang_i], term_of_word, word_boost)
-    named = np.zeros(len(terms), dtype=bool)
-    named[[t for (term, b), t in zip(keys, term_of_word.tolist()) if term[0] == "~" or (term[0] == "#" and b >= NUMBER_BOOST)]] = True
-    return _Vocabulary(terms, term_of_word, dropped, boost, named)
+    name_term = np.zeros(len(terms), dtype=bool)
+    number_term = np.zeros(len(terms), dtype=bool)
+    name_term[[t for (term, _), t in zip(keys, term_of_word.tolist()) if term[0] == "~"]] = True
+    number_term[[t for (term, b), t in zip(keys, term_of_word.tolist()) if term[0] == "#" and b >= NUMBER_BOOST]] = True
+    return _Vocabulary(terms, term_of_word, dropped, boost, name_term | number_term, number_term)
 
 
 def _normalise(vector: Vector, limit: int) -> Vector:
@@ -278,9 +294,13 @@ class _Batch:
 
     rows: sparse.csr_matrix
     titles: sparse.csr_matrix  # the headline's terms alone, with the same weights
+    leads: sparse.csr_matrix  # the lead paragraphs' terms alone
+    wide: sparse.csr_matrix  # plain TF-IDF rows: more terms, no boosts
     vocabulary: dict[str, int]
     df: np.ndarray
     named: np.ndarray  # per term: a name or a specific number, the evidence of one event
+    number: np.ndarray  # per term: a specific number
+    lengths: np.ndarray  # per article: kept tokens
 
     def vector(self, members: Iterable[int], limit: int) -> Vector:
         """Return the normalised sum of some rows as a term -> weight dict."""
@@ -349,6 +369,9 @@ def _batch(articles: Sequence[Article]) -> _Batch:
     counts = sparse.csr_matrix((count * weight, (article, term)), shape=shape, dtype=float)
     is_title = weight == TITLE_WEIGHT
     title_counts = sparse.csr_matrix((count[is_title], (article[is_title], term[is_title])), shape=shape, dtype=float)
+    is_lead = weight == LEAD_WEIGHT
+    lead_counts = sparse.csr_matrix((count[is_lead], (article[is_lead], term[is_lead])), shape=shape, dtype=float)
+    lengths = np.bincount(article, weights=count, minlength=len(articles))
     counts.sum_duplicates()
     df = np.bincount(counts.indices, minlength=shape[1])
     # pseudo-documents without the term: in a small batch (one story's articles) the terms they all
@@ -356,120 +379,222 @@ def _batch(articles: Sequence[Article]) -> _Batch:
     idf = np.log((len(articles) + 1 + BACKGROUND_DOCS) / (df + 1.0)) + 1.0
     rows = _rows(counts, idf, vocab.boost, lang_of_article, TERMS_PER_ARTICLE)
     titles = _rows(title_counts, idf, vocab.boost, lang_of_article, TERMS_PER_ARTICLE)
-    return _Batch(rows, titles, vocab.terms, df, vocab.named)
+    leads = _rows(lead_counts, idf, vocab.boost, lang_of_article, TERMS_PER_ARTICLE)
+    wide = _rows(counts, idf, np.ones_like(vocab.boost), lang_of_article, WIDE_TERMS)
+    return _Batch(rows, titles, leads, wide, vocab.terms, df, vocab.named, vocab.number, lengths)
 
 
-def _outlet_codes(articles: Sequence[Article]) -> list[frozenset[int]]:
-    """Give each article the set of codes of its outlets and sites (every copy), for the same-outlet damping."""
+def _outlet_codes(articles: Sequence[Article]) -> np.ndarray:
+    """Give each article a code for its outlet (or, without one, its site); -1 when neither is known."""
     codes: dict[str, int] = {}
-    out = []
-    for article in articles:
-        names = {s.outlet.strip().lower() for s in article.sources if s.outlet and s.outlet.strip()}
-        names |= {urlsplit(s.url).netloc.lower() for s in article.sources if s.url}
-        out.append(frozenset(codes.setdefault(n.removeprefix("www."), len(codes)) for n in names if n))
+    out = np.full(len(articles), -1, dtype=np.int64)
+    for k, article in enumerate(articles):
+        name = (article.outlet or "").strip().lower()
+        if not name and article.url:
+            name = urlsplit(article.url).netloc.lower().removeprefix("www.")
+        if name:
+            out[k] = codes.setdefault(name, len(codes))
     return out
+
+
+def _day(when: datetime | None) -> float:
+    """Return a publication date as days since 1970, or NaN when there is none or it is not a real date."""
+    if when is None or not MIN_YEAR <= when.year <= MAX_YEAR:
+        return math.nan  # "0001-01-01" and other placeholders are no date
+    try:
+        aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        return (aware - EPOCH).total_seconds() / 86400.0
+    except (ValueError, OverflowError):
+        return math.nan
 
 
 def _candidates(rows: sparse.csr_matrix, named: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the pairs (i < j) sharing one of their QUERY_TERMS heaviest names or numbers: an inverted index, in C.
 
-    Only names and specific numbers are looked up: a pair without one in common cannot score anyway.
+    Only names and specific numbers are looked up: two reports of one event name the same people, places and
+    figures; a pair without one in common is never a candidate.
     """
     rows = (rows @ sparse.diags(named.astype(float))).tocsr()
     rows.eliminate_zeros()
     row = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
     keep = _heaviest(row, rows.indices, rows.data, rows.indptr, QUERY_TERMS)
     query = sparse.csr_matrix((np.ones(len(keep)), (row[keep], rows.indices[keep])), shape=rows.shape)
-    pairs = (query @ query.T).tocoo()
-    upper = pairs.row < pairs.col
-    return pairs.row[upper].astype(np.int64), pairs.col[upper].astype(np.int64)
+    pairs = sparse.triu(query @ query.T, k=1).tocoo()
+    return pairs.row.astype(np.int64), pairs.col.astype(np.int64)
 
 
-def _evidence_scaled(rows: sparse.csr_matrix, named: np.ndarray, i: np.ndarray, j: np.ndarray, min_shared: int,
-                     partial: bool = True) -> np.ndarray:
-    """Return the similarity of each pair (i, j), scaled down where the shared evidence is thin.
+def _dot(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
+    """Return the row-wise dot products of two equally shaped sparse matrices."""
+    return np.asarray(a.multiply(b).sum(axis=1)).ravel()
 
-    A pair sharing fewer than `min_shared` terms keeps that share of its similarity, or none unless `partial`.
-    """
-    score = np.zeros(len(i))
+
+def _features(batch: _Batch, articles: Sequence[Article], i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Describe each candidate pair (i, j) by the FEATURES the pair model reads, one row per pair."""
+    out = np.zeros((len(i), len(FEATURES)))
+    names = (batch.named & ~batch.number).astype(float)
+    numbers = batch.number.astype(float)
     for start in range(0, len(i), PAIR_CHUNK):
         part = slice(start, start + PAIR_CHUNK)
-        both = rows[i[part]].multiply(rows[j[part]]).tocsr()
+        a, b = i[part], j[part]
+        both = batch.rows[a].multiply(batch.rows[b]).tocsr()
         both.eliminate_zeros()
-        similarity = np.asarray(both.sum(axis=1)).ravel()
-        share = np.minimum(np.diff(both.indptr), min_shared) / min_shared
-        # one shared name ("Marlow Bay") is a place, not an event: evidence must come from several terms;
-        # squared, as two shared terms are often one two-word name, worth a quarter, not a half
-        similarity *= share**2 if partial else np.floor(share)
-        # and some of it must be names or specific numbers: two reports of one event name the same people,
-        # places and figures; shared topic words alone ("hibernation", "astronauts") make a related story
-        names = both @ named.astype(float)
-        score[part] = similarity * np.minimum(names, NAMED_EVIDENCE) / NAMED_EVIDENCE
-    return score
-
-
-def _edges(batch: _Batch, articles: Sequence[Article], threshold: float) -> sparse.coo_matrix:
-    """Score candidate pairs through their shared event-naming terms; keep those above `threshold`."""
-    rare = sparse.diags((batch.df <= MAX_EVENT_DF).astype(float))
-    rows, titles = (batch.rows @ rare).tocsr(), (batch.titles @ rare).tocsr()
-    rows.eliminate_zeros()
-    i, j = _candidates(rows, batch.named)
-    # two headlines that name the same people and places are strong evidence even when the bodies
-    # go different ways (a reaction piece, a local angle)
-    score = np.maximum(_evidence_scaled(rows, batch.named, i, j, MIN_SHARED_TERMS),
-                       _evidence_scaled(titles, batch.named, i, j, MIN_SHARED_TITLE_TERMS, partial=False)) / CALIBRATION
-    keep = score >= threshold
-    i, j, score = i[keep], j[keep], score[keep]
-    days = np.array([a.date.timestamp() / 86400.0 if a.date else np.nan for a in articles])
-    gap = np.abs(days[i] - days[j])
-    score = np.where(np.isnan(gap) | (gap <= MAX_DAYS_APART), score, score * MAX_DAYS_APART / np.maximum(gap, 1e-9))
+        out[part, 0] = np.asarray(both.sum(axis=1)).ravel()
+        out[part, 1] = np.log1p(np.diff(both.indptr))
+        out[part, 2] = both @ names
+        out[part, 3] = both @ numbers
+        out[part, 4] = _dot(batch.titles[a], batch.titles[b])
+        out[part, 5] = _dot(batch.leads[a], batch.leads[b])
     outlets = _outlet_codes(articles)
-    same = np.fromiter((bool(outlets[a] & outlets[b]) for a, b in zip(i.tolist(), j.tolist())), dtype=bool, count=len(i))
-    score = np.where(same, score * SAME_OUTLET, score)
-    keep = score >= threshold
-    return sparse.coo_matrix((score[keep], (i[keep], j[keep])), shape=(len(articles), len(articles)))
+    out[:, 6] = (outlets[i] == outlets[j]) & (outlets[i] >= 0)
+    short, long = np.minimum(batch.lengths[i], batch.lengths[j]), np.maximum(batch.lengths[i], batch.lengths[j])
+    out[:, 7] = np.log((short + 1.0) / (long + 1.0))
+    for start in range(0, len(i), PAIR_CHUNK):
+        part = slice(start, start + PAIR_CHUNK)
+        out[part, 8] = _dot(batch.wide[i[part]], batch.wide[j[part]])
+    return out
 
 
-def _average_linkage(edges: sparse.coo_matrix, n: int, threshold: float) -> list[list[int]]:
-    """Merge clusters best pair first while the mean similarity over all their member pairs stays >= threshold."""
-    links: list[dict[int, float]] = [{} for _ in range(n)]  # cluster -> neighbour cluster -> summed similarity
-    for a, b, s in zip(edges.row.tolist(), edges.col.tolist(), edges.data.tolist()):
+@dataclass(frozen=True)
+class PairModel:
+    """A logistic model of P(two articles report one event) from pair FEATURES, and the linkage it was tuned with.
+
+    Trained on labelled story pairs by `bench/train_story_model.py` (seeded); ships as `story_model.json`.
+    """
+
+    mean: tuple[float, ...]  # feature standardisation
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    threshold: float  # mean pair probability over two stories' members needed to merge them (chosen by CV)
+    floor: float = EDGE_FLOOR  # pairs less likely than this are no edge (count as 0 in the means)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> PairModel:
+        """Read a model file (the shipped one by default)."""
+        if path is None:
+            text = resources.files("digest").joinpath(MODEL_FILE).read_text(encoding="utf-8")
+        else:
+            text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+        if tuple(data["features"]) != FEATURES:
+            raise ConfigError(f"story model {path or MODEL_FILE} was trained on features {data['features']}, "
+                                     f"this version computes {list(FEATURES)}: retrain it with bench/train_story_model.py")
+        return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["coef"]), float(data["intercept"]),
+                   float(data["threshold"]), float(data.get("floor", EDGE_FLOOR)))
+
+    def to_json(self, **about: object) -> str:
+        """Serialise the model, with notes (`about`) on how it was trained."""
+        return json.dumps({"features": list(FEATURES), "mean": self.mean, "scale": self.scale, "coef": self.coef,
+                           "intercept": self.intercept, "threshold": self.threshold, "floor": self.floor, **about},
+                          indent=1)
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """Return P(same event) for rows of pair features."""
+        z = ((features - np.array(self.mean)) / np.array(self.scale)) @ np.array(self.coef) + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+@lru_cache(maxsize=1)
+def shipped_model() -> PairModel:
+    """Return the pair model that ships with the package (read once)."""
+    return PairModel.load()
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """A batch of articles in canonical order, its candidate pairs and their features."""
+
+    articles: tuple[Article, ...]
+    i: np.ndarray
+    j: np.ndarray
+    features: np.ndarray
+    days_apart: np.ndarray  # NaN where either article has no (real) date
+
+    def probability(self, model: PairModel) -> np.ndarray:
+        """Return P(same event) of every pair: the model's, decayed beyond MAX_DAYS_APART days apart."""
+        gap = np.nan_to_num(self.days_apart, nan=0.0)
+        return model.probability(self.features) * np.minimum(1.0, MAX_DAYS_APART / np.maximum(gap, 1e-9))
+
+
+def candidate_pairs(articles: Sequence[Article]) -> Pairs:
+    """Order the articles, find candidate pairs through the rare-name index and describe each pair."""
+    ordered = tuple(sorted({a.id: a for a in articles}.values(), key=_order_key))
+    if not ordered:
+        empty = np.zeros(0, dtype=np.int64)
+        return Pairs(ordered, empty, empty, np.zeros((0, len(FEATURES))), np.zeros(0))
+    batch = _batch(ordered)
+    rare = sparse.diags((batch.df <= MAX_EVENT_DF).astype(float))
+    indexed = (batch.rows @ rare).tocsr()
+    indexed.eliminate_zeros()
+    i, j = _candidates(indexed, batch.named)
+    days = np.array([_day(a.date) for a in ordered])
+    return Pairs(ordered, i, j, _features(batch, ordered, i, j), np.abs(days[i] - days[j]))
+
+
+def merges(n: int, i: np.ndarray, j: np.ndarray, probability: np.ndarray, floor: float,
+           stop: float | None = None) -> list[tuple[float, int, int]]:
+    """Average-link n articles over the sparse graph of pair probabilities; return the merges, best first.
+
+    Two groups merge on the mean probability over ALL their member pairs (a missing pair counts 0), so one
+    article that resembles two stories cannot bridge them. Each merge is (mean, kept group, merged group);
+    means never increase along the list, so cutting it at a threshold gives that threshold's stories.
+    Pairs below `floor` are no edge; merging stops below `stop` (default: the floor).
+    """
+    stop = floor if stop is None else stop
+    keep = probability >= floor
+    links: list[dict[int, float]] = [{} for _ in range(n)]  # group -> neighbour group -> summed probability
+    for a, b, s in zip(i[keep].tolist(), j[keep].tolist(), probability[keep].tolist()):
         links[a][b] = links[a].get(b, 0.0) + s
         links[b][a] = links[b].get(a, 0.0) + s
-    members: list[list[int] | None] = [[i] for i in range(n)]
+    size = [1] * n
+    alive = [True] * n
     heap = [(-s, a, b) for a in range(n) for b, s in links[a].items() if a < b]
     heapq.heapify(heap)
+    done: list[tuple[float, int, int]] = []
     while heap:
         neg, a, b = heapq.heappop(heap)
-        ma, mb = members[a], members[b]
-        if ma is None or mb is None:
+        if not (alive[a] and alive[b]):
             continue
-        mean = links[a].get(b, 0.0) / (len(ma) * len(mb))
+        mean = links[a].get(b, 0.0) / (size[a] * size[b])
         if abs(mean + neg) > 1e-12:
             continue  # stale entry: a neighbour merged since it was pushed
-        if mean < threshold:
+        if mean < stop:
             break
-        # merge the smaller cluster into the larger (ties: lower index survives), so work stays n log n
-        keep, gone = (a, b) if (len(ma), -a) >= (len(mb), -b) else (b, a)
-        kept_members, gone_members = members[keep], members[gone]
-        assert kept_members is not None and gone_members is not None
-        kept_members.extend(gone_members)
-        members[gone] = None
+        # merge the smaller group into the larger (ties: lower index survives), so work stays n log n
+        kept, gone = (a, b) if (size[a], -a) >= (size[b], -b) else (b, a)
+        done.append((mean, kept, gone))
+        size[kept] += size[gone]
+        alive[gone] = False
         for other, s in links[gone].items():
-            if other == keep:
+            if other == kept:
                 continue
             links[other].pop(gone, None)
-            total = links[keep].get(other, 0.0) + s
-            links[keep][other] = total
-            links[other][keep] = total
+            total = links[kept].get(other, 0.0) + s
+            links[kept][other] = total
+            links[other][kept] = total
         links[gone] = {}
-        links[keep].pop(gone, None)
-        size = len(kept_members)
-        for other, total in links[keep].items():
-            other_members = members[other]
-            assert other_members is not None
-            heapq.heappush(heap, (-total / (size * len(other_members)), min(keep, other), max(keep, other)))
-    return [m for m in members if m is not None]
+        links[kept].pop(gone, None)
+        for other, total in links[kept].items():
+            heapq.heappush(heap, (-total / (size[kept] * size[other]), min(kept, other), max(kept, other)))
+    return done
+
+
+def cut(n: int, merged: Sequence[tuple[float, int, int]], threshold: float) -> list[list[int]]:
+    """Apply the merges whose mean reaches `threshold`; return the groups of article positions."""
+    parent = list(range(n))
+    for mean, kept, gone in merged:
+        if mean < threshold:
+            break
+        parent[gone] = kept
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+    groups: dict[int, list[int]] = {}
+    for x in range(n):
+        groups.setdefault(root(x), []).append(x)
+    return list(groups.values())
 
 
 def _order_key(article: Article) -> tuple[bool, str, str]:
@@ -510,22 +635,28 @@ def _match_memory(centroids: list[Vector], memory: Sequence[StoryMemory], thresh
     return matched
 
 
-def cluster(articles: Sequence[Article], threshold: float = 0.3, memory: Sequence[StoryMemory] = ()) -> list[Story]:
+def cluster(articles: Sequence[Article], threshold: float | None = None, memory: Sequence[StoryMemory] = (),
+            model: PairModel | None = None) -> list[Story]:
     """Group articles into stories of the same event; deterministic for the same set of articles.
 
-    `threshold` is the calibrated similarity (cosine of salient-term vectors / CALIBRATION) that the
-    members of a story must reach on average. A story that matches one in `memory` takes its id and
-    has `is_update` set. Stories come largest first, then by id.
+    Pairs found through the rare-name index are scored by `model` (the shipped pair model by default);
+    two groups merge while the mean probability over all their member pairs reaches `threshold` (the
+    model's cross-validated threshold by default). A story that matches one in `memory` takes its id
+    and has `is_update` set. Stories come largest first, then by id.
     """
-    ordered = sorted({a.id: a for a in articles}.values(), key=_order_key)
+    model = model or shipped_model()
+    threshold = model.threshold if threshold is None else threshold
+    pairs = candidate_pairs(articles)
+    ordered = pairs.articles
     if not ordered:
         return []
-    batch = _batch(ordered)
-    groups = _average_linkage(_edges(batch, ordered, threshold), len(ordered), threshold)
+    probability = pairs.probability(model)
+    groups = cut(len(ordered), merges(len(ordered), pairs.i, pairs.j, probability, model.floor, threshold), threshold)
     remembered: dict[int, StoryMemory] = {}
     if memory:
+        batch = _batch(ordered)
         centroids = [batch.vector(members, SIGNATURE_TERMS) for members in groups]
-        remembered = _match_memory(centroids, memory, threshold)
+        remembered = _match_memory(centroids, memory, MEMORY_THRESHOLD)
 
     stories = []
     for g, members in enumerate(groups):

@@ -6,6 +6,8 @@
      ├── StateError              the state store cannot be opened or is inconsistent
      │    └── RunInProgress      another run holds the lock
      ├── RenderError             templates failed
+     ├── FetchError              a feed, page or mailbox could not be fetched; carries the URL and a reason
+     │    └── UnsafeAddress      the address is private/loopback/link-local and not allowed
      └── DeliveryError           the SMTP server refused or could not be reached
           ├── TransientDeliveryError   4xx or connection trouble: worth retrying later
           └── PartialDeliveryError     some recipients got it: resending would repeat it for them
@@ -57,3 +59,16 @@ class TransientDeliveryError(DeliveryError):
 
 class PartialDeliveryError(DeliveryError):
     """The server accepted the message for some recipients and refused others: never resend."""
+
+
+class FetchError(DigestError):
+    """A source, page or mailbox could not be fetched."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class UnsafeAddress(FetchError):
+    """The URL leads to an address digest must not fetch from (private, loopback, link-local, ...)."""

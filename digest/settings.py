@@ -11,12 +11,48 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from digest.errors import ConfigError
 
 DEFAULT_CONFIG = Path("digest.toml")
+
+
+class Source(BaseModel):
+    """One subscription: a feed `url`, or a `maildir` folder of newsletters; `[[sources]]` in digest.toml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str | None = None
+    maildir: Path | None = None
+    imap: str | None = None  # imaps://user@host[:port]/folder (TLS only)
+    password: SecretStr | None = None  # the IMAP password
+    name: str | None = None
+    tags: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Source:
+        if [self.url, self.maildir, self.imap].count(None) != 2:
+            raise ValueError(
+                "a source needs exactly one of url = \"https://...\", maildir = \"/path\" or imap = \"imaps://user@host/INBOX\""
+            )
+        if self.imap is not None and not self.imap.lower().startswith("imaps://"):
+            raise ValueError(f"imap source {self.imap!r} must start with imaps:// (IMAP over TLS only)")
+        if self.url is not None and not self.url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"source url {self.url!r} must start with http:// or https://")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The source's identity in the fetch store: its URL, or maildir:PATH."""
+        if self.imap is not None:
+            return self.imap
+        return self.url if self.url is not None else f"maildir:{self.maildir}"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.key
 
 
 class Settings(BaseSettings):
@@ -43,7 +79,7 @@ class Settings(BaseSettings):
 
     # dedupe / cluster
     duplicate_threshold: float = Field(0.8, gt=0, le=1)
-    story_threshold: float = Field(0.3, gt=0, le=1)
+    story_threshold: float | None = Field(None, gt=0, lt=1)  # None: the story model's cross-validated threshold
 
     # summarise
     summarizer: str = "lexrank"
@@ -73,6 +109,17 @@ class Settings(BaseSettings):
     mail_to: Annotated[list[str], NoDecode] = []
     reply_to: str | None = None
     unsubscribe: str | None = None  # URL or mailto: for List-Unsubscribe
+
+    # sources: subscriptions that `digest fetch` turns into inbox files
+    sources: list[Source] = []
+    allow_private_addresses: bool = False  # fetch from private/loopback/link-local addresses too
+    allow_networks: list[str] = []  # CIDRs fetched from even when private, e.g. an intranet feed server
+    fetch_timeout: float = Field(20.0, gt=0)  # seconds to connect, and between two reads
+    fetch_max_bytes: int = Field(10_000_000, gt=0)  # a feed or page is cut (and fails) past this, decoded
+    fetch_max_redirects: int = Field(5, ge=0)
+    fetch_per_host: int = Field(2, ge=1)  # requests in flight to one host
+    fetch_host_delay: float = Field(1.0, ge=0)  # seconds between two requests to one host
+    fetch_user_agent: str | None = None  # default: digest/VERSION (+feed fetcher; ...)
 
     @field_validator("mail_to", mode="before")
     @classmethod

@@ -119,14 +119,22 @@ def daily_digest(
     state: str | None = None,
     config: str | None = None,
     dry_run: bool = False,
+    fetch: bool = False,
 ) -> dict[str, object]:
-    """Digest the inbox's new articles into one briefing in the outbox, and send it when configured."""
+    """Digest the inbox's new articles into one briefing in the outbox, and send it when configured.
+
+    With `fetch`, the configured sources are fetched into the inbox first (the fetch-sources flow).
+    """
     settings = load_settings(
         Path(config) if config else None,
         inbox=inbox and Path(inbox),
         outbox=outbox and Path(outbox),
         state=state and Path(state),
     )
+    if fetch:
+        from flows.fetch_sources import fetch_first
+
+        fetch_first(settings, config)
     return run(settings, dry_run=dry_run).as_dict()
 
 

@@ -81,11 +81,15 @@ def deployment_parameters(settings: Settings, config: Path | None) -> dict[str, 
         "outbox": str(settings.outbox.resolve()),
         "state": str(settings.state.resolve()),
         "config": str(config.resolve()) if config else None,
+        "fetch": True,  # fetch-sources runs first whenever sources are configured
     }
 
 
 def serve(settings: Settings, config: Path | None = None) -> None:
-    """Register `daily-digest/daily` with its cron schedule and time zone, and run it when due."""
+    """Register `daily-digest/daily` with its cron schedule and time zone, and run it when due.
+
+    Each run first fetches the configured sources (the fetch-sources subflow), then digests.
+    """
     from prefect.schedules import Cron
 
     from flows.daily_digest import daily_digest

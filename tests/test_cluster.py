@@ -130,3 +130,40 @@ def test_sample_inbox_clusters_into_its_four_stories() -> None:
                    "orbit-weekly-kestrel-1-copy.txt", "ardmoor-evening-star-satellite.txt"}),
         frozenset({"lanner-echo-last-crossing.txt"}),
     }
+
+
+def test_one_article_resembling_two_stories_does_not_chain_them() -> None:
+    bridge = article("x1", "Marlow Bay footbridge and Belarus prisoners", BRIDGE_A[:3] + RELEASE_A[:3], "Outlet E")
+    stories = cluster([*corpus()[:2], corpus()[3], corpus()[4], bridge])
+    together = [s for s in stories if {"a1", "r1"} <= {a.id for a in s.articles}]
+    assert not together
+    assert frozenset({"a1", "b1"}) <= next(frozenset(a.id for a in s.articles) for s in stories if "a1" in {a.id for a in s.articles})
+
+
+def test_a_placeholder_or_missing_date_is_no_date_and_never_crashes() -> None:
+    # the ingest stage may pass such dates on (a header "Date: 0001-01-01"); clustering must not care
+    articles = [
+        article("z1", "Footbridge collapses in Marlow Bay, 14 hurt", BRIDGE_A, "Outlet A", date="0001-01-01"),
+        article("z2", "Marlow Bay bridge falls into river during rush hour", BRIDGE_B, "Outlet B", date="9999-12-31"),
+        article("z3", "Footbridge collapses in Marlow Bay", BRIDGE_A[:4], "Outlet F", date=None),
+        article("z4", "Marlow Bay council passes budget", BUDGET, "Outlet A", date="0001-01-01"),
+    ]
+    found = groups(cluster(articles))
+    assert found == {frozenset({"z1", "z2", "z3"}), frozenset({"z4"})}
+
+
+def test_the_shipped_pair_model_matches_the_features_and_a_stale_one_says_how_to_retrain(tmp_path: Path) -> None:
+    import json
+
+    import pytest
+
+    from digest.cluster import FEATURES, PairModel, shipped_model
+    from digest.errors import ConfigError
+
+    model = shipped_model()
+    assert len(model.coef) == len(FEATURES) and 0 < model.threshold < 1
+    stale = json.loads(model.to_json())
+    stale["features"] = stale["features"][:-1]
+    (tmp_path / "m.json").write_text(json.dumps(stale))
+    with pytest.raises(ConfigError, match="train_story_model"):
+        PairModel.load(tmp_path / "m.json")
