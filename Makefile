@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/stories.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/fetch.py
 
 clean:
 	rm -rf $(VENV) .digest outbox/*/ outbox/index.html

@@ -1,10 +1,14 @@
-"""Reliability figures: the bad-input matrix, SIGKILL crash trials, and concurrent runs.
+"""Reliability figures: bad inputs, SIGKILL crash trials, concurrent runs, and delivery and state faults
+against real SMTP servers on 127.0.0.1 (slow, trickling, dropping, refusing per recipient), signals
+during DATA, a lost, emptied, truncated and damaged state store, path spellings, manual then flow runs,
+read-only and locked storage.
 
-Prints one table and a last line that sums it up, e.g.
-`faults: 30 inputs, 30 handled, 0 lost; 20 crash trials, 0 lost, 0 duplicated; 3 concurrent runs, 0 duplicates`.
+Prints the tables and a last line that sums them up:
+inputs tried / handled / lost, messages expected / delivered / duplicated, runs blocked.
 
-    python bench/faults.py            # about a minute
-    python bench/faults.py --full     # 60 crash trials
+    python bench/faults.py                 # DATA answered after 45 s by the slow server
+    python bench/faults.py --slow 3        # a shorter slow server
+    python bench/faults.py --full          # 60 crash trials
 """
 
 from __future__ import annotations
@@ -12,24 +16,33 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", ROOT.parent / "shared" / "corpus"))
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # test support: crash injection, bad inputs
-
-# benches copy files in and run at once: no settle time (a test of the settle time sets its own)
-os.environ.setdefault("DIGEST_SETTLE_SECONDS", "0")
+sys.path.insert(0, str(ROOT / "tests"))
+for key, value in {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+                   "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+                   "DIGEST_SETTLE_SECONDS": "0"}.items():
+    # offline, quiet, patient on a busy machine; files written here are complete (the matrix sets its own settle time)
+    os.environ.setdefault(key, value)  # test support: crash injection, bad inputs
 
 from support import bad_inputs, crash, poison  # noqa: E402
+from support.smtp import Behaviour, faulty_smtp, port_of  # noqa: E402
 
-from digest import pipeline  # noqa: E402
+from digest import ledger, pipeline  # noqa: E402
+from digest.errors import DigestError, UndeliveredError  # noqa: E402
 from digest.settings import load_settings  # noqa: E402
+from digest.state import StateStore  # noqa: E402
 
 
 def crash_trials(work: Path, trials: int) -> tuple[int, int, int, int, list[str]]:
@@ -77,36 +90,466 @@ def concurrent_runs(work: Path, n: int = 3) -> tuple[int, int]:
     return n, max(0, digests - 1)
 
 
+# --- delivery and state faults ---------------------------------------------------------------
+
+READERS = ["a@example.com", "b@example.com"]
+
+
+@dataclass
+class Tally:
+    """What one delivery/state scenario did."""
+
+    name: str
+    expected: int = 0  # copies the readers should end up with (one per reader the server accepts)
+    delivered: int = 0  # readers who got at least one copy
+    duplicated: int = 0  # copies beyond the first, sent again although the first outcome was known
+    retry_copies: int = 0  # copies beyond the first, sent once more after an unknown outcome (allowed)
+    runs: int = 0
+    blocked: int = 0  # runs that overran their bound, or ended with an error a user cannot read
+    visible: bool = True  # every undelivered digest failed its run and says why
+    notes: list[str] = field(default_factory=list)
+
+
+class Setup:
+    """One scenario's folders and settings; runs the pipeline and keeps the copies of every server."""
+
+    def __init__(self, work: Path, tally: Tally, **settings: Any) -> None:
+        self.work, self.tally = work, tally
+        (work / "inbox").mkdir(parents=True)
+        for f in sorted((CORPUS / "seeds").glob("*.txt"))[:2]:
+            shutil.copy(f, work / "inbox" / f.name)
+        self.settings: dict[str, Any] = {
+            "inbox": work / "inbox", "outbox": work / "outbox", "state": work / "state",
+            "smtp_host": "127.0.0.1", "smtp_security": "none", "mail_to": READERS, "mail_from": "digest@news.example",
+            "smtp_timeout": 5.0, "smtp_data_timeout": 10.0, "smtp_session_timeout": 60.0,
+        }
+        self.settings.update(settings)
+        self.copies: list[Any] = []
+
+    def run(self, server: Any, bound: float = 120.0, expect_failure: bool | None = None, **kw: Any) -> str:
+        """Run once against `server`; return 'ok', 'undelivered' or the error; count blocked runs."""
+        values = {**self.settings, **({"smtp_port": port_of(server)} if server else {}), **kw}
+        start = time.monotonic()
+        self.tally.runs += 1
+        outcome = "ok"
+        try:
+            pipeline.run(load_settings(None, **values), report=lambda line: None)
+        except UndeliveredError as exc:
+            outcome = "undelivered"
+            if "\n" in str(exc) or not str(exc):
+                self.tally.notes.append(f"unreadable error: {exc!r}")
+                self.tally.blocked += 1
+        except DigestError as exc:
+            outcome = f"error: {exc}"
+        except Exception as exc:  # a traceback for the user: counted as a blocked run
+            self.tally.blocked += 1
+            self.tally.notes.append(f"traceback: {exc!r}")
+            outcome = f"crash: {exc!r}"
+        if time.monotonic() - start > bound:
+            self.tally.blocked += 1
+            self.tally.notes.append(f"a run took {time.monotonic() - start:.0f} s (bound {bound:.0f} s)")
+        failed = outcome == "undelivered" or outcome.startswith("error: ")  # a clear line and a non-zero exit
+        if expect_failure is not None and failed != expect_failure:
+            self.tally.visible = False
+            self.tally.notes.append(f"run outcome {outcome!r}, expected {'a failure' if expect_failure else 'success'}")
+        return outcome
+
+    def keep(self, server: Any) -> None:
+        self.copies.extend(server.copies)
+
+    def count(self, accepting: list[str]) -> Tally:
+        """Count copies per reader; an extra copy is a retry copy only if the record shows an unknown outcome."""
+        records = [ledger.read(h) for h in sorted((self.work / "outbox").glob("*/digest*.html"))]
+        unknown = {a for r in records if r for a, rec in r.recipients.items() if rec.unknown}
+        t = self.tally
+        t.expected += len(accepting) * max(1, len(records))
+        per: dict[tuple[str, str], int] = {}
+        for c in self.copies:
+            for rcpt in c.rcpt:
+                per[(rcpt, c.message_id)] = per.get((rcpt, c.message_id), 0) + 1
+        for (rcpt, _), n in per.items():
+            t.delivered += 1
+            if n > 1:
+                if rcpt in unknown and n - 1 <= 1:
+                    t.retry_copies += n - 1
+                else:
+                    t.duplicated += n - 1
+        return t
+
+
+def normal(work: Path, slow: float) -> Tally:
+    t = Tally("good server, 3 runs")
+    s = Setup(work, t)
+    with faulty_smtp() as server:
+        for _ in range(3):
+            s.run(server, expect_failure=False)
+        s.keep(server)
+    return s.count(READERS)
+
+
+def slow_server(work: Path, slow: float) -> Tally:
+    t = Tally(f"DATA answered after {slow:g} s (default timeouts)")
+    s = Setup(work, t, mail_to=READERS[:1], smtp_timeout=30.0, smtp_data_timeout=600.0, smtp_session_timeout=1200.0)
+    with faulty_smtp(Behaviour(data_delay=slow)) as server:
+        s.run(server, bound=slow + 120, expect_failure=False)
+        s.run(server, bound=slow + 120, expect_failure=False)
+        s.keep(server)
+    return s.count(READERS[:1])
+
+
+def trickle(work: Path, slow: float) -> Tally:
+    t = Tally("220- line every 1 s, session deadline 5 s")
+    s = Setup(work, t, smtp_session_timeout=5.0)
+    with faulty_smtp(Behaviour(greeting_trickle=1.0)) as server:
+        s.run(server, bound=30, expect_failure=True)
+    with faulty_smtp() as server:  # the server mends: the digest goes out once
+        s.run(server, expect_failure=False)
+        s.keep(server)
+    return s.count(READERS)
+
+
+def dropped(kept: bool) -> Callable[[Path, float], Tally]:
+    def scenario(work: Path, slow: float) -> Tally:
+        t = Tally(f"dropped after DATA, message {'kept' if kept else 'lost'} by the server")
+        s = Setup(work, t)
+        with faulty_smtp(Behaviour(drop_after_data=True, keep_before_drop=kept)) as server:
+            s.run(server, expect_failure=True)
+            s.keep(server)
+        with faulty_smtp() as server:
+            for _ in range(3):
+                s.run(server)
+            s.keep(server)
+        return s.count(READERS)
+    return scenario
+
+
+def silent(work: Path, slow: float) -> Tally:
+    t = Tally("no reply to DATA (timeout 2 s), every run")
+    s = Setup(work, t, smtp_data_timeout=2.0)
+    with faulty_smtp(Behaviour(silent_after_data=True)) as server:
+        for _ in range(4):  # the first try, its one retry, then never again
+            s.run(server, expect_failure=True)
+        s.keep(server)
+    return s.count([])
+
+
+def per_recipient(work: Path, slow: float) -> Tally:
+    t = Tally("452 for a (then ok), 550 for b")
+    s = Setup(work, t)
+    tries: list[str] = []
+
+    def refuse(address: str) -> str | None:
+        tries.append(address)
+        if address.startswith("b@"):
+            return "550 5.1.1 no such user"
+        return "452 4.2.2 mailbox full" if tries.count(address) == 1 else None
+
+    with faulty_smtp(Behaviour(rcpt_reply=refuse)) as server:
+        for _ in range(3):
+            s.run(server, expect_failure=True if _ < 2 else None)
+        s.keep(server)
+    if tries.count("b@example.com") != 1:
+        t.notes.append(f"b@ was tried {tries.count('b@example.com')} times after a 550")
+        t.visible = False
+    return s.count(READERS[:1])
+
+
+def refused_all(work: Path, slow: float) -> Tally:
+    t = Tally("550 for every reader")
+    s = Setup(work, t)
+    with faulty_smtp(Behaviour(data_reply="550 5.7.1 rejected")) as server:
+        s.run(server, expect_failure=True)
+        s.run(server, expect_failure=False)  # a refusal is final: not resent, the next run is clean
+        s.keep(server)
+    return s.count([])
+
+
+def no_recipient(work: Path, slow: float) -> Tally:
+    t = Tally("SMTP host but no mail_to")
+    s = Setup(work, t, mail_to=[])
+    with faulty_smtp() as server:
+        s.run(server, expect_failure=True)
+        s.keep(server)
+    return s.count([])
+
+
+SIGNAL_CHILD = r"""
+import sys
+from pathlib import Path
+from digest import pipeline
+from digest.errors import Interrupted
+from digest.settings import load_settings
+pipeline.STOP_GRACE_SECONDS = float(sys.argv[5])
+s = load_settings(None, inbox=Path(sys.argv[1]), outbox=Path(sys.argv[2]), state=Path(sys.argv[3]),
+                  smtp_host="127.0.0.1", smtp_port=int(sys.argv[4]), smtp_security="none", mail_from="digest@news.example",
+                  mail_to=["a@example.com", "b@example.com"], smtp_data_timeout=30.0)
+try:
+    pipeline.run(s, report=lambda line: None)
+except Interrupted as exc:
+    sys.exit(128 + exc.signum)
+"""
+
+
+def signalled(sig: signal.Signals, answers: bool) -> Callable[[Path, float], Tally]:
+    def scenario(work: Path, slow: float) -> Tally:
+        what = "answered within the grace" if answers else "never answered"
+        t = Tally(f"{sig.name} during DATA, {what}")
+        s = Setup(work, t)
+        behaviour = Behaviour(data_delay=1.0) if answers else Behaviour(silent_after_data=True)
+        with faulty_smtp(behaviour) as server:
+            args = [str(work / "inbox"), str(work / "outbox"), str(work / "state"), str(port_of(server)), "3"]
+            proc = subprocess.Popen([sys.executable, "-c", SIGNAL_CHILD, *args], cwd=ROOT,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            behaviour.data_received.wait(300)
+            proc.send_signal(sig)
+            try:
+                _, err = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                t.blocked += 1
+                err = ""
+            t.runs += 1
+            if proc.returncode != 128 + sig:
+                t.notes.append(f"exit {proc.returncode}: {err[-300:]}")
+                t.blocked += 1
+            s.keep(server)
+        with faulty_smtp() as server:
+            for _ in range(2):
+                s.run(server)
+            s.keep(server)
+        return s.count(READERS)
+    return scenario
+
+
+def damaged_store(how: str) -> Callable[[Path, float], Tally]:
+    def scenario(work: Path, slow: float) -> Tally:
+        t = Tally(f"state store {how} after sending")
+        s = Setup(work, t)
+        with faulty_smtp() as server:
+            s.run(server, expect_failure=False)
+            db = work / "state" / "state.sqlite"
+            with StateStore(db) as store:
+                store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if how == "lost":
+                shutil.rmtree(db.parent)
+            elif how == "emptied":
+                db.write_bytes(b"")
+            elif how == "truncated":
+                db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
+            else:
+                data = bytearray(db.read_bytes())
+                data[100:4096] = bytes(i % 251 for i in range(3996))
+                db.write_bytes(bytes(data))
+            outcome = s.run(server)
+            if how in ("truncated", "corrupt"):
+                if "digest repair" not in outcome:
+                    t.notes.append(f"the error does not name `digest repair`: {outcome}")
+                    t.visible = False
+                pipeline.repair(load_settings(None, **{**s.settings, "smtp_port": port_of(server)}), lambda line: None)
+                s.run(server, expect_failure=False)
+            s.run(server, expect_failure=False)
+            s.keep(server)
+        digests = len(list((work / "outbox").glob("*/digest*.html")))
+        if digests != 1:
+            t.notes.append(f"{digests} digests: articles digested again" if digests > 1 else "no digest written")
+            t.duplicated += max(0, digests - 1)
+        return s.count(READERS)
+    return scenario
+
+
+def spellings(work: Path, slow: float) -> Tally:
+    t = Tally("paths: relative, absolute, ./x/../x")
+    s = Setup(work, t)
+    here = os.getcwd()
+    os.chdir(work)
+    try:
+        with faulty_smtp() as server:
+            for folders in ({"inbox": Path("inbox"), "outbox": Path("outbox"), "state": Path("state")},
+                            {"inbox": work / "inbox", "outbox": work / "outbox", "state": work / "state"},
+                            {"inbox": Path("./inbox/"), "outbox": Path("state/../outbox"), "state": Path("./state")}):
+                s.run(server, expect_failure=False, **folders)
+            s.keep(server)
+    finally:
+        os.chdir(here)
+    return s.count(READERS)
+
+
+def manual_then_flow(work: Path, slow: float) -> Tally:
+    t = Tally("manual run (relative), then flow runs (absolute)")
+    s = Setup(work, t)
+    from flows.daily_digest import daily_digest
+
+    here = os.getcwd()
+    with faulty_smtp() as server:
+        config = work / "digest.toml"
+        config.write_text(f'smtp_host = "127.0.0.1"\nsmtp_port = {port_of(server)}\nsmtp_security = "none"\n'
+                          'mail_to = ["a@example.com", "b@example.com"]\nmail_from = "digest@news.example"\n')
+        os.chdir(work)
+        try:
+            s.run(server, expect_failure=False, inbox=Path("inbox"), outbox=Path("outbox"), state=Path("state"))
+        finally:
+            os.chdir(here)
+        (work / "inbox" / "late.txt").write_text(bad_inputs.good_article("Council decides on the tram", "the river tram"))
+        for _ in range(2):  # as the served deployment runs it: the flow, absolute folders from its parameters
+            t.runs += 1
+            state = daily_digest(inbox=str(work / "inbox"), outbox=str(work / "outbox"), state=str(work / "state"),
+                                 config=str(config), return_state=True)
+            if not state.is_completed():
+                t.visible = False
+                t.notes.append(f"flow run {state.name}")
+        s.keep(server)
+    return s.count(READERS)
+
+
+def storage(work: Path, slow: float) -> Tally:
+    """Read-only state folder (a read-only bind mount, where the machine allows it) and a locked store."""
+    t = Tally("read-only state folder, locked store")
+    s = Setup(work, t, smtp_host=None, mail_to=[], state_timeout=1.0)
+    s.run(None)  # a first run makes the store
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+         "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(120)", str(work / "state" / "state.sqlite")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None
+        holder.stdout.readline()
+        outcome = s.run(None, bound=30)
+        if "locked by another program" not in outcome:
+            t.notes.append(f"locked store: {outcome}")
+            t.visible = False
+    finally:
+        holder.kill()
+        holder.wait()
+    code = (
+        "set -e; mount --bind \"$1\" \"$1\"; mount -o remount,bind,ro \"$1\"; "
+        f"{sys.executable} -m digest.cli run --inbox \"$2\" --outbox \"$3\" --state \"$1\" 2>&1 | tail -3"
+    )
+    try:
+        out = subprocess.run(["unshare", "-m", "sh", "-c", code, "sh", str(work / "state"), str(work / "inbox"),
+                              str(work / "outbox")], capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
+        text = out.stdout + out.stderr
+        t.runs += 1
+        if "Traceback" in text or not ("read-only" in text.lower() or "not writable" in text):
+            t.notes.append(f"read-only state folder: {text.strip()[-300:]}")
+            t.visible = False
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        t.notes.append(f"read-only case not run here ({exc})")
+    return t
+
+
+def sigterm_cli(work: Path, slow: float) -> Tally:
+    """`digest run` stopped with SIGTERM during DATA: exit 143, every child process gone, nothing resent."""
+    t = Tally("SIGTERM to `digest run` during DATA")
+    s = Setup(work, t)
+    behaviour = Behaviour(data_delay=1.0)
+    with faulty_smtp(behaviour) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+        env.update({"DIGEST_SETTLE_SECONDS": "0", "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port_of(server)),
+                    "DIGEST_SMTP_SECURITY": "none", "DIGEST_MAIL_TO": ",".join(READERS),
+                    "DIGEST_MAIL_FROM": "digest@news.example",
+                    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"})
+        proc = subprocess.Popen([sys.executable, "-m", "digest.cli", "run", "--state", "state"], cwd=work, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        behaviour.data_received.wait(600)
+        children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True,
+                                  check=False).stdout.split()
+        proc.send_signal(signal.SIGTERM)
+        t.runs += 1
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            t.blocked += 1
+            err = ""
+        if proc.returncode != 143:
+            t.notes.append(f"exit {proc.returncode}: {err[-300:]}")
+        time.sleep(2)
+        alive = [c for c in children if Path(f"/proc/{c}").exists()
+                 and Path(f"/proc/{c}/stat").read_text().split(")")[-1].split()[0] != "Z"]
+        if alive:
+            t.notes.append(f"{len(alive)} child process(es) of {len(children)} outlived the run")
+            t.blocked += 1
+        s.keep(server)
+    with faulty_smtp() as server:
+        s.run(server)
+        s.keep(server)
+    return s.count(READERS)
+
+
+def delivery_faults(work: Path, slow: float, with_cli: bool) -> list[Tally]:
+    scenarios: list[Callable[[Path, float], Tally]] = [
+        normal, slow_server, trickle, dropped(kept=False), dropped(kept=True), silent, per_recipient, refused_all,
+        no_recipient, signalled(signal.SIGTERM, True), signalled(signal.SIGINT, True),
+        signalled(signal.SIGTERM, False), damaged_store("lost"), damaged_store("emptied"),
+        damaged_store("truncated"), damaged_store("corrupt"), spellings, manual_then_flow, storage,
+    ]
+    if with_cli:
+        scenarios.append(sigterm_cli)
+    tallies = []
+    for i, scenario in enumerate(scenarios):
+        started = time.monotonic()
+        tally = scenario(work / f"d{i}", slow)
+        tally.notes.append(f"{time.monotonic() - started:.0f} s")
+        tallies.append(tally)
+        print(f"  {tally.name}: expected {tally.expected}, delivered {tally.delivered}, duplicated {tally.duplicated}, "
+              f"retry copies {tally.retry_copies}, blocked {tally.blocked}, visible {tally.visible} ({'; '.join(tally.notes)})",
+              flush=True)
+    return tallies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="60 crash trials instead of 20")
+    parser.add_argument("--slow", type=float, default=45.0, help="seconds the slow server takes to answer DATA")
+    parser.add_argument("--no-cli", action="store_true", help="skip `digest run` under SIGTERM (starts Prefect)")
+    parser.add_argument("--only-delivery", action="store_true", help="only the delivery and state faults")
     args = parser.parse_args()
     trials = 60 if args.full else 20
     work = Path(tempfile.mkdtemp(prefix="digest-faults-"))
     start = time.perf_counter()
     try:
-        outcomes = [*bad_inputs.run_matrix(work / "matrix"), *poison.bench_outcomes(work / "poison")]
+        outcomes: list[bad_inputs.Outcome] = []
+        n_trials = recovered = lost = duplicated = runs = extra = 0
+        if not args.only_delivery:
+            outcomes = [*bad_inputs.run_matrix(work / "matrix"), *poison.bench_outcomes(work / "poison")]
+            print(f"{'input':<28}{'expected':<10}{'got':<11}reason")
+            for o in outcomes:
+                mark = "" if o.handled else "  <-- NOT HANDLED"
+                name = o.case.name.replace("\n", "\\n")[:27]
+                print(f"{name:<28}{o.case.expect:<10}{o.got:<11}{o.reason[:60]}{mark}")
+            n_trials, recovered, lost, duplicated, notes = crash_trials(work / "crash", trials)
+            for note in notes:
+                print(note)
+            runs, extra = concurrent_runs(work / "concurrent")
         handled = sum(o.handled for o in outcomes)
         lost_inputs = sum(1 for o in outcomes if not o.still_there or o.got == "missing")
-        print(f"{'input':<28}{'expected':<10}{'got':<11}reason")
-        for o in outcomes:
-            mark = "" if o.handled else "  <-- NOT HANDLED"
-            name = o.case.name.replace("\n", "\\n")[:27]
-            print(f"{name:<28}{o.case.expect:<10}{o.got:<11}{o.reason[:60]}{mark}")
-        n_trials, recovered, lost, duplicated, notes = crash_trials(work / "crash", trials)
-        for note in notes:
-            print(note)
-        runs, extra = concurrent_runs(work / "concurrent")
+        print("delivery and state faults:")
+        tallies = delivery_faults(work / "delivery", args.slow, not args.no_cli)
+        print()
+        print(f"{'delivery / state fault':<52}{'expected':>9}{'got':>6}{'dup':>6}{'retry':>7}{'blocked':>9}  visible")
+        for t in tallies:
+            print(f"{t.name[:51]:<52}{t.expected:>9}{t.delivered:>6}{t.duplicated:>6}{t.retry_copies:>7}{t.blocked:>9}  "
+                  f"{'yes' if t.visible else 'NO'}")
+        expected = sum(t.expected for t in tallies)
+        delivered = sum(t.delivered for t in tallies)
+        dup = sum(t.duplicated for t in tallies)
+        retry = sum(t.retry_copies for t in tallies)
+        blocked = sum(t.blocked for t in tallies)
+        hidden = sum(not t.visible for t in tallies)
+        n_runs = sum(t.runs for t in tallies)
         print()
         print(f"{'check':<34}{'count':>8}{'ok':>8}{'bad':>8}")
         print(f"{'bad inputs handled':<34}{len(outcomes):>8}{handled:>8}{len(outcomes) - handled:>8}")
         print(f"{'crash trials recovered':<34}{n_trials:>8}{recovered:>8}{n_trials - recovered:>8}")
         print(f"{'concurrent runs, extra digests':<34}{runs:>8}{runs - extra:>8}{extra:>8}")
+        print(f"{'delivery/state scenarios':<34}{len(tallies):>8}{len(tallies) - hidden:>8}{hidden:>8}")
         print(f"(took {time.perf_counter() - start:.0f} s)")
         print(
-            f"faults: {len(outcomes)} inputs, {handled} handled, {lost_inputs} lost; "
-            f"{n_trials} crash trials, {lost} lost, {duplicated} duplicated; "
-            f"{runs} concurrent runs, {extra} duplicates"
+            f"faults: inputs tried {len(outcomes)}, handled {handled}, lost {lost_inputs}; "
+            f"messages expected {expected}, delivered {delivered}, duplicated {dup} "
+            f"(+{retry} bounded retry copies after an unknown outcome); runs {n_runs}, blocked {blocked}; "
+            f"{n_trials} crash trials, {lost} lost, {duplicated} duplicated; {runs} concurrent runs, {extra} duplicates; "
+            f"{hidden} scenarios with a failure not made visible"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

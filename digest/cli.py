@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 
 import click
 
-from digest.errors import ConfigError, DigestError, InputError, RunInProgress
-from digest.settings import Settings, load_settings
+from digest.errors import ConfigError, DigestError, InputError, Interrupted, RunInProgress, UndeliveredError
+from digest.settings import Settings, check_folders, load_settings
+from digest.state import run_lock
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,9 +26,13 @@ PREFECT_DEFAULTS = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "CRITICAL",
     "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "CRITICAL",
+    # `digest run`'s temporary API server: Prefect's 20 s is too short for a busy machine
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 EXIT_CONFIG, EXIT_INPUT, EXIT_BUSY, EXIT_ERROR = 2, 3, 4, 1
+EXIT_UNDELIVERED = 5  # the digest was written but did not reach every recipient
 EXIT_CODES: tuple[tuple[type[DigestError], int], ...] = (
+    (UndeliveredError, EXIT_UNDELIVERED),
     (RunInProgress, EXIT_BUSY),
     (ConfigError, EXIT_CONFIG),
     (InputError, EXIT_INPUT),
@@ -39,6 +44,22 @@ def quiet_prefect() -> None:
     """Turn Prefect's telemetry off and its console logging down, unless the user set them."""
     for key, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
+
+
+def keep_history_in(state: Path) -> None:
+    """Keep Prefect's run history of `digest run` in the state folder, in the database `digest server` uses.
+
+    Only for the temporary in-process API (no PREFECT_API_URL) and unless a database is already
+    chosen; must run before Prefect is imported. `digest server` then shows these runs too.
+    """
+    if "PREFECT_API_URL" in os.environ or any(k in os.environ for k in PREFECT_DATABASE_VARIABLES):
+        return
+    folder = state.resolve() / "prefect"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{folder / 'server.db'}"
+
+
+PREFECT_DATABASE_VARIABLES = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
 
 
 def settings_from(
@@ -65,6 +86,13 @@ def handle_errors(fn: F) -> F:
             prefix = "configuration error: " if isinstance(exc, ConfigError) else ""
             click.echo(f"digest: {prefix}{exc}", err=True)
             sys.exit(code)
+        except Interrupted as exc:
+            click.echo(f"digest: {exc}; what was written and sent is recorded, the next run picks up the rest", err=True)
+            sys.exit(128 + exc.signum)
+        except OSError as exc:  # a path the user gave: permissions, a full disk, a folder that vanished
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"digest: {exc.strerror or exc}{where}; check the path and its permissions", err=True)
+            sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("digest: interrupted; nothing was marked done, the next run picks up the same articles", err=True)
             sys.exit(130)
@@ -102,6 +130,18 @@ def main() -> None:
     Settings come from ./digest.toml and DIGEST_* environment variables (e.g. DIGEST_SMTP_HOST).
     """
     quiet_prefect()
+    stop_on_sigterm()
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (timeout, systemd, Docker) unwind like Ctrl-C, so child processes (the temporary
+    Prefect server) are stopped and what was done is recorded."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 @main.command()
@@ -125,8 +165,10 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
     settings = settings_from(config, inbox, outbox, state)
     if fetch and settings.sources:
         settings.inbox.mkdir(parents=True, exist_ok=True)
-    if not settings.inbox.is_dir():
-        raise ConfigError(f"inbox folder {settings.inbox} does not exist; create it or pass --inbox DIR")
+    check_folders(settings)
+    with run_lock(settings.state):  # another run holds it: say so now, not after Prefect has started
+        pass
+    keep_history_in(settings.state)
     from digest.summarise import summarizer_for
 
     summarizer_for(settings.summarizer)  # settings errors before the flow starts
@@ -208,29 +250,38 @@ def clean(files: tuple[Path, ...], out: Path | None, explain: bool, fmt: str, co
 @config_option
 @click.option("--state", type=click.Path(path_type=Path, file_okay=False), help="State folder (default ./.digest).")
 @click.option("--port", type=int, help="Port on 127.0.0.1 (default 4200, setting server_port).")
+@click.option("--no-ui", is_flag=True, help="Serve the API only, without Prefect's dashboard.")
 @handle_errors
-def server(config: Path | None, state: Path | None, port: int | None) -> None:
-    """Start the embedded Prefect server on 127.0.0.1, its database under the state folder.
+def server(config: Path | None, state: Path | None, port: int | None, no_ui: bool) -> None:
+    """Start the embedded Prefect server on 127.0.0.1 with its dashboard, its database under the state folder.
 
-    Schedules need a real server; leave this running, then `digest serve` in another terminal.
+    Schedules need a real server; leave this running, then `digest serve` in another terminal. Open
+    the dashboard in a browser to watch runs, their log lines and each run's report.
 
     \b
     Examples:
-      digest server
+      digest server                  # dashboard on http://127.0.0.1:4200
       digest server --port 4300      # then: export PREFECT_API_URL=http://127.0.0.1:4300/api
+      digest server --no-ui          # the API only
     """
     import subprocess
 
     from flows import deploy
 
     settings = settings_from(config, state=state, server_port=port)
-    click.echo(f"digest: Prefect server on http://127.0.0.1:{settings.server_port}/api "
-               f"(database in {settings.state / 'prefect'}); Ctrl-C stops it")
+    address = f"http://127.0.0.1:{settings.server_port}"
+    where = f"API on {address}/api" if no_ui else f"dashboard on {address}, API on {address}/api"
+    click.echo(f"digest: Prefect server: {where} (database in {settings.state / 'prefect'}); Ctrl-C stops it")
+    import signal
+
+    child = subprocess.Popen(deploy.server_command(settings), env=deploy.server_environment(settings, ui=not no_ui))
+    # a service manager stops us with SIGTERM: stop the server too rather than orphan it
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     try:
-        code = subprocess.call(deploy.server_command(settings), env=deploy.server_environment(settings))
-    except KeyboardInterrupt:
-        code = 0
-    sys.exit(code)
+        code = child.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the server as well (same process group)
+        code = child.wait()
+    sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code)
 
 
 def use_server(settings: Settings) -> str:
@@ -259,7 +310,9 @@ def serve(config: Path | None, inbox: Path | None, outbox: Path | None, state: P
     from flows import deploy
 
     settings = settings_from(config, inbox, outbox, state)
+    check_folders(settings)
     url = use_server(settings)
+    deploy.require_server(url)
     click.echo(f"digest: serving {deploy.DEPLOYMENT} ({settings.schedule!r} in {deploy.timezone_of(settings)}) "
                f"via {url}; Ctrl-C stops it")
     try:
@@ -274,7 +327,7 @@ def serve(config: Path | None, inbox: Path | None, outbox: Path | None, state: P
 @click.option("--timeout", type=float, default=600, show_default=True, help="Seconds to wait for the run.")
 @handle_errors
 def trigger(config: Path | None, state: Path | None, timeout: float) -> None:
-    """Start a run of daily-digest/daily now, through the server, and wait for it.
+    """Start a run of daily-digest/daily now through the server, print its lines as it goes, end with the digest's path.
 
     \b
     Examples:
@@ -284,10 +337,12 @@ def trigger(config: Path | None, state: Path | None, timeout: float) -> None:
     from flows import deploy
 
     settings = settings_from(config, state=state)
-    use_server(settings)
-    run = deploy.trigger(timeout)
+    deploy.require_server(use_server(settings))
+    run, closing = deploy.trigger(timeout, click.echo)
     state_name = run.state.name if run.state else "unknown"
     click.echo(f"digest: run {run.name} finished: {state_name}")
+    for line in closing:
+        click.echo(line)
     if not run.state or not run.state.is_completed():
         sys.exit(EXIT_ERROR)
 
@@ -329,9 +384,101 @@ def status(config: Path | None, inbox: Path | None, outbox: Path | None, state: 
             click.echo(f"  pending: {a['path']}")
         for a in store.articles("failed"):
             click.echo(f"  failed: {a['path']}: {a['reason']}")
-        for d in store.digests(limit=10):
-            if d.delivery not in ("sent",):
-                click.echo(f"digest {d.path}: {d.delivery}{': ' + d.delivery_reason if d.delivery_reason else ''}")
+        for line in delivery_lines(store.digests(limit=20)):
+            click.echo(line)
+
+
+def delivery_lines(rows: list[Any]) -> list[str]:
+    """One line per digest not delivered to everyone (each digest once), with each recipient's outcome."""
+    from digest import ledger
+    from digest.errors import StateError
+
+    lines, seen = [], set()
+    for d in rows:
+        if d.message_id in seen or d.delivery in ("sent", "outbox-only"):
+            continue
+        seen.add(d.message_id)
+        lines.append(f"digest {d.path}: {d.delivery}")
+        try:
+            record = ledger.read(Path(d.path))
+        except StateError as exc:
+            record, d_reason = None, str(exc)
+        else:
+            d_reason = d.delivery_reason
+        if record is None or not record.recipients:
+            lines.append(f"  {d_reason}" if d_reason else "  no delivery record")
+            continue
+        for address, r in record.recipients.items():
+            lines.append(f"  {address}: {r.status}" + (f" ({r.reply})" if r.reply else ""))
+    return lines
+
+
+@main.command()
+@with_folders
+@handle_errors
+def repair(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None) -> None:
+    """Rebuild a lost or damaged state store from the outbox, sending and digesting nothing again.
+
+    Each digest in the outbox keeps a delivery record beside it (digest.delivery): its articles,
+    story memory and what was sent to whom. A damaged store is moved aside, never deleted.
+
+    \b
+    Example:
+      digest repair --state ~/.digest --outbox ~/briefings
+    """
+    from digest import pipeline
+
+    settings = settings_from(config, inbox, outbox, state)
+    pipeline.repair(settings, lambda line: click.echo(f"digest: {line}"))
+
+
+@main.command()
+@with_folders
+@handle_errors
+def check(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None) -> None:
+    """Check the setup end to end without doing any work: one line per check, exit 1 on a failure.
+
+    Settings (digest.toml, DIGEST_* variables), the folders, the schedule, the SMTP
+    server (EHLO, STARTTLS and login, nothing sent) and the Prefect server.
+
+    \b
+    Examples:
+      digest check
+      DIGEST_SMTP_HOST=smtp.example.com digest check --config /etc/digest.toml
+    """
+    from digest import checks
+    from flows import deploy
+
+    try:
+        settings = settings_from(config, inbox, outbox, state)
+    except ConfigError as exc:
+        click.echo(checks.Check("settings", "FAIL", str(exc)).line())
+        sys.exit(EXIT_CONFIG)
+    source = config or Path(os.environ.get("DIGEST_CONFIG", "digest.toml"))
+    found = [checks.Check("settings", "ok", f"{source}" if source.is_file() else "defaults and DIGEST_* variables")]
+    found += checks.folders(settings)
+    found.append(checks.schedule(settings, deploy.timezone_of(settings)))
+
+    def password() -> str | None:
+        if settings.smtp_password is not None or not settings.smtp_password_block:
+            return settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        from flows.daily_digest import smtp_password  # a Prefect Secret block: import Prefect only then
+
+        return smtp_password(settings)
+
+    found.append(checks.smtp(settings, password))
+    url = deploy.api_url(settings)
+    problem = deploy.server_problem(url)
+    if problem is None:
+        found.append(checks.Check("prefect", "ok", f"server at {url} is healthy"))
+    elif "PREFECT_API_URL" in os.environ:
+        found.append(checks.Check("prefect", "FAIL", f"{problem}; start it or fix PREFECT_API_URL"))
+    else:
+        found.append(checks.Check("prefect", "skip", f"{problem}: `digest run` needs none, a schedule needs `digest server`"))
+    for item in found:
+        click.echo(item.line())
+    if any(item.outcome == "FAIL" for item in found):
+        sys.exit(EXIT_ERROR)
 
 
 @main.command("send-test")
@@ -340,7 +487,10 @@ def status(config: Path | None, inbox: Path | None, outbox: Path | None, state: 
 @click.option("--to", "to", required=True, multiple=True, help="Recipient address (repeatable).")
 @handle_errors
 def send_test(config: Path | None, outbox: Path | None, to: tuple[str, ...]) -> None:
-    """Send the latest digest in the outbox to one address, to check the SMTP settings.
+    """Send a test copy of the latest digest to each given address, to check the SMTP settings.
+
+    Each address gets its own fresh message: a "[test]" subject, its own Message-ID, only that
+    address in To:. Nothing is recorded as sent.
 
     \b
     Example:
@@ -357,8 +507,9 @@ def send_test(config: Path | None, outbox: Path | None, to: tuple[str, ...]) -> 
     eml = max(latest, key=lambda p: p.stat().st_mtime)
     from flows.daily_digest import smtp_password
 
-    deliver.send(eml.read_bytes(), settings, smtp_password(settings))
-    click.echo(f"digest: sent {eml} to {', '.join(to)}")
+    message = deliver.test_message(eml.read_bytes(), settings)
+    deliver.send(message, settings, smtp_password(settings), recipients=list(to))
+    click.echo(f"digest: sent a test copy of {eml} to {', '.join(to)}")
 
 
 def stem(path: Path) -> str:

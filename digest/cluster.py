@@ -84,7 +84,7 @@ TERMS_PER_ARTICLE = 40  # vector length kept per article
 WIDE_TERMS = 150  # vector length of the plain TF-IDF rows (every kept word, no name/rarity boost)
 SIGNATURE_TERMS = 60
 QUERY_TERMS = 12  # salient terms an article (or a story, in memory) is looked up by
-PAIR_CHUNK = 500_000  # candidate pairs scored at once (bounds memory)
+PAIR_CHUNK = 200_000  # candidate pairs scored at once (bounds memory)
 BACKGROUND_DOCS = 100  # pseudo-documents without any term: a small batch still has a meaningful idf
 MIN_SHARED_TERMS = 4  # a pair sharing fewer terms than this has its similarity scaled down in proportion
 MIN_SHARED_TITLE_TERMS = 3  # two headlines sharing fewer terms ("Marlow Bay") are no evidence at all
@@ -428,29 +428,22 @@ def _dot(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
     return np.asarray(a.multiply(b).sum(axis=1)).ravel()
 
 
-def _features(batch: _Batch, articles: Sequence[Article], i: np.ndarray, j: np.ndarray) -> np.ndarray:
+def _features(batch: _Batch, outlets: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Describe each candidate pair (i, j) by the FEATURES the pair model reads, one row per pair."""
     out = np.zeros((len(i), len(FEATURES)))
-    names = (batch.named & ~batch.number).astype(float)
-    numbers = batch.number.astype(float)
-    for start in range(0, len(i), PAIR_CHUNK):
-        part = slice(start, start + PAIR_CHUNK)
-        a, b = i[part], j[part]
-        both = batch.rows[a].multiply(batch.rows[b]).tocsr()
-        both.eliminate_zeros()
-        out[part, 0] = np.asarray(both.sum(axis=1)).ravel()
-        out[part, 1] = np.log1p(np.diff(both.indptr))
-        out[part, 2] = both @ names
-        out[part, 3] = both @ numbers
-        out[part, 4] = _dot(batch.titles[a], batch.titles[b])
-        out[part, 5] = _dot(batch.leads[a], batch.leads[b])
-    outlets = _outlet_codes(articles)
+    both = batch.rows[i].multiply(batch.rows[j]).tocsr()
+    both.eliminate_zeros()
+    out[:, 0] = np.asarray(both.sum(axis=1)).ravel()
+    out[:, 1] = np.log1p(np.diff(both.indptr))
+    out[:, 2] = both @ (batch.named & ~batch.number).astype(float)
+    out[:, 3] = both @ batch.number.astype(float)
+    del both
+    out[:, 4] = _dot(batch.titles[i], batch.titles[j])
+    out[:, 5] = _dot(batch.leads[i], batch.leads[j])
     out[:, 6] = (outlets[i] == outlets[j]) & (outlets[i] >= 0)
     short, long = np.minimum(batch.lengths[i], batch.lengths[j]), np.maximum(batch.lengths[i], batch.lengths[j])
     out[:, 7] = np.log((short + 1.0) / (long + 1.0))
-    for start in range(0, len(i), PAIR_CHUNK):
-        part = slice(start, start + PAIR_CHUNK)
-        out[part, 8] = _dot(batch.wide[i[part]], batch.wide[j[part]])
+    out[:, 8] = _dot(batch.wide[i], batch.wide[j])
     return out
 
 
@@ -509,6 +502,7 @@ class Pairs:
     j: np.ndarray
     features: np.ndarray
     days_apart: np.ndarray  # NaN where either article has no (real) date
+    batch: _Batch | None = None  # the batch's term rows (for remembering stories)
 
     def probability(self, model: PairModel) -> np.ndarray:
         """Return P(same event) of every pair: the model's, decayed beyond MAX_DAYS_APART days apart."""
@@ -516,8 +510,12 @@ class Pairs:
         return model.probability(self.features) * np.minimum(1.0, MAX_DAYS_APART / np.maximum(gap, 1e-9))
 
 
-def candidate_pairs(articles: Sequence[Article]) -> Pairs:
-    """Order the articles, find candidate pairs through the rare-name index and describe each pair."""
+def candidate_pairs(articles: Sequence[Article], model: PairModel | None = None) -> Pairs:
+    """Order the articles, find candidate pairs through the rare-name index and describe each pair.
+
+    With a `model`, pairs it finds less likely than its floor are dropped as they are scored (chunk by
+    chunk, so 100,000 articles never hold every candidate's features at once).
+    """
     ordered = tuple(sorted({a.id: a for a in articles}.values(), key=_order_key))
     if not ordered:
         empty = np.zeros(0, dtype=np.int64)
@@ -527,8 +525,21 @@ def candidate_pairs(articles: Sequence[Article]) -> Pairs:
     indexed = (batch.rows @ rare).tocsr()
     indexed.eliminate_zeros()
     i, j = _candidates(indexed, batch.named)
+    del indexed
     days = np.array([_day(a.date) for a in ordered])
-    return Pairs(ordered, i, j, _features(batch, ordered, i, j), np.abs(days[i] - days[j]))
+    outlets = _outlet_codes(ordered)
+    parts = []
+    for start in range(0, len(i), PAIR_CHUNK):
+        a, b = i[start : start + PAIR_CHUNK], j[start : start + PAIR_CHUNK]
+        part = Pairs(ordered, a, b, _features(batch, outlets, a, b), np.abs(days[a] - days[b]))
+        if model is not None:
+            keep = part.probability(model) >= model.floor
+            part = Pairs(ordered, a[keep], b[keep], part.features[keep], part.days_apart[keep])
+        parts.append(part)
+    if not parts:
+        return Pairs(ordered, i, j, np.zeros((0, len(FEATURES))), np.zeros(0), batch)
+    return Pairs(ordered, np.concatenate([p.i for p in parts]), np.concatenate([p.j for p in parts]),
+                 np.concatenate([p.features for p in parts]), np.concatenate([p.days_apart for p in parts]), batch)
 
 
 def merges(n: int, i: np.ndarray, j: np.ndarray, probability: np.ndarray, floor: float,
@@ -646,7 +657,7 @@ def cluster(articles: Sequence[Article], threshold: float | None = None, memory:
     """
     model = model or shipped_model()
     threshold = model.threshold if threshold is None else threshold
-    pairs = candidate_pairs(articles)
+    pairs = candidate_pairs(articles, model)
     ordered = pairs.articles
     if not ordered:
         return []
@@ -654,7 +665,7 @@ def cluster(articles: Sequence[Article], threshold: float | None = None, memory:
     groups = cut(len(ordered), merges(len(ordered), pairs.i, pairs.j, probability, model.floor, threshold), threshold)
     remembered: dict[int, StoryMemory] = {}
     if memory:
-        batch = _batch(ordered)
+        batch = pairs.batch or _batch(ordered)
         centroids = [batch.vector(members, SIGNATURE_TERMS) for members in groups]
         remembered = _match_memory(centroids, memory, MEMORY_THRESHOLD)
 

@@ -10,7 +10,9 @@
      │    └── UnsafeAddress      the address is private/loopback/link-local and not allowed
      └── DeliveryError           the SMTP server refused or could not be reached
           ├── TransientDeliveryError   4xx or connection trouble: worth retrying later
-          └── PartialDeliveryError     some recipients got it: resending would repeat it for them
+          ├── PartialDeliveryError     some recipients got it: resending would repeat it for them
+          └── UndeliveredError         a run's digest did not reach every recipient (own exit code)
+    Interrupted (a KeyboardInterrupt) SIGTERM/SIGINT stopped the run after recording what was sent
 
 Only the CLI turns these into exit codes; stages raise them with `raise ... from exc`.
 """
@@ -59,6 +61,24 @@ class TransientDeliveryError(DeliveryError):
 
 class PartialDeliveryError(DeliveryError):
     """The server accepted the message for some recipients and refused others: never resend."""
+
+
+class UndeliveredError(DeliveryError):
+    """A digest was written but did not reach every recipient; the message says who and why."""
+
+    def __init__(self, message: str, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable  # some recipient may still get it: a retry (later) is worth it
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT stopped the run; what was sent before it is recorded."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
 
 
 class FetchError(DigestError):

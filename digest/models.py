@@ -130,6 +130,7 @@ class SummarySentence:
     text: str
     article_id: str
     outlet: str
+    outlets: tuple[str, ...] = ()  # every outlet whose article tells this fact, its own first
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class StorySummary:
     sources: tuple[Source, ...]
     article_ids: tuple[str, ...]
     is_update: bool = False
+    latest: datetime | None = None  # the newest article date of the story, for ordering stories
 
 
 ArticleStatus = Literal["included", "duplicate", "failed", "pending"]

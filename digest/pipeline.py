@@ -6,36 +6,42 @@ flow stays thin and `bench/pipeline.py` can run the same steps without an orches
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+import re
+import shutil
+import signal
+import sqlite3
+import ssl
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 from zoneinfo import ZoneInfo
 
-from digest import clean, cluster, dedupe, deliver, ingest, render, summarise
+from digest import clean, cluster, dedupe, deliver, ingest, ledger, render, summarise
 from digest.deadline import Deadline, DeadlineExceeded
 from digest.errors import (
     ConfigError,
     DeliveryError,
     DigestError,
     InputError,
-    PartialDeliveryError,
+    Interrupted,
+    StateError,
     TransientDeliveryError,
+    UndeliveredError,
 )
 from digest.models import Article, ArticleRecord, ArticleStatus, Digest, RawArticle, StorySummary
-from digest.settings import Settings
-from digest.state import StateStore, StoryRow, run_lock
+from digest.render import plural
+from digest.settings import Settings, check_folders
+from digest.state import DigestRow, StateStore, StoryRow, describe, run_lock
 
 log = logging.getLogger("digest")
 Report = Callable[[str], None]
 T = TypeVar("T")
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """Return '1 article' / '3 articles'."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def now_in(settings: Settings) -> datetime:
@@ -247,7 +253,7 @@ def build_stories(articles: Sequence[Article], settings: Settings, store: StateS
     updates = sum(1 for s in stories if s.is_update)
     report(
         f"clustered them into {plural(len(stories), 'story', 'stories')}"
-        + (f" ({updates:,} continuing earlier stories)" if updates else "")
+        + (f" ({plural(updates, 'continuing earlier story', 'continuing earlier stories')})" if updates else "")
     )
     summaries: list[StorySummary] = []
     rows: list[StoryRow] = []
@@ -323,21 +329,32 @@ def publish(
         stories=tuple(stories.summaries),
         articles=tuple(r for r, _ in records),
     )
-    rendered = render.render(digest, settings)
     outbox = settings.outbox / "dry-run" if dry_run else settings.outbox
+    rendered = render.render(digest, settings, page=render.next_page(outbox, when.date()))
     path = render.write_digest(rendered, outbox, when.date())
     if dry_run:
         report(f"dry run: wrote {path} (articles stay pending, nothing sent)")
         return path
-    delivery = "unsent" if settings.smtp_host else "outbox-only"
-    store.commit_digest(
+    record = ledger.Record(
+        message_id=rendered.message_id,
         day=when.date().isoformat(),
+        stories=len(stories.summaries),
+        articles=[_article_entry({**asdict(r), "fingerprint": fp}) for r, fp in records],
+        story_rows=[{"id": s.id, "memory": s.memory, "shown": s.shown} for s in stories.rows],
+        mode="smtp" if settings.smtp_host else "outbox-only",
+    )
+    ledger.add_recipients(record, settings.mail_to)
+    ledger.write(path, record)  # the outbox's own record, before the store's: repair can rebuild from it
+    delivery, reason = ledger.summary(record, settings.smtp_unknown_retries)
+    store.commit_digest(
+        day=record.day,
         path=path,
         message_id=rendered.message_id,
         stories=len(stories.summaries),
         records=records,
         story_rows=stories.rows,
-        delivery=delivery,
+        delivery="unsent" if delivery == "failed" and not record.recipients else delivery,
+        delivery_reason=reason,
     )
     render.write_index(settings.outbox)
     report(
@@ -347,50 +364,162 @@ def publish(
     return path
 
 
-def deliver_pending(
-    settings: Settings, store: StateStore, password: str | None, report: Report, raise_transient: bool = False
-) -> int:
-    """Send every digest still waiting for delivery; return how many were sent.
+STOP_GRACE_SECONDS = 5.0  # after SIGTERM/SIGINT, how long a reply to the end of DATA is still awaited
 
-    The Message-ID is fixed when the digest is written, so a resend after an unknown outcome
-    carries the same id and the receiving side can drop the copy.
+
+@contextmanager
+def _stop_on_signal(deadline: deliver.Deadline) -> Iterator[list[int]]:
+    """While sending, turn SIGTERM/SIGINT into a short deadline so the outcome is recorded before exiting."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught  # only the main thread can take signals; other threads are stopped with it
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        caught.append(signum)
+        deadline.cut(STOP_GRACE_SECONDS, f"stopped by {signal.Signals(signum).name}")
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield caught
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _record_for(store: StateStore, row: DigestRow, settings: Settings) -> ledger.Record:
+    """Build the outbox record of a digest published before records existed (from the store)."""
+    html = Path(row.path)
+    record = ledger.Record(
+        message_id=row.message_id,
+        day=row.day,
+        stories=row.stories,
+        articles=[_article_entry(a) for a in store.digest_articles(row.id)],
+        story_rows=[],
+        mode="smtp" if row.delivery != "outbox-only" else "outbox-only",
+    )
+    ledger.add_recipients(record, settings.mail_to)
+    if row.delivery == "sent":
+        for recipient in record.recipients.values():
+            recipient.status = "sent"
+    elif row.delivery == "sending":  # an older run died while sending: the outcome is unknown
+        for recipient in record.recipients.values():
+            recipient.status = "sending"
+    ledger.write(html, record)
+    return record
+
+
+def _article_entry(a: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "fingerprint", "path", "status", "reason", "duplicate_of", "kept", "dropped")
+    return {k: a.get(k) for k in keys}
+
+
+def deliver_pending(
+    settings: Settings,
+    store: StateStore,
+    password: str | None,
+    report: Report,
+    ssl_context: ssl.SSLContext | None = None,
+) -> int:
+    """Send every digest still waiting for delivery, one copy per recipient; return how many reached everyone.
+
+    Each copy is recorded in the digest's outbox record (and the store) before its content goes out
+    and as soon as its outcome is known. A recipient refused for now (4xx) is tried again later; a
+    copy whose outcome is unknown is sent again at most `smtp_unknown_retries` times in total.
+    Raises ConfigError, Interrupted (a signal, after recording) or UndeliveredError when a digest
+    tried here did not reach every recipient (`retryable` if some may still get it).
     """
     if not settings.smtp_host:
         return 0
-    if not settings.mail_to:
-        raise ConfigError("smtp_host is set but mail_to is empty: set DIGEST_MAIL_TO (comma-separated)")
-    sent = 0
-    for row in reversed(store.digests(delivery="unsent") + store.digests(delivery="sending")):
-        eml = Path(row.path).with_suffix(".eml")
-        try:
-            message = eml.read_bytes()
-        except OSError as exc:
-            store.set_delivery(row.id, "unsent", f"cannot read {eml}: {exc.strerror}")
-            report(f"  not sent: {eml}: cannot read it ({exc.strerror})")
+    retries = settings.smtp_unknown_retries
+    sent, retryable = 0, False
+    trouble: list[str] = []
+    rows = {r.id: r for r in store.digests(delivery="unsent") + store.digests(delivery="sending")}
+    for row in sorted(rows.values(), key=lambda r: r.id):
+        html = Path(row.path)
+        if not html.with_suffix(".eml").is_file():
+            reason = f"its message {html.with_suffix('.eml')} is gone from the outbox"
+            store.set_delivery(row.id, "failed", reason)
+            trouble.append(f"{html}: failed: {reason}")
+            report(f"  not delivered: {html}: {reason}")
             continue
-        store.set_delivery(row.id, "sending", "", attempt=True)
-        try:
-            deliver.send(message, settings, password)
-        except PartialDeliveryError as exc:
-            store.set_delivery(row.id, "sent", str(exc))  # resending would repeat it for the others
-            report(f"  partly sent: {row.path}: {exc}")
+        record = ledger.read(html) or _record_for(store, row, settings)
+        if ledger.settle_interrupted(record):
+            ledger.write(html, record)
+        todo = [a for a, r in record.recipients.items() if ledger.retryable(r, retries)]
+        problem, permanent = "", False
+        if todo:
+            try:
+                message = html.with_suffix(".eml").read_bytes()
+            except OSError as exc:
+                problem = f"cannot read {html.with_suffix('.eml')}: {exc.strerror}"
+            else:
+                problem, transient = _send_record(settings, store, row, record, message, todo, password, ssl_context)
+                permanent = permanent or (bool(problem) and not transient)
+        state, reason = ledger.summary(record, retries)
+        reason = problem or reason
+        store.set_delivery(row.id, state, reason)
+        if state == "sent":
             sent += 1
+            report(f"sent {html.name} of {row.day} to {plural(len(record.recipients), 'recipient')}")
             continue
-        except TransientDeliveryError as exc:
-            store.set_delivery(row.id, "unsent", str(exc))
-            if raise_transient:
-                raise  # the caller retries later (a Prefect task with retries)
-            report(f"  not sent: {row.path}: {exc}. It stays in the outbox; the next run retries it.")
-            continue
-        except DeliveryError as exc:
-            store.set_delivery(row.id, "unsent", str(exc))
-            report(f"  not sent: {row.path}: {exc}. It stays in the outbox; the next run retries it.")
-            continue
-        store.set_delivery(row.id, "sent")
-        sent += 1
-    if sent:
-        report(f"sent {plural(sent, 'digest')} to {', '.join(settings.mail_to)}")
+        trouble.append(f"{html}: {state}: {reason}")
+        retryable = retryable or (state == "unsent" and not permanent)
+        advice = "the next run tries again" if state == "unsent" else "it is not sent again; see `digest status`"
+        report(f"  not delivered: {html}: {state}: {reason}. It stays in the outbox; {advice}.")
+    if trouble:
+        raise UndeliveredError(
+            f"{plural(len(trouble), 'digest')} not delivered to every recipient: " + " | ".join(trouble),
+            retryable=retryable,
+        )
     return sent
+
+
+def _send_record(
+    settings: Settings,
+    store: StateStore,
+    row: DigestRow,
+    record: ledger.Record,
+    message: bytes,
+    todo: list[str],
+    password: str | None,
+    ssl_context: ssl.SSLContext | None,
+) -> tuple[str, bool]:
+    """Send the copies `todo` of one digest, recording each; return a session-wide problem ('' if none) and
+    whether it is transient."""
+    html = Path(row.path)
+
+    def before(address: str) -> None:
+        recipient = record.recipients[address]
+        recipient.status, recipient.sends, recipient.updated = "sending", recipient.sends + 1, ledger.now()
+        ledger.write(html, record)  # on disk before the content goes out
+        store.set_delivery(row.id, "sending", attempt=True)
+
+    def after(result: deliver.RecipientResult) -> None:
+        recipient = record.recipients[result.address]
+        recipient.status = {"sent": "sent", "refused": "refused", "deferred": "pending", "unknown": "unknown"}[result.outcome]
+        recipient.unknown += result.outcome == "unknown"
+        recipient.reply, recipient.updated = result.reply, ledger.now()
+        ledger.write(html, record)
+
+    deadline = deliver.Deadline(settings.smtp_session_timeout)
+    problem, transient = "", True
+    with _stop_on_signal(deadline) as caught:
+        try:
+            deliver.send_each(message, settings, todo, password, ssl_context=ssl_context,
+                              deadline=deadline, before_data=before, after=after)
+        except ConfigError:
+            raise
+        except DeliveryError as exc:  # the session failed before any copy went out: all stay pending
+            problem, transient = str(exc), isinstance(exc, TransientDeliveryError)
+            for address in todo:
+                record.recipients[address].reply = problem
+            ledger.write(html, record)
+    if caught:
+        state, reason = ledger.summary(record, settings.smtp_unknown_retries)
+        store.set_delivery(row.id, state, reason)
+        raise Interrupted(caught[0])
+    return problem, transient
 
 
 @dataclass
@@ -403,6 +532,8 @@ class RunResult:
     failed: int = 0
     sent: int = 0
     message: str = ""
+    undelivered: str = ""  # why a digest did not reach every recipient
+    retryable: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -412,69 +543,199 @@ class RunResult:
             "failed": self.failed,
             "sent": self.sent,
             "message": self.message,
+            "undelivered": self.undelivered,
         }
 
 
 DIGEST_PARTS = (".html", ".txt", ".eml", ".json")
 
 
+DAY_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
+DIGEST_FILE = re.compile(r"(digest(?:-\d+)?)\.(?:html|txt|eml|json|delivery)")
+TEMP_FILE = re.compile(r"\.tmp-.*\.part")  # render's and the ledger's temporary files
+
+
 def recover(settings: Settings, store: StateStore, report: Report) -> None:
-    """Reconcile the outbox with the store after a crash between writing a digest and recording it.
+    """Reconcile the state store with the outbox, the record of what was written and sent.
 
-    A digest's JSON is written last, so a digest with all its files but no row in the store is
-    complete: adopt it (mark its articles done) instead of digesting them again. Files of a digest
-    that never got its JSON are a torn write that nobody saw: remove them; the articles are pending.
+    A digest with all its files but no row in the store was written by a run that died before
+    recording it, or the store was lost: adopt it from its outbox record (its articles, story memory
+    and delivery state per recipient), so nothing is digested or sent again. The files of a digest
+    that never got its JSON are a torn write nobody saw: removed; its articles stay pending. Only
+    files digest writes are ever removed (`digest[-N].*` and its temporary files, in date folders).
     """
-    if not settings.outbox.is_dir():
+    outbox = settings.outbox
+    if not outbox.is_dir():
         return
-    changed = False
-    for day in sorted(p for p in settings.outbox.iterdir() if p.is_dir() and p.name != "dry-run"):
-        for stray in day.glob(".*"):  # temporary files of an interrupted atomic write
-            stray.unlink(missing_ok=True)
-        stems = {f.with_suffix("") for f in day.glob("digest*.*") if f.suffix in DIGEST_PARTS}
-        for stem in sorted(stems):
-            html = stem.with_suffix(".html")
-            if store.digest_by_path(html) is not None:
-                continue
-            changed = True
-            parts = [stem.with_suffix(s) for s in DIGEST_PARTS]
-            if all(p.exists() for p in parts):
-                _adopt(store, html, report, "unsent" if settings.smtp_host else "outbox-only")
-            else:
-                for part in parts:
-                    part.unlink(missing_ok=True)
-                report(f"recovered: removed the incomplete digest {html} left by an interrupted run")
+    fresh = store.is_empty()
+    adopted = changed = 0
+    for day in sorted(p for p in outbox.iterdir() if DAY_FOLDER.fullmatch(p.name) and p.is_dir() and not p.is_symlink()):
+        if _holds(day, settings.inbox) or _holds(day, settings.state):
+            continue  # never touch a folder that holds the inbox or the state
+        for stray in day.iterdir():
+            if TEMP_FILE.fullmatch(stray.name) and stray.is_file():
+                stray.unlink(missing_ok=True)  # temporary file of an interrupted atomic write
+        stems = sorted({m.group(1) for f in day.iterdir() if (m := DIGEST_FILE.fullmatch(f.name))}, key=_number)
+        for stem in stems:
+            outcome = _reconcile(settings, store, day / f"{stem}.html", fresh, report)
+            adopted += outcome == "adopted"
+            changed += outcome != "known"
+    if fresh and adopted:
+        report(f"rebuilt the state store from the outbox: {plural(adopted, 'digest')} and their articles")
     if changed:
-        render.write_index(settings.outbox)
+        render.write_index(outbox)
 
 
-def _adopt(store: StateStore, html: Path, report: Report, delivery: str) -> None:
-    import email
-    import email.policy
-    import json
+def _holds(folder: Path, other: Path) -> bool:
+    return other == folder or folder in other.parents
 
-    data = json.loads(html.with_suffix(".json").read_text(encoding="utf-8"))
-    message = email.message_from_bytes(html.with_suffix(".eml").read_bytes(), policy=email.policy.default)
-    records = []
-    for a in data.get("articles", []):
-        row = store.article(a["id"])
-        if row is None:
-            continue  # a file that failed before it was recorded: the next scan reports it again
-        record = ArticleRecord(
-            a["id"], a["path"], a["status"], a.get("reason", ""), a.get("duplicate_of"),
-            dropped=a.get("dropped", 0), kept=a.get("kept", 0),
+
+def _number(stem: str) -> int:
+    return int(stem.partition("-")[2] or 1)
+
+
+def _complete(html: Path) -> bool:
+    """Whether all four files of a digest are there, its JSON (written last) whole."""
+    if not all(html.with_suffix(s).is_file() for s in DIGEST_PARTS):
+        return False
+    try:
+        json.loads(html.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _reconcile(settings: Settings, store: StateStore, html: Path, fresh: bool, report: Report) -> str:
+    """Bring one digest's outbox files and the store into agreement; return known, adopted or removed."""
+    try:
+        record = ledger.read(html)
+    except StateError as exc:
+        report(f"  warning: {exc}; rebuilding it from the state store")
+        record = None
+    if record is not None and ledger.settle_interrupted(record):
+        ledger.write(html, record)  # a run died while a copy went out: its outcome is unknown
+    complete = _complete(html)
+    message_id = record.message_id if record else (_message_id(html) if complete else "")
+    row = (store.digest_by_message_id(message_id) if message_id else None) or store.digest_by_path(html)
+    if row is not None:
+        if Path(row.path) != html:
+            store.set_path(row.id, html)  # one identity: an older run spelt the path differently
+        if record is None:
+            _record_for(store, row, settings)
+        elif row.delivery not in ("unsent", "sending"):
+            state, reason = ledger.summary(record, settings.smtp_unknown_retries)
+            if state != row.delivery:
+                store.set_delivery(row.id, state, reason)
+        else:
+            state, reason = ledger.summary(record, settings.smtp_unknown_retries)
+            if state in ("sent", "failed", "unknown", "outbox-only"):  # the outbox knows it was settled
+                store.set_delivery(row.id, state, reason)
+        return "known"
+    if not complete:
+        if record is not None:
+            report(f"  warning: {html} has a delivery record but not all its files; left as it is")
+            return "known"
+        for suffix in DIGEST_PARTS:
+            html.with_suffix(suffix).unlink(missing_ok=True)
+        report(f"recovered: removed the incomplete digest {html} left by an interrupted run")
+        return "removed"
+    _adopt(settings, store, html, record, fresh, report)
+    return "adopted"
+
+
+def _message_id(html: Path) -> str:
+    try:
+        return deliver.message_id_of(html.with_suffix(".eml").read_bytes())
+    except (OSError, DeliveryError):
+        return ""
+
+
+def _adopt(
+    settings: Settings, store: StateStore, html: Path, record: ledger.Record | None, fresh: bool, report: Report
+) -> None:
+    """Record a complete digest the store does not know, from its outbox record (or its JSON)."""
+    retries = settings.smtp_unknown_retries
+    if record is None:
+        # no record: the run died between the JSON and the record (the store still has the articles
+        # pending, with their fingerprints), or this outbox predates records
+        data = json.loads(html.with_suffix(".json").read_text(encoding="utf-8"))
+        articles = []
+        for a in data.get("articles", []):
+            fp = _fingerprint_of(store, a)
+            if fp:
+                articles.append(_article_entry({**a, "fingerprint": fp}))
+        record = ledger.Record(
+            message_id=_message_id(html), day=html.parent.name, stories=len(data.get("stories", [])),
+            articles=articles, story_rows=[], mode="smtp" if settings.smtp_host else "outbox-only",
         )
-        records.append((record, row["fingerprint"]))
+        ledger.add_recipients(record, settings.mail_to)
+        if fresh and settings.smtp_host:
+            # with the store lost, nothing says whether it went out: never send it blindly
+            for recipient in record.recipients.values():
+                recipient.status, recipient.unknown = "unknown", retries + 1
+                recipient.reply = "no delivery record and no state store: not sent again"
+        ledger.write(html, record)
+    records = [
+        (ArticleRecord(a["id"], a["path"], a["status"], a.get("reason") or "", a.get("duplicate_of"),
+                       dropped=a.get("dropped") or 0, kept=a.get("kept") or 0), a["fingerprint"])
+        for a in record.articles if a.get("fingerprint")
+    ]
+    delivery, reason = ledger.summary(record, retries)
     store.commit_digest(
-        day=html.parent.name,
+        day=record.day,
         path=html,
-        message_id=str(message.get("Message-ID", "")),
-        stories=len(data.get("stories", [])),
+        message_id=record.message_id,
+        stories=record.stories,
         records=records,
-        story_rows=[],
-        delivery=delivery,
+        story_rows=[StoryRow(r["id"], r["memory"], list(r["shown"])) for r in record.story_rows],
+        delivery="unsent" if delivery == "failed" and not record.recipients else delivery,
+        delivery_reason=reason,
     )
-    report(f"recovered: {html} was written by an interrupted run; its articles are now marked done")
+    how = "rebuilt from the outbox" if fresh else "was written by an interrupted run"
+    report(f"recovered: {html} {how}; its articles are marked done (delivery: {delivery})")
+
+
+def _fingerprint_of(store: StateStore, article: dict[str, Any]) -> str:
+    """Return an article's fingerprint from the store, or from its file when the store lost it."""
+    row = store.article(article["id"])
+    if row is not None:
+        return str(row["fingerprint"])
+    try:
+        path = Path(article["path"])
+        fp = ingest.fingerprint(path.read_bytes())
+    except (OSError, KeyError, TypeError):
+        return ""
+    return fp if ingest.article_id(fp, path) == article["id"] else ""
+
+
+def repair(settings: Settings, report: Report) -> None:
+    """Rebuild a damaged or lost state store from the outbox; a damaged file is kept aside, never deleted."""
+    with run_lock(settings.state):
+        try:
+            store = StateStore(settings.db_path)
+        except StateError as exc:
+            if "damaged" not in str(exc):
+                raise
+            stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+            aside = settings.db_path.with_name(f"{settings.db_path.name}.damaged-{stamp}")
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{settings.db_path}{suffix}")
+                if part.exists():
+                    shutil.move(part, Path(f"{aside}{suffix}"))
+            report(f"moved the damaged state store aside to {aside}")
+            store = StateStore(settings.db_path)
+        with store:
+            recover(settings, store, report)
+            digests = store.digests()
+            states: dict[str, int] = {}
+            for d in digests:
+                states[d.delivery] = states.get(d.delivery, 0) + 1
+            counts = store.counts()
+        report(
+            f"state store {settings.db_path}: {plural(len(digests), 'digest')} ("
+            + (", ".join(f"{n} {k}" for k, n in sorted(states.items())) or "none")
+            + "), articles: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none")
+        )
 
 
 @dataclass(frozen=True)
@@ -507,28 +768,54 @@ def stories_step(cleaned: Cleaned, settings: Settings, report: Report) -> Storie
         return build_stories(cleaned.articles, settings, store, report)
 
 
-def _deliver(settings: Settings, report: Report) -> int:
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    with StateStore(settings.db_path) as store:
+def deliver_step(settings: Settings, report: Report, password: str | None = None) -> int:
+    """Deliver what waits, with a store of its own: the one delivery path of direct runs and the flow's task."""
+    if password is None and settings.smtp_password is not None:
+        password = settings.smtp_password.get_secret_value()
+    with StateStore(settings.db_path, settings.state_timeout) as store:
         return deliver_pending(settings, store, password, report)
 
 
-DIRECT = Steps(discover_step, _clean, stories_step, _deliver)
+DIRECT = Steps(discover_step, _clean, stories_step, deliver_step)
 
 
 def run(settings: Settings, report: Report = print, dry_run: bool = False, steps: Steps = DIRECT) -> RunResult:
     """Run once under the state folder's lock, logging the run in the state store."""
     summarise.summarizer_for(settings.summarizer)  # a misspelt summarizer fails before any work
-    with run_lock(settings.state), StateStore(settings.db_path) as store:
-        run_id = store.start_run()
-        try:
-            recover(settings, store, report)
-            result = _run(settings, store, report, dry_run, steps)
-        except BaseException as exc:
-            store.finish_run(run_id, "failed", {"error": str(exc) if isinstance(exc, DigestError) else repr(exc)})
-            raise
-        store.finish_run(run_id, "ok" if result.path else "nothing-new", result.as_dict())
-        return result
+    check_folders(settings)  # so does an unwritable outbox or state folder
+    try:
+        with run_lock(settings.state), StateStore(settings.db_path, settings.state_timeout) as store:
+            run_id = store.start_run()
+            try:
+                recover(settings, store, report)
+                result = _run(settings, store, report, dry_run, steps)
+            except BaseException as exc:
+                _finish(store, run_id, "failed", {"error": str(exc) if isinstance(exc, DigestError) else repr(exc)})
+                raise
+            if result.undelivered:
+                _finish(store, run_id, "undelivered", result.as_dict())
+                raise UndeliveredError(result.undelivered, retryable=result.retryable)
+            _finish(store, run_id, "ok" if result.path else "nothing-new", result.as_dict())
+            return result
+    except sqlite3.Error as exc:  # the store went bad or busy under the run
+        raise StateError(describe(exc, settings.db_path)) from exc
+
+
+def _finish(store: StateStore, run_id: int, outcome: str, summary: dict[str, Any]) -> None:
+    try:
+        store.finish_run(run_id, outcome, summary)
+    except sqlite3.Error:
+        pass  # the run's own error says more than a failure to log it
+
+
+def _deliver_into(result: RunResult, settings: Settings, steps: Steps, report: Report) -> RunResult:
+    """Deliver what waits; a digest not delivered to everyone is kept in the result (the run then fails)."""
+    try:
+        result.sent = steps.deliver(settings, report)
+    except UndeliveredError as exc:
+        result.undelivered = f"{exc}. It stays in the outbox; see `digest status`."
+        result.retryable = exc.retryable
+    return result
 
 
 def _run(settings: Settings, store: StateStore, report: Report, dry_run: bool, steps: Steps) -> RunResult:
@@ -536,9 +823,9 @@ def _run(settings: Settings, store: StateStore, report: Report, dry_run: bool, s
     if not found.raws:
         if found.failed and not dry_run:
             store.record_failures(found.failed)
-        sent = 0 if dry_run else steps.deliver(settings, report)  # retry what a failed delivery left
         report("nothing new in the inbox; no digest written")
-        return RunResult(failed=len(found.failed), sent=sent, message="nothing new in the inbox")
+        result = RunResult(failed=len(found.failed), message="nothing new in the inbox")
+        return result if dry_run else _deliver_into(result, settings, steps, report)  # retry what waits
     cleaned = steps.clean(found.raws, settings, report)
     found.raws = []  # the decoded files are no longer needed: free them before the stories are built
     report_cleaned(cleaned, report)
@@ -551,11 +838,10 @@ def _run(settings: Settings, store: StateStore, report: Report, dry_run: bool, s
     stories = steps.stories(cleaned, settings, report)
     records = records_for(stories, cleaned.articles, failed)
     path = publish(settings, store, stories, records, report, dry_run)
-    sent = 0 if dry_run else steps.deliver(settings, report)
-    return RunResult(
+    result = RunResult(
         path=path,
         new=len(cleaned.articles) - len(stories.failed),
         stories=len(stories.summaries),
         failed=len(failed) + len(stories.failed),
-        sent=sent,
     )
+    return result if dry_run else _deliver_into(result, settings, steps, report)

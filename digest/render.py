@@ -7,14 +7,14 @@ link is only made for http, https and mailto URLs (anything else is shown as pla
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
-import tempfile
 import textwrap
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
@@ -26,10 +26,19 @@ import css_inline
 import jinja2
 
 from digest.errors import RenderError
-from digest.models import Digest, StorySummary
+from digest.files import atomic_write, fsync_dir, write_temp
+from digest.models import Digest, Source, StorySummary
 from digest.settings import Settings
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+def _templates_folder() -> Path:
+    """Return the templates: digest/templates in an installed wheel, else the source tree's templates/."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "templates"
+    return packaged if packaged.is_dir() else here.parent / "templates"
+
+
+TEMPLATES = _templates_folder()
 CSS_FILE = "digest.css"
 TEXT_WIDTH = 78
 FORMATS = ("html", "txt", "json", "eml")
@@ -40,6 +49,12 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SPACE = re.compile(r"\s+")
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _DIGEST_NAME = re.compile(r"^digest(?:-(\d+))?\.html$")
+_FILE_NAME = re.compile(r"(?i)^[\w.-]+\.(?:txt|md|html?|eml|gz|part|tmp)$")
+MAX_TITLE_CHARS = 200  # headlines and source titles are cut here for display (a title can be 95 KB)
+MAX_SUBJECT_HEADLINE = 80  # the top story's headline in the e-mail subject
+MAX_OUTLET_CHARS = 60
+MAX_LINE_CHARS = 1000  # summary sentences, paths and failure reasons
+HEADLINE_LIST_FROM = 6  # a digest of more than five stories opens with a list of its headlines
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,32 @@ def clean_text(value: str | None) -> str:
     return _SPACE.sub(" ", _CONTROL.sub("", value or "")).strip()
 
 
+def cap(value: str | None, limit: int) -> str:
+    """Clean untrusted text and cut it to `limit` characters at a word boundary, marking the cut with '…'."""
+    text = clean_text(value)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:-–—") + "…"
+
+
+def nbsp(name: str) -> str:
+    """Join the words of a name with non-breaking spaces, so it never wraps inside."""
+    return name.replace(" ", "\u00a0")
+
+
+def outlet_label(source: Source) -> str:
+    """Return the outlet to show for a source: its name, else its URL's site; never a file name ('' if none)."""
+    outlet = cap(source.outlet, MAX_OUTLET_CHARS)
+    path = Path(source.path)
+    if outlet and outlet not in (path.stem, path.name, path.name.split(".")[0]) and not _FILE_NAME.match(outlet):
+        return outlet
+    url = safe_url(source.url)
+    host = urlsplit(url).hostname if url and url.lower().startswith("http") else None
+    return host.removeprefix("www.") if host else ""
+
+
 def safe_url(value: str | None) -> str | None:
     """Return the URL if it is a well-formed http, https or mailto link, else None."""
     url = (value or "").strip()
@@ -100,9 +141,53 @@ def date_label(when: datetime | date) -> str:
 
 
 def subject_of(digest: Digest, settings: Settings) -> str:
-    """Return the e-mail subject, e.g. 'Daily briefing, 24 Nov 2026: 3 stories'."""
+    """Return the e-mail subject naming the top story: 'Daily briefing, 2 Dec: Belarus frees 123 prisoners, and 3 more'."""
     title = clean_text(settings.title or digest.title) or "Digest"
-    return f"{title}, {date_label(digest.date)}: {plural(len(digest.stories), 'story', 'stories')}"
+    day = f"{digest.date.day} {MONTHS[digest.date.month - 1]}"
+    stories = ordered(digest.stories)
+    if not stories:
+        return f"{title}, {day}: no new stories"
+    top = cap(stories[0].headline, MAX_SUBJECT_HEADLINE) or "Untitled story"
+    more = f", and {len(stories) - 1:,} more" if len(stories) > 1 else ""
+    return f"{title}, {day}: {top}{more}"
+
+
+def _sources(story: StorySummary) -> list[dict[str, Any]]:
+    """Return the story's sources for display, once per outlet and URL (an exact copy is not listed twice)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for src in story.sources:
+        outlet = outlet_label(src)
+        url = safe_url(src.url)
+        title = cap(src.title, MAX_TITLE_CHARS) or clean_text(Path(src.path).name) or outlet or "untitled"
+        key = (outlet.casefold() or src.article_id, (url or title).casefold())
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(
+            {"outlet": outlet, "title": title, "url": url, "article": src.article_id, "raw": src.outlet, "path": src.path}
+        )
+    return out
+
+
+def outlet_count(story: StorySummary) -> int:
+    """Count the distinct outlets that report a story (a source without a known outlet counts alone)."""
+    return len({s["outlet"].casefold() or "#" + s["article"] for s in _sources(story)})
+
+
+def _recency(story: StorySummary) -> float:
+    when = story.latest
+    if when is None:
+        return float("-inf")
+    try:
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    except (OverflowError, ValueError, OSError):
+        return float("-inf")
+
+
+def ordered(stories: Sequence[StorySummary]) -> list[StorySummary]:
+    """Order stories by the number of distinct outlets reporting them, then the newest first."""
+    return sorted(stories, key=lambda s: (-outlet_count(s), -_recency(s)))
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", hang: str = "") -> str:
@@ -126,21 +211,7 @@ def digest_json(digest: Digest) -> str:
         "generated": digest.date.isoformat(),
         "title": digest.title,
         "counts": {k: v for k, v in counts.items() if isinstance(v, int)},
-        "stories": [
-            {
-                "id": s.story_id,
-                "headline": s.headline,
-                "is_update": s.is_update,
-                "summary": [x.text for x in s.sentences],
-                "sentences": [{"text": x.text, "article": x.article_id, "outlet": x.outlet} for x in s.sentences],
-                "sources": [
-                    {"outlet": x.outlet, "title": x.title, "path": x.path, "url": x.url, "article": x.article_id}
-                    for x in s.sources
-                ],
-                "articles": list(s.article_ids),
-            }
-            for s in digest.stories
-        ],
+        "stories": [_story_json(s) for s in ordered(digest.stories)],
         "articles": [
             {
                 "id": a.id,
@@ -155,6 +226,28 @@ def digest_json(digest: Digest) -> str:
         ],
     }
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def _story_json(story: StorySummary) -> dict[str, Any]:
+    """Return one story's JSON record, with the outlets and sources exactly as the digest shows them."""
+    view = _story_view(story, 0)
+    return {
+        "id": story.story_id,
+        "headline": view["headline"],
+        "is_update": story.is_update,
+        "outlets": outlet_count(story),
+        "latest": story.latest.isoformat() if story.latest else None,
+        "summary": [x.text for x in story.sentences],
+        "sentences": [
+            {"text": x.text, "article": x.article_id, "outlet": shown["outlets"][0] if shown["outlets"] else "", "outlets": shown["outlets"]}
+            for x, shown in zip(story.sentences, view["sentences"], strict=False)
+        ],
+        "sources": [
+            {"outlet": x["outlet"], "title": x["title"], "path": x["path"], "url": x["url"], "article": x["article"]}
+            for x in view["sources"]
+        ],
+        "articles": list(story.article_ids),
+    }
 
 
 def _counts(digest: Digest) -> dict[str, Any]:
@@ -173,26 +266,37 @@ def _counts(digest: Digest) -> dict[str, Any]:
     }
 
 
-def _story_view(story: StorySummary) -> dict[str, Any]:
-    sentences = [
-        {"text": clean_text(s.text), "outlet": clean_text(s.outlet) or "unknown source"}
-        for s in story.sentences
-        if clean_text(s.text)
-    ]
-    sources = []
-    for src in story.sources:
-        outlet = clean_text(src.outlet) or "unknown source"
-        title = clean_text(src.title) or clean_text(Path(src.path).name) or outlet
-        sources.append({"outlet": outlet, "title": title, "url": safe_url(src.url)})
-    outlets = {outlet.casefold() for outlet in (s["outlet"] for s in sources) if outlet}
+def _shown_outlet(outlet: str, shown: dict[str, str]) -> str:
+    """Return how an outlet named by a summary sentence is shown: as its source shows it, never as a file name."""
+    if outlet in shown:
+        return shown[outlet]
+    name = cap(outlet, MAX_OUTLET_CHARS)
+    return "" if _FILE_NAME.match(name) else name
+
+
+def _story_view(story: StorySummary, number: int) -> dict[str, Any]:
+    sources = _sources(story)
+    # the outlets a summary names come from the story's articles: show them as their sources are shown
+    shown = {s["raw"]: s["outlet"] for s in sources}
+    by_article = {s["article"]: s["outlet"] for s in sources}
+    bullets = []
+    for s in story.sentences:
+        text = cap(s.text, MAX_LINE_CHARS)
+        if not text:
+            continue
+        own = by_article[s.article_id] if s.article_id in by_article else _shown_outlet(s.outlet, shown)
+        names = [own, *(_shown_outlet(o, shown) for o in s.outlets)]
+        outlets = [n for n in dict.fromkeys(names) if n]
+        bullets.append({"text": text, "outlets": outlets})
+    distinct = {s["outlet"].casefold() or "#" + s["article"] for s in sources}
     label = plural(len(sources), "source")
-    if len(outlets) != len(sources):
-        label += f" from {plural(len(outlets), 'outlet')}"
+    if len(distinct) != len(sources):
+        label += f" from {plural(len(distinct), 'outlet')}"
     return {
-        "headline": clean_text(story.headline) or "Untitled story",
+        "anchor": f"story-{number}",
+        "headline": cap(story.headline, MAX_TITLE_CHARS) or "Untitled story",
         "is_update": story.is_update,
-        "sentences": sentences,
-        "summary_text": " ".join(f"{s['text']} [{s['outlet']}]" for s in sentences),
+        "sentences": bullets,
         "sources": sources,
         "sources_label": label,
     }
@@ -211,13 +315,14 @@ def _environment(folder: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["wrap"] = wrap
+    env.filters["nbsp"] = nbsp
     return env
 
 
 class _Renderer:
     """Templates, stylesheet and the per-digest view, rendered at any cut."""
 
-    def __init__(self, digest: Digest, settings: Settings, folder: Path) -> None:
+    def __init__(self, digest: Digest, settings: Settings, folder: Path, page: str | None = None) -> None:
         self.env = _environment(folder)
         try:
             css = (folder / CSS_FILE).read_text(encoding="utf-8")
@@ -225,9 +330,11 @@ class _Renderer:
             raise RenderError(f"cannot read stylesheet {folder / CSS_FILE}: {exc.strerror}") from exc
         # remote loading off: nothing may be fetched at render time, and a digest must not phone home
         self.inliner = css_inline.CSSInliner(load_remote_stylesheets=False, extra_css=css)
-        self.stories = [_story_view(s) for s in digest.stories]
+        self.stories = [_story_view(s, n) for n, s in enumerate(digest.stories, 1)]
         self.failed = [
-            {"path": clean_text(a.path), "reason": clean_text(a.reason)} for a in digest.articles if a.status == "failed"
+            {"path": cap(a.path, MAX_LINE_CHARS), "reason": cap(a.reason, MAX_LINE_CHARS)}
+            for a in digest.articles
+            if a.status == "failed"
         ]
         self.base = {
             "title": clean_text(settings.title or digest.title) or "Digest",
@@ -235,13 +342,19 @@ class _Renderer:
             "date_label": date_label(digest.date),
             "counts": _counts(digest),
             "unsubscribe": safe_url(settings.unsubscribe),
+            "online": online_url(settings, page),
         }
 
     def context(self, cut: _Cut) -> dict[str, Any]:
         rest = self.stories[cut.full :]
         shown = rest[: cut.headlines]
+        contents = []
+        if len(self.stories) >= HEADLINE_LIST_FROM:
+            # the stories shown in full; a trimmed e-mail lists the others once, at its end
+            contents = [{"text": s["headline"], "is_update": s["is_update"], "anchor": s["anchor"]} for s in self.stories[: cut.full]]
         return {
             **self.base,
+            "contents": contents,
             "stories": self.stories[: cut.full],
             "more": [{"text": s["headline"], "is_update": s["is_update"]} for s in shown],
             "more_label": plural(len(rest), "more story", "more stories"),
@@ -264,8 +377,29 @@ class _Renderer:
             raise RenderError(f"CSS inlining failed: {exc}") from exc
 
 
+def online_url(settings: Settings, page: str | None) -> str | None:
+    """Return the URL of this digest online (settings.base_url + its page in the outbox), if both are known."""
+    base = safe_url(settings.base_url)
+    if not base or not page:
+        return None
+    return safe_url(base.rstrip("/") + "/" + page.lstrip("/"))
+
+
+def next_page(outbox: Path, day: date) -> str:
+    """Return the outbox-relative page the next digest of `day` will be written to ('2026-12-02/digest.html')."""
+    return f"{day.isoformat()}/{next(_free_stems(Path(outbox) / day.isoformat()))}.html"
+
+
+def _free_stems(folder: Path) -> Iterator[str]:
+    """Yield digest, digest-2, digest-3, ... skipping stems that have any file in `folder`."""
+    for number in itertools.count(1):
+        stem = "digest" if number == 1 else f"digest-{number}"
+        if not any((folder / f"{stem}.{ext}").exists() for ext in FORMATS):
+            yield stem
+
+
 def _domain(settings: Settings) -> str:
-    address = parseaddr(settings.mail_from)[1]
+    address = parseaddr(settings.mail_from or "")[1]
     domain = address.rpartition("@")[2]
     return domain if _DOMAIN.match(domain) else "digest.localhost"
 
@@ -278,7 +412,8 @@ def message_id_for(digest: Digest, content: str, settings: Settings) -> str:
 
 def _headers(msg: EmailMessage, subject: str, message_id: str, digest: Digest, settings: Settings) -> None:
     msg["Subject"] = subject
-    msg["From"] = settings.mail_from
+    if settings.mail_from:  # required to send; a digest only kept in the outbox may have none
+        msg["From"] = settings.mail_from
     if settings.mail_to:
         msg["To"] = ", ".join(settings.mail_to)
     if settings.reply_to:
@@ -324,14 +459,18 @@ def _largest(low: int, high: int, fits: Callable[[int], bool]) -> int | None:
     return low
 
 
-def render(digest: Digest, settings: Settings, templates: Path | None = None) -> Rendered:
+def render(digest: Digest, settings: Settings, templates: Path | None = None, page: str | None = None) -> Rendered:
     """Render `digest` to every format; trim the e-mail to settings.max_email_bytes.
 
     `templates` is a folder with digest.html, digest.txt, index.html and digest.css (default: the
-    repository's templates/). The html and text outputs are always complete; only the e-mail drops
-    stories (keeping their headlines) when it would exceed the budget. Raises RenderError.
+    repository's templates/). `page` is where the digest will be in the outbox (see `next_page`): with
+    settings.base_url set, the e-mail links to it online. Stories are ordered by the number of outlets
+    reporting them, then the newest first, in every format. The html and text outputs are always
+    complete; only the e-mail drops stories (keeping their headlines) when it would exceed the budget.
+    Raises RenderError.
     """
-    renderer = _Renderer(digest, settings, templates or TEMPLATES)
+    digest = replace(digest, stories=tuple(ordered(digest.stories)))
+    renderer = _Renderer(digest, settings, templates or TEMPLATES, page)
     n = len(renderer.stories)
     html, text = renderer.render(_Cut(full=n, headlines=0, failed=True))
     content = digest_json(digest)
@@ -366,59 +505,18 @@ def render(digest: Digest, settings: Settings, templates: Path | None = None) ->
     return Rendered(html=html, text=text, json=content, eml=eml, subject=subject, message_id=message_id, trimmed=trimmed)
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # some platforms cannot open a directory; the rename is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_temp(folder: Path, data: bytes) -> Path:
-    """Write data to a new temporary file in `folder`, fsynced; return its path."""
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so readers see the old file or the new one, never half of it."""
-    tmp = _write_temp(path.parent, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def _claim(folder: Path, data: bytes) -> str:
     """Atomically create the first free digest[-N].html in folder with `data`; return its stem."""
-    tmp = _write_temp(folder, data)
+    tmp = write_temp(folder, data)
     try:
-        number = 1
-        while True:
-            stem = "digest" if number == 1 else f"digest-{number}"
-            if not any((folder / f"{stem}.{ext}").exists() for ext in FORMATS):
-                try:
-                    # link() fails if the name exists, so two runs on the same day never share a name
-                    os.link(tmp, folder / f"{stem}.html")
-                    return stem
-                except FileExistsError:
-                    pass
-            number += 1
+        for stem in _free_stems(folder):
+            try:
+                # link() fails if the name exists, so two runs on the same day never share a name
+                os.link(tmp, folder / f"{stem}.html")
+                return stem
+            except FileExistsError:
+                pass
+        raise AssertionError("unreachable: _free_stems never ends")
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -439,7 +537,7 @@ def write_digest(rendered: Rendered, outbox: Path, day: date) -> Path:
             ("json", rendered.json.encode("utf-8")),
         ):
             atomic_write(folder / f"{stem}.{ext}", data)
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except OSError as exc:
         raise RenderError(f"cannot write the digest to {folder}: {exc.strerror or exc}") from exc
     return folder / f"{stem}.html"

@@ -6,17 +6,25 @@ variables, the TOML file, the defaults below.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+from datetime import datetime
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
+from cronsim import CronSim, CronSimError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from digest.errors import ConfigError
 
 DEFAULT_CONFIG = Path("digest.toml")
+# DIGEST_* variables that are not settings; every other DIGEST_* name must be a setting
+OTHER_VARIABLES = frozenset({"DIGEST_CONFIG", "DIGEST_CORPUS", "DIGEST_CHROMIUM"})
+IMPLICIT_TLS_PORT, SUBMISSION_PORT = 465, 587
 
 
 class Source(BaseModel):
@@ -64,6 +72,7 @@ class Settings(BaseSettings):
     inbox: Path = Path("inbox")
     outbox: Path = Path("outbox")
     state: Path = Path(".digest")
+    state_timeout: float = Field(30.0, gt=0)  # seconds to wait for a state store another program holds
 
     # ingest
     max_file_bytes: int = Field(5_000_000, gt=0)
@@ -88,6 +97,7 @@ class Settings(BaseSettings):
     # render
     title: str = "Daily briefing"
     max_email_bytes: int = Field(100_000, gt=1000)  # Gmail clips messages over 102 KB
+    base_url: str | None = None  # where the outbox is served online: the e-mail links to the full digest there
 
     # flow
     batch_size: int = Field(200, gt=0)
@@ -104,8 +114,13 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_password_block: str | None = None  # name of a Prefect Secret block holding the password
-    smtp_timeout: float = 30.0
-    mail_from: str = "digest@localhost"
+    smtp_timeout: float = Field(30.0, gt=0)  # seconds for each reply, but the one that ends DATA
+    smtp_data_timeout: float = Field(600.0, gt=0)  # the reply to the end of DATA (RFC 5321 4.5.3.2.6: 10 min)
+    smtp_session_timeout: float = Field(1200.0, gt=0)  # overall deadline of one SMTP session
+    smtp_unknown_retries: int = Field(1, ge=0)  # resends, in total, of a copy whose DATA outcome is unknown
+    smtp_retry_delays: Annotated[list[float], NoDecode] = [5.0, 30.0]  # the flow's retries of a 4xx/connection failure
+    smtp_ca_file: Path | None = None  # PEM file of a private CA that signed the SMTP server's certificate
+    mail_from: str | None = None  # required with smtp_host: "Name <address@your.domain>"
     mail_to: Annotated[list[str], NoDecode] = []
     reply_to: str | None = None
     unsubscribe: str | None = None  # URL or mailto: for List-Unsubscribe
@@ -121,11 +136,39 @@ class Settings(BaseSettings):
     fetch_host_delay: float = Field(1.0, ge=0)  # seconds between two requests to one host
     fetch_user_agent: str | None = None  # default: digest/VERSION (+feed fetcher; ...)
 
-    @field_validator("mail_to", mode="before")
+    @field_validator("inbox", "outbox", "state", mode="after")
+    @classmethod
+    def _resolve_folder(cls, value: Path) -> Path:
+        # one identity per file: `out`, `./out` and `$PWD/out` are one folder in the state store
+        return value.expanduser().resolve()
+
+    @field_validator("mail_to", "smtp_retry_delays", mode="before")
     @classmethod
     def _split_addresses(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [a.strip() for a in value.split(",") if a.strip()]
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronSim(value, datetime(2026, 1, 1))
+        except CronSimError as exc:
+            raise ValueError(
+                f"{value!r} is not a cron schedule ({exc}); use five fields: minute hour day month weekday, "
+                'e.g. "0 7 * * *" for 07:00 every day'
+            ) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (KeyError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin") from None
         return value
 
     @property
@@ -162,7 +205,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings from `config` (default ./digest.toml if present), the environment and overrides.
 
-    Raises ConfigError with the offending setting named.
+    The result is validated (see `problems`). Raises ConfigError with the offending setting named
+    and what to do; a misspelt key or DIGEST_* variable gets the nearest known name.
     """
     path = config if config is not None else Path(os.environ.get("DIGEST_CONFIG", DEFAULT_CONFIG))
     file_values: dict[str, Any] = {}
@@ -170,14 +214,110 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         file_values = _read_toml(path)
     elif config is not None:
         raise ConfigError(f"config file {config} does not exist.")
+    unknown = [_unknown(f"key {k!r} in {path}", k) for k in file_values if k not in FIELDS]
     env_names = {k for k in os.environ if k.startswith("DIGEST_")}
+    unknown += [_unknown(f"variable {k}", k, "DIGEST_") for k in sorted(env_names - ENV_NAMES - OTHER_VARIABLES)]
+    if unknown:
+        raise ConfigError("; ".join(unknown))
     # environment beats file: drop file values that the environment sets
     values = {k: v for k, v in file_values.items() if f"DIGEST_{k.upper()}" not in env_names}
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return Settings(**values)
+        settings = Settings(**values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        found = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
         )
-        raise ConfigError(f"invalid settings ({problems}). Check {path} and DIGEST_* variables.") from exc
+        raise ConfigError(f"invalid settings ({found}). Check {path} and DIGEST_* variables.") from exc
+    wrong = problems(settings)
+    if wrong:
+        raise ConfigError("; ".join(wrong) + f". Check {path} and DIGEST_* variables.")
+    return settings
+
+
+FIELDS = frozenset(Settings.model_fields)
+ENV_NAMES = frozenset(f"DIGEST_{name.upper()}" for name in FIELDS)
+
+
+def _unknown(what: str, name: str, prefix: str = "") -> str:
+    """Say that `name` is not a setting, with the closest setting's name when there is one."""
+    key = name.removeprefix(prefix).lower()
+    close = difflib.get_close_matches(key, sorted(FIELDS), n=1, cutoff=0.6)
+    if close:
+        return f"unknown {what}; did you mean {prefix}{close[0].upper() if prefix else close[0]}?"
+    return f"unknown {what}; settings are listed in the README's Settings section"
+
+
+def problems(settings: Settings) -> list[str]:
+    """Return what is inconsistent in the settings (folders, e-mail), one sentence each; empty if nothing."""
+    return _folder_nesting(settings) + _mail_problems(settings)
+
+
+def _folder_nesting(settings: Settings) -> list[str]:
+    folders = {name: getattr(settings, name).resolve() for name in ("inbox", "outbox", "state")}
+    found = []
+    for name, path in folders.items():
+        for other, other_path in folders.items():
+            if name < other and path == other_path:
+                found.append(f"{name} and {other} are the same folder {path}; give each its own folder")
+            elif name != other and other_path in path.parents:
+                found.append(f"{name} {path} is inside {other} {other_path}; keep the folders apart")
+    return found
+
+
+def _address_problem(name: str, value: str) -> str | None:
+    address = parseaddr(value)[1]
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or ("." not in domain.strip(".") and domain != "localhost"):
+        return f"{name} {value!r} is not an e-mail address with a host, e.g. digest@example.com"
+    return None
+
+
+def _mail_problems(settings: Settings) -> list[str]:
+    found: list[str] = []
+    if not settings.smtp_host:
+        if settings.mail_to:
+            found.append("mail_to is set but smtp_host is not, so nothing would be sent; set smtp_host (DIGEST_SMTP_HOST)")
+        if settings.smtp_user:
+            found.append("smtp_user is set but smtp_host is not; set smtp_host or remove smtp_user")
+        return found
+    if not settings.mail_from:
+        found.append("smtp_host is set but mail_from is not; set mail_from (DIGEST_MAIL_FROM), e.g. \"Digest <digest@example.com>\"")
+    if not settings.mail_to:
+        found.append("smtp_host is set but mail_to is empty; set mail_to (DIGEST_MAIL_TO, comma-separated)")
+    if settings.smtp_user and settings.smtp_password is None and not settings.smtp_password_block:
+        found.append("smtp_user is set without a password; set smtp_password (DIGEST_SMTP_PASSWORD) or smtp_password_block")
+    if settings.port == IMPLICIT_TLS_PORT and settings.smtp_security != "tls":
+        found.append(f"smtp_port {IMPLICIT_TLS_PORT} expects TLS from the start; set smtp_security = \"tls\"")
+    if settings.port == SUBMISSION_PORT and settings.smtp_security == "tls":
+        found.append(f"smtp_port {SUBMISSION_PORT} speaks STARTTLS, not TLS from the start; set smtp_security = \"starttls\"")
+    addresses = [("mail_from", settings.mail_from or ""), ("reply_to", settings.reply_to or "")]
+    addresses += [("mail_to", a) for a in settings.mail_to]
+    found += [p for name, value in addresses if value and (p := _address_problem(name, value))]
+    return found
+
+
+def folder_problems(settings: Settings) -> list[str]:
+    """Return why the inbox cannot be read or the outbox/state folders cannot be written; empty if fine."""
+    found = []
+    if not settings.inbox.is_dir():
+        found.append(f"inbox folder {settings.inbox} does not exist; create it or pass --inbox DIR")
+    elif not os.access(settings.inbox, os.R_OK | os.X_OK):
+        found.append(f"inbox folder {settings.inbox} cannot be read; check its permissions")
+    for name in ("outbox", "state"):
+        folder: Path = getattr(settings, name)
+        existing = next((p for p in (folder, *folder.absolute().parents) if p.exists()), Path("/"))
+        if not existing.is_dir():
+            found.append(f"{name} {folder}: {existing} is a file, not a folder; pass another --{name}")
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            what = "is not writable" if existing == folder else f"cannot be created in {existing}"
+            found.append(f"{name} folder {folder} {what}; check the permissions or pass another --{name}")
+    return found
+
+
+def check_folders(settings: Settings) -> None:
+    """Raise ConfigError before any work if the inbox cannot be read or the outbox/state cannot be written."""
+    found = folder_problems(settings)
+    if found:
+        raise ConfigError("; ".join(found))

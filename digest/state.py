@@ -66,6 +66,23 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 DONE = ("included", "duplicate", "failed")
+REPAIR = "run `digest repair` to rebuild it from the outbox (nothing is sent or digested again)"
+
+
+def describe(exc: BaseException, path: Path) -> str:
+    """Say in one line what is wrong with the state store at `path` and what to do."""
+    text = str(exc)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return (f"the state store {path} is locked by another program ({text}); "
+                "close it (or wait for it) and try again")
+    if "readonly" in lowered or "read-only" in lowered or isinstance(exc, PermissionError) or "unable to open" in lowered:
+        return (f"cannot write the state store {path} ({text}); "
+                "make the state folder writable or pass --state DIR")
+    damaged = isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+    if damaged or "malformed" in lowered or "not a database" in lowered:
+        return f"the state store {path} is damaged ({text}); {REPAIR}"
+    return f"cannot use the state store {path} ({text}); if it is damaged, {REPAIR}"
 
 
 def _now() -> str:
@@ -97,20 +114,29 @@ class StoryRow:
 class StateStore:
     """Open (creating when missing) the SQLite state file; use as a context manager or call close()."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise StateError(describe(exc, self.path)) from exc
+        try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
+            check = self.db.execute("PRAGMA quick_check").fetchone()
+            if check and check[0] != "ok":
+                raise sqlite3.DatabaseError(f"database disk image is malformed ({check[0]})")
             self.db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
-            raise StateError(
-                f"cannot open the state store {self.path}: {exc}. Check the --state folder, "
-                "or move the broken file aside to start fresh."
-            ) from exc
+            self.db.close()
+            raise StateError(describe(exc, self.path)) from exc
+
+    def is_empty(self) -> bool:
+        """Whether the store knows no article and no digest (new, or lost and created again)."""
+        row = self.db.execute("SELECT (SELECT COUNT(*) FROM articles) + (SELECT COUNT(*) FROM digests)").fetchone()
+        return not row[0]
 
     def close(self) -> None:
         self.db.close()
@@ -179,6 +205,7 @@ class StateStore:
         records: Sequence[tuple[ArticleRecord, str]],
         story_rows: Sequence[StoryRow],
         delivery: str,
+        delivery_reason: str = "",
     ) -> int:
         """Record a written digest and mark its articles done, in one transaction; return its id.
 
@@ -187,9 +214,9 @@ class StateStore:
         now = _now()
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO digests (created, day, path, message_id, stories, articles, delivery) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (now, day, str(path), message_id, stories, len(records), delivery),
+                "INSERT INTO digests (created, day, path, message_id, stories, articles, delivery, delivery_reason) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (now, day, str(path), message_id, stories, len(records), delivery, delivery_reason),
             )
             digest_id = int(cur.lastrowid or 0)
             db.executemany(
@@ -233,6 +260,21 @@ class StateStore:
         row = self.db.execute("SELECT * FROM digests WHERE path = ?", (str(path),)).fetchone()
         return DigestRow(*row) if row else None
 
+    def digest_by_message_id(self, message_id: str) -> DigestRow | None:
+        """Return the first digest recorded with this Message-ID (its identity, whatever the path's spelling)."""
+        row = self.db.execute("SELECT * FROM digests WHERE message_id = ? ORDER BY id", (message_id,)).fetchone()
+        return DigestRow(*row) if row else None
+
+    def set_path(self, digest_id: int, path: Path) -> None:
+        """Record where a digest's files are now (an older run may have spelt the path differently)."""
+        self.db.execute("UPDATE digests SET path = ? WHERE id = ?", (str(path), digest_id))
+
+    def digest_articles(self, digest_id: int) -> list[dict[str, Any]]:
+        """The articles a digest marked done, with their fingerprints."""
+        cur = self.db.execute("SELECT * FROM articles WHERE digest_id = ? ORDER BY path", (digest_id,))
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
     def set_delivery(self, digest_id: int, delivery: str, reason: str = "", attempt: bool = False) -> None:
         """Record a digest's delivery state ('sending' is written before the SMTP conversation)."""
         self.db.execute(
@@ -274,9 +316,14 @@ def run_lock(state_dir: Path, wait: bool = False) -> Iterator[None]:
 
     Raises RunInProgress when another run holds it and `wait` is False.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
     lock_path = state_dir / "run.lock"
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StateError(
+            f"cannot use the state folder {state_dir}: {exc.strerror or exc}; make it writable or pass --state DIR"
+        ) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)

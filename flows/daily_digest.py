@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext, TaskRunContext
+from prefect.logging.handlers import APILogHandler
 from prefect.utilities.annotations import quote
 
-from digest import pipeline
-from digest.errors import InputError
+from digest import pipeline, runreport
+from digest.errors import DigestError, InputError, TransientDeliveryError, UndeliveredError
 from digest.models import RawArticle
 from digest.pipeline import Cleaned, Discovered, Report, Stories
 from digest.settings import Settings, load_settings
@@ -27,9 +32,33 @@ def quoted(value: T) -> T:
     return cast(T, quote(value))
 
 
+RUN_LOGGER = "digest.run"  # the stage lines in Prefect's run logs; `digest trigger` streams this logger
+ARTIFACT_KEY = "daily-digest-report"
+
+
+def run_logger() -> logging.Logger:
+    """Return the logger whose lines go to the current Prefect run's log (the dashboard, `prefect flow-run logs`).
+
+    It has its own API handler, so Prefect's console logging can stay quiet without hiding these lines.
+    """
+    logger = logging.getLogger(RUN_LOGGER)
+    if not any(isinstance(h, APILogHandler) for h in logger.handlers):
+        logger.addHandler(APILogHandler())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False  # printed by say(); the console must not show them twice
+    return logger
+
+
+def to_run_log(line: str) -> None:
+    """Send one line to the current Prefect run's log; outside a run, do nothing."""
+    if FlowRunContext.get() or TaskRunContext.get():
+        run_logger().info(line)
+
+
 def say(line: str) -> None:
-    """Print one progress line (the CLI's and a served run's output)."""
+    """Print one progress line (the CLI's and a served run's output) and send it to the run's log."""
     print(line, flush=True)
+    to_run_log(line)
 
 
 @task(name="ingest", **PURE)
@@ -58,20 +87,23 @@ def quoted_stories(cleaned: Cleaned, settings: Settings, report: Report) -> Stor
     return stories_task(quoted(cleaned), settings, report)
 
 
-# SMTP is I/O that fails for passing reasons: retry, with the same Message-ID every time.
-@task(name="deliver", retries=2, retry_delay_seconds=[5, 30], **PURE)
+def transient_delivery(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry the deliver task only when a later try may succeed (4xx, connection trouble), never a setup error."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    return isinstance(exc, TransientDeliveryError) or (isinstance(exc, UndeliveredError) and exc.retryable)
+
+
+# SMTP is I/O that fails for passing reasons: retry those only; the steps' recorded outcomes make a
+# retry resend nothing that was delivered and no copy whose outcome is unknown beyond its limit.
+@task(name="deliver", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=transient_delivery, **PURE)
 def deliver_task(settings: Settings, report: Report) -> int:
-    with StateStore(settings.db_path) as store:
-        return pipeline.deliver_pending(settings, store, smtp_password(settings), report, raise_transient=True)
+    return pipeline.deliver_step(settings, report, smtp_password(settings))
 
 
 def deliver_step(settings: Settings, report: Report) -> int:
-    """Deliver with retries; a delivery still failing leaves the digest unsent for the next run."""
-    try:
-        return deliver_task(settings, report)
-    except Exception as exc:
-        report(f"  not sent: {exc}. The digest stays in the outbox; the next run retries it.")
-        return 0
+    """Deliver through the task, with the retries and delays of the settings (smtp_retry_delays)."""
+    delays = list(settings.smtp_retry_delays)
+    return deliver_task.with_options(retries=len(delays), retry_delay_seconds=delays or 0)(settings, report)
 
 
 def smtp_password(settings: Settings) -> str | None:
@@ -135,7 +167,35 @@ def daily_digest(
         from flows.fetch_sources import fetch_first
 
         fetch_first(settings, config)
-    return run(settings, dry_run=dry_run).as_dict()
+    try:
+        result = run(settings, dry_run=dry_run)
+    except DigestError as exc:
+        to_run_log(f"failed: {exc}")
+        create_markdown_artifact(
+            key=ARTIFACT_KEY, markdown=f"# Daily digest: failed\n\n{exc}\n", description="The run failed before a digest was written."
+        )
+        raise
+    publish_report(settings, result)
+    return result.as_dict()
+
+
+def publish_report(settings: Settings, result: pipeline.RunResult) -> None:
+    """Publish the run's Markdown artifact, and end the run's log with the digest's path (`digest trigger` prints it)."""
+    record, delivery = None, None
+    if result.path:
+        with StateStore(settings.db_path) as store:
+            row = store.digest_by_path(result.path)
+            delivery = (row.delivery, row.delivery_reason) if row else None
+        try:
+            record = json.loads(result.path.with_suffix(".json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            record = None
+    create_markdown_artifact(
+        key=ARTIFACT_KEY,
+        markdown=runreport.markdown(result.as_dict(), record, delivery),
+        description=f"digest: {result.path}" if result.path else result.message or "no digest written",
+    )
+    to_run_log(f"digest: {result.path}" if result.path else f"digest: {result.message or 'no digest written'}")
 
 
 def run(settings: Settings, dry_run: bool = False, report: Report = say) -> pipeline.RunResult:

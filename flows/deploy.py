@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,33 @@ def api_url(settings: Settings) -> str:
     return os.environ.get("PREFECT_API_URL") or f"http://127.0.0.1:{settings.server_port}/api"
 
 
-def server_environment(settings: Settings) -> dict[str, str]:
-    """Environment for `prefect server start` with its SQLite database under the state folder."""
+def server_problem(url: str) -> str | None:
+    """Return why the Prefect API at `url` is not usable (no answer, unhealthy), or None if it is."""
+    import httpx
+
+    try:
+        reply = httpx.get(f"{url.rstrip('/')}/health", timeout=5)
+    except httpx.HTTPError as exc:
+        return f"no Prefect server answers at {url} ({exc.__class__.__name__})"
+    if reply.status_code != 200:
+        return f"the Prefect API at {url} answered HTTP {reply.status_code} to its health check"
+    return None
+
+
+def require_server(url: str) -> None:
+    """Raise ConfigError, saying what to do, unless a Prefect server answers at `url`."""
+    problem = server_problem(url)
+    if problem:
+        raise ConfigError(
+            f"{problem}; start one with `digest server` in another terminal, or set PREFECT_API_URL to yours"
+        )
+
+
+def server_environment(settings: Settings, ui: bool = True) -> dict[str, str]:
+    """Environment for `prefect server start` with its SQLite database under the state folder.
+
+    Prefect's dashboard is served from the installed package (nothing is fetched) unless `ui` is False.
+    """
     home = (settings.state / "prefect").resolve()
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -60,7 +86,11 @@ def server_environment(settings: Settings) -> dict[str, str]:
         PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'server.db'}",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_LOGGING_SERVER_LEVEL="CRITICAL",
-        PREFECT_SERVER_UI_ENABLED="false",
+        PREFECT_SERVER_UI_ENABLED="true" if ui else "false",
+        # the dashboard's scripts call the API at this address; Prefect would assume port 4200
+        PREFECT_SERVER_API_HOST="127.0.0.1",
+        PREFECT_SERVER_API_PORT=str(settings.server_port),
+        PREFECT_UI_API_URL=f"http://127.0.0.1:{settings.server_port}/api",
         DO_NOT_TRACK="1",
     )
     env.pop("PREFECT_API_URL", None)
@@ -104,17 +134,74 @@ def serve(settings: Settings, config: Path | None = None) -> None:
     )
 
 
-def trigger(timeout: float | None = None) -> Any:
-    """Start a run of the deployment now through the server; return the finished flow run."""
+def trigger(timeout: float, echo: Callable[[str], None]) -> tuple[Any, list[str]]:
+    """Start a run of the deployment now through the server and echo its stage lines as they come.
+
+    Return the finished flow run and its closing lines ("digest: PATH"), for the caller to print last.
+    """
+    import time
+
+    from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
 
+    from flows.daily_digest import RUN_LOGGER
+
     try:
-        return run_deployment(DEPLOYMENT, timeout=timeout, as_subflow=False, poll_interval=1)
+        run: Any = run_deployment(DEPLOYMENT, timeout=0, as_subflow=False)  # sync call: a FlowRun
     except Exception as exc:  # httpx/Prefect errors: the server is missing or the deployment unknown
         raise DigestError(
             f"cannot start {DEPLOYMENT} through {os.environ.get('PREFECT_API_URL')}: {exc}. "
             "Is `digest server` running and `digest serve` registered?"
         ) from exc
+    echo(f"digest: started run {run.name} of {DEPLOYMENT}")
+    seen: set[Any] = set()
+    closing: list[str] = []
+    deadline = time.monotonic() + timeout
+    settled_at: float | None = None
+    with get_client(sync_client=True) as client:
+        while True:
+            for line in _new_lines(client, run.id, seen, RUN_LOGGER):
+                if line.startswith("digest: "):
+                    closing.append(line)
+                else:
+                    echo(line)
+            run = client.read_flow_run(run.id)
+            final = run.state is not None and run.state.is_final()
+            now = time.monotonic()
+            if final and settled_at is None:
+                settled_at = now
+            # logs reach the API in batches: after the final state, wait for the closing line a little
+            if settled_at is not None and (closing or now - settled_at > LOG_GRACE_SECONDS):
+                break
+            if now > deadline:
+                raise DigestError(f"run {run.name} did not finish within {timeout:.0f} s; it goes on in the server")
+            time.sleep(1)
+    return run, closing
+
+
+LOG_GRACE_SECONDS = 15
+
+
+def _new_lines(client: Any, flow_run_id: Any, seen: set[Any], logger_name: str) -> list[str]:
+    """Return the run's log lines from `logger_name` not seen yet, oldest first."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    logs = client.read_logs(
+        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), sort=LogSort.TIMESTAMP_ASC, limit=200,
+        offset=0,
+    )
+    offset = len(logs)
+    while len(logs) == offset and offset and offset % 200 == 0:  # a long run: page on
+        more = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), sort=LogSort.TIMESTAMP_ASC,
+            limit=200, offset=offset,
+        )
+        logs += more
+        offset += len(more)
+    fresh = [log for log in logs if log.id not in seen and log.name == logger_name]
+    seen.update(log.id for log in fresh)
+    return [str(log.message) for log in fresh]
 
 
 def schedule_status() -> dict[str, Any]:

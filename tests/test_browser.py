@@ -14,6 +14,8 @@ import select
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC
 from email.policy import default
 from pathlib import Path
 from typing import Any
@@ -196,3 +198,62 @@ def test_the_measurements_catch_overflow_and_scripts(browser: Browser, tmp_path:
     assert seen["scrollWidth"] > 375 and seen["overflowing"]
     assert seen["scripts"] == 1 and seen["handlers"] == ["onerror"] and seen["pwned"] in {"img", "script"}
     assert seen["links"] == ["javascript:void(0)"]
+
+
+READ = """JSON.stringify({
+  stories: Array.from(document.querySelectorAll('td.story')).map(td => ({
+    headline: td.querySelector('h2').textContent.trim(),
+    bullets: Array.from(td.querySelectorAll('li.bullet')).map(li => ({
+      tags: Array.from(li.querySelectorAll('.tag')).map(t => t.textContent),
+      // a tag drawn on one line: its height is one line's, whatever the width
+      oneLine: Array.from(li.querySelectorAll('.tag')).every(t => t.getClientRects().length === 1),
+    })),
+    sources: Array.from(td.querySelectorAll('ul.sources li')).map(li => li.textContent.replace(/\\s+/g, ' ').trim()),
+    links: Array.from(td.querySelectorAll('ul.sources a')).map(a => a.getAttribute('href')),
+  })),
+  contents: Array.from(document.querySelectorAll('.contents-list li')).map(li => li.textContent.trim()),
+})"""
+
+
+def test_a_reader_sees_bullets_outlets_sources_once_and_widest_story_first(browser: Browser, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from digest.models import Source, StorySummary, SummarySentence
+
+    day = datetime(2026, 12, 2, 7, tzinfo=UTC)
+    long_name = "The Very Long Name Of A Regional Evening Newspaper"
+
+    def story(n: int, outlets: list[str]) -> StorySummary:
+        sources = [Source(f"a{n}{k}", o, f"Title {n}{k}", f"inbox/{n}{k}.txt", f"https://o{k}.example/{n}") for k, o in enumerate(outlets)]
+        sources.append(replace(sources[0], article_id=f"c{n}", path=f"inbox/{n}-copy.html"))  # an exact copy
+        sources.append(Source(f"f{n}", f"00{n}_29a4b08e364da55a", f"From a file {n}", f"inbox/00{n}_29a4b08e364da55a.txt", None))
+        sentences = tuple(
+            SummarySentence(f"Fact {k} of story {n}, told in one short sentence.", s.article_id, s.outlet, (s.outlet, long_name))
+            for k, s in enumerate(sources[:3])
+        )
+        return StorySummary(f"s{n}", f"Story {n}", sentences, tuple(sources), tuple(s.article_id for s in sources), latest=day)
+
+    stories = (story(1, ["Alpha"]), story(2, ["Alpha", "Beta", long_name]), story(3, ["Alpha", "Beta"]),
+               story(4, ["Gamma"]), story(5, ["Delta"]), story(6, ["Alpha", "Gamma"]))
+    digest = Digest(day, "Daily briefing", stories, ())
+    page = tmp_path / "digest.html"
+    page.write_text(render.render(digest, settings()).html, encoding="utf-8")
+    target = browser.call("Target.createTarget", url="about:blank")["targetId"]
+    session = browser.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    browser.call("Page.enable", session)
+    browser.call("Emulation.setDeviceMetricsOverride", session, width=375, height=900, deviceScaleFactor=1, mobile=False)
+    browser.call("Page.navigate", session, url=page.as_uri())
+    browser.wait_event("Page.loadEventFired", session)
+    seen = json.loads(browser.call("Runtime.evaluate", session, expression=READ, returnByValue=True)["result"]["value"])
+    browser.call("Target.closeTarget", targetId=target)
+    headlines = [s["headline"] for s in seen["stories"]]
+    assert headlines[0] == "Story 2" and set(headlines[1:3]) == {"Story 3", "Story 6"}  # most outlets first
+    assert seen["contents"] == headlines  # more than five stories: the headlines on top, in the same order
+    for s in seen["stories"]:
+        assert s["bullets"] and all(b["tags"] for b in s["bullets"])  # every bullet names who reports it
+        tags = [t for b in s["bullets"] for t in b["tags"]]
+        assert all(b["oneLine"] for b in s["bullets"]), s  # no outlet name wraps, even on a phone
+        assert long_name.replace(" ", "\u00a0") in tags
+        assert not any("29a4b08e364da55a" in t for t in tags)  # never a file name
+        assert len(s["links"]) == len(set(s["links"]))  # the exact copy is not listed twice
+        assert not any("29a4b08e364da55a" in x for x in s["sources"])

@@ -101,7 +101,7 @@ def test_repeated_title_is_dropped_once_kept_once() -> None:
     assert_article_intact(article)
     title_decisions = [d for d in article.decisions if d.text == TITLE]
     assert [d.kept for d in title_decisions] == [True, False]
-    assert title_decisions[1].reason == "drop: repeated title"
+    assert title_decisions[1].reason.startswith("drop: repeated title")
 
 
 def test_meta_title_wins_and_its_line_is_the_title() -> None:
@@ -306,3 +306,17 @@ def test_cheap_pre_check_never_hides_a_flag(corpus: Path) -> None:
             assert not sig.COMMENT_HEADER.match(line), line
             assert sig.caption_reason(line, words) is None, line
     assert skipped > 1000  # the pre-check does spare most short lines
+
+
+def test_each_decision_names_the_models_probability_and_its_weightiest_features() -> None:
+    from digest.clean.features import TEXT_FEATURES
+
+    article = clean_article(raw(page(["Valley News", "Subscribe to our newsletter"], ["Related Articles"])))
+    judged = [d for d in article.decisions if d.role is not Role.TITLE]
+    assert judged
+    for d in judged:
+        assert "[p=" in d.reason, d.reason
+        named = d.reason.split("[p=", 1)[1]
+        assert any(name in named for name in TEXT_FEATURES), d.reason
+    listing = format_decisions(article)
+    assert "drop: subscribe banner [p=" in listing

@@ -67,7 +67,7 @@ def test_headline_below_the_site_name_is_the_title(top: list[str], outlet: str) 
     assert article.paragraphs[0].text == HEADLINE and article.paragraphs[0].role is Role.TITLE
     assert [p.text for p in article.body] == BODY
     assert article.outlet == outlet
-    assert reason_of(article, top[0]) == "drop: site name"
+    assert reason_of(article, top[0]).startswith("drop: site name")
 
 
 def test_headline_printed_twice_keeps_the_first_copy_as_title() -> None:
@@ -179,7 +179,7 @@ def test_headline_far_above_the_body_is_found_from_the_page_title_line() -> None
     title_line = next(d for d in article.decisions if d.role is Role.TITLE)
     assert title_line.index == 12  # the headline's own line, not the <title> line
     assert article.outlet == "Fenwick Courier"  # the name after the headline on the <title> line
-    assert reason_of(article, top[0]) == "drop: page title line (headline - site name)"
+    assert reason_of(article, top[0]).startswith("drop: page title line (headline - site name)")
 
 
 def test_page_title_line_alone_gives_headline_and_outlet() -> None:

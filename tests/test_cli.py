@@ -69,7 +69,8 @@ def test_send_test_delivers_the_latest_digest(sample_run) -> None:  # type: igno
     handler = Inbox()
     with smtp_server(handler) as port:
         out = digest("send-test", "--to", "me@example.com", cwd=work,
-                     env={"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none"})
+                     env={"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none",
+                          "DIGEST_MAIL_FROM": "digest@news.example"})
     assert out.returncode == 0, out.stderr
     [envelope] = handler.received
     assert envelope.rcpt_tos == ["me@example.com"]
@@ -91,7 +92,7 @@ def test_bad_setting_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_help_has_examples() -> None:
-    for cmd in ("run", "clean", "serve", "server", "trigger", "status", "send-test"):
+    for cmd in ("run", "clean", "serve", "server", "trigger", "status", "send-test", "check"):
         out = digest(cmd, "--help", cwd=ROOT)
         assert out.returncode == 0
         assert "Example" in out.stdout, cmd

@@ -8,6 +8,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.policy import default
@@ -22,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from support.smtp import Behaviour, faulty_smtp, port_of
 from test_render import make_digest
 
 from digest import deliver, render
@@ -173,10 +175,17 @@ def assert_no_secret(exc: BaseException) -> None:
         seen = seen.__cause__ or seen.__context__
 
 
-def check_received(envelope: Envelope, rendered: render.Rendered) -> None:
+def check_received(received: list[Envelope], rendered: render.Rendered) -> None:
+    """One copy per recipient, each naming its reader alone in To:, else the rendered message."""
+    assert [e.rcpt_tos for e in received] == [["a@example.org"], ["b@example.net"]]
+    for envelope in received:
+        check_copy(envelope, rendered)
+
+
+def check_copy(envelope: Envelope, rendered: render.Rendered) -> None:
     assert envelope.mail_from == "digest@news.example"
-    assert envelope.rcpt_tos == ["a@example.org", "b@example.net"]
     msg = email.message_from_bytes(envelope.original_content or b"", policy=default)
+    assert msg.get_all("To") == envelope.rcpt_tos and msg["Cc"] is None and msg["Bcc"] is None
     assert msg["Message-ID"] == rendered.message_id == deliver.message_id_of(rendered.eml)
     assert msg["Subject"] == rendered.subject
     assert msg.get_content_type() == "multipart/alternative"
@@ -190,16 +199,14 @@ def test_plain_delivery(rendered: render.Rendered) -> None:
     inbox = Inbox()
     with smtp_server(inbox) as port:
         deliver.send(rendered.eml, settings(port))
-    assert len(inbox.received) == 1
-    check_received(inbox.received[0], rendered)
+    check_received(inbox.received, rendered)
 
 
 def test_starttls_with_login(rendered: render.Rendered, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext) -> None:
     inbox = Inbox()
     with smtp_server(inbox, tls_context=server_tls, require_starttls=True, authenticator=check_login, auth_required=True) as port:
         deliver.send(rendered.eml, settings(port, smtp_security="starttls", smtp_user=USER), PASSWORD, ssl_context=client_tls)
-    assert len(inbox.received) == 1
-    check_received(inbox.received[0], rendered)
+    check_received(inbox.received, rendered)
 
 
 def test_implicit_tls_with_password_from_settings(
@@ -209,8 +216,7 @@ def test_implicit_tls_with_password_from_settings(
     # aiosmtpd only counts STARTTLS as TLS for auth_require_tls, so relax it for implicit TLS
     with smtp_server(inbox, ssl_context=server_tls, authenticator=check_login, auth_required=True, auth_require_tls=False) as port:
         deliver.send(rendered.eml, settings(port, smtp_security="tls", smtp_user=USER, smtp_password=PASSWORD), ssl_context=client_tls)
-    assert len(inbox.received) == 1
-    check_received(inbox.received[0], rendered)
+    check_received(inbox.received, rendered)
 
 
 def test_starttls_verifies_against_system_cas_by_default(rendered: render.Rendered, server_tls: ssl.SSLContext) -> None:
@@ -336,3 +342,38 @@ def test_message_id_of() -> None:
     assert deliver.message_id_of(b"Subject: x\r\nMessage-ID: <abc@example.org>\r\n\r\nbody") == "<abc@example.org>"
     with pytest.raises(DeliveryError, match="Message-ID"):
         deliver.message_id_of(b"Subject: x\r\n\r\nbody")
+
+
+def test_a_private_ca_is_trusted_through_smtp_ca_file(rendered: render.Rendered, server_tls: ssl.SSLContext, cert: tuple[Path, Path]) -> None:
+    inbox = Inbox()
+    with smtp_server(inbox, tls_context=server_tls, require_starttls=True) as port:
+        deliver.send(rendered.eml, settings(port, smtp_security="starttls", smtp_ca_file=cert[0]))
+    check_received(inbox.received, rendered)
+
+
+def test_an_unreadable_ca_file_is_a_config_error(rendered: render.Rendered, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="smtp_ca_file"):
+        deliver.send(rendered.eml, settings(25, smtp_security="starttls", smtp_ca_file=tmp_path / "missing.pem"))
+
+
+def test_each_copy_names_its_reader_alone() -> None:
+    message = (b"Subject: x\nTo: a@example.org,\n b@example.net\nCc: c@example.org\nBcc: d@example.org\n"
+               b"Message-ID: <m@x>\n\nbody line\n.starts with a dot\n")
+    copy = deliver.addressed_to(message, "b@example.net")
+    assert copy == (b"To: b@example.net\r\nSubject: x\r\nMessage-ID: <m@x>\r\n\r\nbody line\r\n.starts with a dot\r\n")
+
+
+def test_a_test_message_is_fresh(rendered: render.Rendered) -> None:
+    fresh = email.message_from_bytes(deliver.test_message(rendered.eml, settings(25)), policy=default)
+    assert fresh["Subject"] == f"[test] {rendered.subject}"
+    assert fresh["Message-ID"] != rendered.message_id and fresh["Message-ID"].endswith("@news.example>")
+    assert fresh["To"] is None  # each copy gets its reader's address when it is sent
+    assert [p.get_content_type() for p in fresh.walk() if not p.is_multipart()] == ["text/plain", "text/html"]
+
+
+def test_the_session_deadline_ends_a_trickling_greeting(rendered: render.Rendered) -> None:
+    with faulty_smtp(Behaviour(greeting_trickle=0.05)) as server:
+        start = time.monotonic()
+        with pytest.raises(TransientDeliveryError, match="deadline"):
+            deliver.send(rendered.eml, settings(port_of(server), smtp_session_timeout=0.5))
+        assert time.monotonic() - start < 5

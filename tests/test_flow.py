@@ -61,7 +61,7 @@ def test_seeds_make_one_story_with_five_sources(seeds_inbox: Path) -> None:
     msg = email.message_from_bytes(Path(result["path"]).with_suffix(".eml").read_bytes(), policy=email.policy.default)
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
-    assert "1 story" in msg["Subject"]
+    assert msg["Subject"].startswith("Daily briefing, ") and story["headline"][:40] in msg["Subject"]  # names the story
 
 
 def test_rerun_with_nothing_new_writes_nothing(seeds_inbox: Path) -> None:
@@ -147,7 +147,7 @@ def test_smtp_password_from_a_prefect_secret_block(seeds_inbox: Path) -> None:
         config = seeds_inbox / "digest.toml"
         config.write_text(
             f'smtp_host = "127.0.0.1"\nsmtp_port = {port}\nsmtp_security = "none"\nsmtp_user = "{USER}"\n'
-            'smtp_password_block = "digest-smtp-password"\nmail_to = ["reader@example.com"]\n'
+            'smtp_password_block = "digest-smtp-password"\nmail_to = ["reader@example.com"]\nmail_from = "digest@news.example"\n'
         )
         result = run(seeds_inbox, config=str(config))
     assert result["sent"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import json
 import os
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from email.message import Message
 from email.policy import default
@@ -109,8 +110,8 @@ def test_hostile_text_cannot_inject_markup_or_links() -> None:
         assert not [a for a in attrs if a.startswith("on")], (tag, attrs)
         if "href" in attrs:
             assert (attrs["href"] or "").split(":", 1)[0] in {"http", "https", "mailto"}, attrs
-    # the hostile text is still shown, as text
-    text = "".join(tags.text)
+    # the hostile text is still shown, as text (outlet names are joined by non-breaking spaces)
+    text = "".join(tags.text).replace("\u00a0", " ")
     assert HOSTILE[0] in text and HOSTILE[1] in text
     assert "<b>Outlet</b> Three" in text
 
@@ -143,7 +144,12 @@ def test_html_is_inlined_single_column_and_shows_every_story() -> None:
     assert text.count("Update") == 1  # story 2 only
     hrefs = [a.get("href") for t, a in tags.tags if t == "a"]
     assert "https://one.example/1" in hrefs and "https://one.example/3" in hrefs
-    assert "[Outlet & Two]" in text and "2 sources" in text
+    assert "Outlet & Two" in text and "2 sources" in text
+    assert ">Outlet&nbsp;&amp;&nbsp;Two<" in rendered.html  # never wraps inside the name
+    bullets = [a for t, a in tags.tags if t == "li" and "bullet" in (a.get("class") or "")]
+    assert len(bullets) == sum(len(s.sentences) for s in digest.stories)  # one bullet per fact
+    tags_style = [a.get("style") or "" for t, a in tags.tags if t == "span" and a.get("class") == "tag"]
+    assert tags_style and all("white-space: nowrap" in st for st in tags_style)
     assert "24 Nov 2026" in text and "3 stories from 6 articles" in text and "1 duplicate dropped" in text
 
 
@@ -155,7 +161,8 @@ def test_text_is_wrapped_unescaped_and_complete() -> None:
         assert len(line) <= 78 or len(line.split()) <= 2, line
     assert HOSTILE[0] in rendered.text  # plain text: no entities
     assert "&amp;" not in rendered.text and "&lt;" not in rendered.text
-    assert "[Outlet One]" in rendered.text and "[Outlet & Two]" in rendered.text
+    assert "(Outlet\u00a0One)" in rendered.text and "(Outlet\u00a0&\u00a0Two)" in rendered.text
+    assert "   - Story 1 opens with" in rendered.text  # a bullet per summary sentence
     assert "https://one.example/1" in rendered.text
     assert "[Update]" in rendered.text
     assert "javascript:" not in rendered.text and "data:text" not in rendered.text  # only safe URLs are listed
@@ -170,7 +177,10 @@ def test_json_has_documented_shape() -> None:
     first = data["stories"][0]
     assert set(first) >= {"id", "headline", "is_update", "summary", "sentences", "sources", "articles"}
     assert first["summary"] == [s.text for s in digest.stories[0].sentences]
-    assert first["sentences"][1] == {"text": digest.stories[0].sentences[1].text, "article": "a1y", "outlet": "Outlet & Two"}
+    assert first["sentences"][1] == {
+        "text": digest.stories[0].sentences[1].text, "article": "a1y", "outlet": "Outlet & Two", "outlets": ["Outlet & Two"]
+    }
+    assert first["outlets"] == 2 and first["latest"] is None
     assert first["sources"][0] | {"article": None} == {
         "outlet": "Outlet One", "title": "Title 1 at one", "path": "inbox/1-one.txt",
         "url": "https://one.example/1", "article": None,
@@ -193,7 +203,7 @@ def test_eml_parts_and_headers() -> None:
     assert all(p.get_content_charset() == "utf-8" for p in leaves)
     assert leaves[0].get_content().replace("\r\n", "\n") == rendered.text
     assert leaves[1].get_content().replace("\r\n", "\n") == rendered.html
-    assert msg["Subject"] == rendered.subject == "Daily briefing, 24 Nov 2026: 3 stories"
+    assert msg["Subject"] == rendered.subject == "Daily briefing, 24 Nov: Headline number 1, and 2 more"
     assert msg["From"] == "Digest <digest@news.example>"
     assert [a.addr_spec for a in msg["To"].addresses] == ["a@example.org", "b@example.net"]
     assert msg["Reply-To"] == "desk@news.example"
@@ -207,7 +217,7 @@ def test_eml_parts_and_headers() -> None:
 def test_eml_optional_headers_and_singular_subject() -> None:
     rendered = render.render(make_digest(1), settings(title="Evening news", unsubscribe="mailto:off@news.example"))
     msg, _ = parts(rendered.eml)
-    assert msg["Subject"] == "Evening news, 24 Nov 2026: 1 story"
+    assert msg["Subject"] == "Evening news, 24 Nov: Headline number 1"
     assert msg["Reply-To"] is None
     assert msg["List-Unsubscribe"] == "<mailto:off@news.example>"
     assert msg["List-Unsubscribe-Post"] is None
@@ -235,7 +245,7 @@ def test_long_digest_is_trimmed_to_the_budget_keeping_headlines() -> None:
     _, (plain, html) = parts(rendered.eml)
     tags = parse(html.get_content())
     text = " ".join("".join(tags.text).split())
-    shown = [s for s in digest.stories if s.sentences[0].text in text]
+    shown = [s for s in digest.stories if s.sentences[0].text[:200] in text]  # long sentences are cut for display
     assert 0 < len(shown) < len(digest.stories)
     assert f"{len(digest.stories) - len(shown)} more stories in the full digest" in text
     for s in digest.stories:  # every headline still listed
@@ -256,7 +266,7 @@ def test_very_long_digest_keeps_as_many_headlines_as_fit() -> None:
 def test_empty_digest_renders() -> None:
     digest = Digest(datetime(2026, 11, 24, 7, tzinfo=UTC), "Daily briefing", (), ())
     rendered = render.render(digest, settings())
-    assert rendered.subject == "Daily briefing, 24 Nov 2026: 0 stories"
+    assert rendered.subject == "Daily briefing, 24 Nov: no new stories"
     assert "No new stories today." in rendered.text and "No new stories today." in rendered.html
     assert json.loads(rendered.json)["stories"] == []
 
@@ -268,7 +278,7 @@ def test_unicode_survives_every_format() -> None:
     digest = Digest(digest.date, digest.title, (first,), digest.articles)
     rendered = render.render(digest, settings(title="Revue de presse – matin"))
     msg, (plain, html) = parts(rendered.eml)
-    assert msg["Subject"] == "Revue de presse – matin, 24 Nov 2026: 1 story"
+    assert msg["Subject"] == "Revue de presse – matin, 24 Nov: " + digest.stories[0].headline
     assert "Zürich: ÉDF 🚄 résumé" in plain.get_content() and "Zürich: ÉDF 🚄 résumé" in html.get_content()
     assert json.loads(rendered.json)["stories"][0]["headline"] == "Zürich: ÉDF 🚄 résumé"
     assert rendered.eml.isascii()  # 7-bit safe on the wire
@@ -359,3 +369,118 @@ def test_default_templates_are_found_from_any_working_directory(tmp_path: Path) 
         assert render.render(make_digest(1), settings()).html.startswith("<!DOCTYPE html>")
     finally:
         os.chdir(cwd)
+
+
+def summary_of(n: int, sources: list[Source], *, latest: datetime | None = None, headline: str = "") -> StorySummary:
+    """Build a story whose sentences come from the given sources, one fact each."""
+    sentences = tuple(
+        SummarySentence(f"Fact {k} of story {n} is told here.", s.article_id, s.outlet) for k, s in enumerate(sources)
+    )
+    return StorySummary(f"s{n}", headline or f"Story {n}", sentences, tuple(sources), tuple(s.article_id for s in sources), latest=latest)
+
+
+def test_stories_are_ordered_by_outlets_then_recency_in_every_format() -> None:
+    day = datetime(2026, 12, 2, 7, tzinfo=UTC)
+
+    def src(n: int, k: int, outlet: str) -> Source:
+        return Source(f"a{n}{k}", outlet, f"T{n}{k}", f"inbox/{n}{k}.txt", f"https://o{k}.example/{n}")
+
+    lone_new = summary_of(1, [src(1, 0, "Alpha")], latest=day)
+    three = summary_of(2, [src(2, 0, "Alpha"), src(2, 1, "Beta"), src(2, 2, "Gamma")], latest=day.replace(day=1))
+    two_same = summary_of(3, [src(3, 0, "Alpha"), src(3, 1, "alpha")], latest=day)  # one outlet twice
+    lone_old = summary_of(4, [src(4, 0, "Beta")], latest=day.replace(day=1))
+    two = summary_of(5, [src(5, 0, "Alpha"), src(5, 1, "Beta")], latest=None)
+    digest = Digest(day, "Daily briefing", (lone_old, lone_new, two, two_same, three), ())
+    rendered = render.render(digest, settings())
+    expected = ["Story 2", "Story 5", "Story 1", "Story 3", "Story 4"]
+    assert [s["headline"] for s in json.loads(rendered.json)["stories"]] == expected
+    positions = [rendered.text.index(f"{i}. {h}") for i, h in enumerate(expected, 1)]
+    assert positions == sorted(positions)
+    html_text = " ".join("".join(parse(rendered.html).text).split())
+    assert [html_text.index(h + " ") for h in expected] == sorted(html_text.index(h + " ") for h in expected)
+    assert rendered.subject == "Daily briefing, 2 Dec: Story 2, and 4 more"
+
+
+def test_an_outlet_is_never_a_file_name() -> None:
+    named = Source("a1", "Riverside Herald", "Tram approved", "inbox/tram.txt", "https://herald.example/tram")
+    by_url = Source("a2", "001_29a4b08e364da55a", "Tram vote", "inbox/001_29a4b08e364da55a.txt", "https://www.gazette.example/x")
+    nothing = Source("a3", "002_a64357c5adc61b44", "Tram, again", "/in/002_a64357c5adc61b44.html", None)
+    story = summary_of(1, [named, by_url, nothing])
+    digest = Digest(datetime(2026, 12, 2, tzinfo=UTC), "Daily briefing", (story,), ())
+    rendered = render.render(digest, settings())
+    for output in (rendered.html, rendered.text):  # (digest.json records each source's path, as documented)
+        assert "001_29a4b08e364da55a" not in output and "002_a64357c5adc61b44" not in output
+    data = json.loads(rendered.json)["stories"][0]
+    assert [s["outlet"] for s in data["sources"]] == ["Riverside Herald", "gazette.example", ""]
+    assert [s["outlets"] for s in data["sentences"]] == [["Riverside Herald"], ["gazette.example"], []]
+    assert "(gazette.example)" in rendered.text and "- Tram, again" in rendered.text
+
+
+def test_sources_are_listed_once_per_outlet_and_url() -> None:
+    one = Source("a1", "Herald", "Tram approved", "inbox/tram.txt", "https://herald.example/tram")
+    copy = Source("c1", "Herald", "Tram approved", "inbox/tram-copy.html", "https://herald.example/tram")
+    other = Source("a2", "Gazette", "Tram vote", "inbox/vote.txt", "https://gazette.example/vote")
+    story = StorySummary("s1", "Tram", (SummarySentence("The council approved the tram on Monday night.", "a1", "Herald", ("Herald", "Gazette")),),
+                         (one, copy, other), ("a1", "a2"))
+    digest = Digest(datetime(2026, 12, 2, tzinfo=UTC), "Daily briefing", (story,), ())
+    rendered = render.render(digest, settings())
+    assert rendered.text.count("https://herald.example/tram") == 1
+    assert [a.get("href") for t, a in parse(rendered.html).tags if t == "a"].count("https://herald.example/tram") == 1
+    assert "2 sources" in rendered.text and "(Herald, Gazette)" in rendered.text
+    assert len(json.loads(rendered.json)["stories"][0]["sources"]) == 2
+
+
+def test_a_digest_of_more_than_five_stories_opens_with_its_headlines() -> None:
+    six = render.render(make_digest(6), settings())
+    five = render.render(make_digest(5), settings())
+    assert "In this digest" in six.html and "In this digest:" in six.text
+    assert "In this digest" not in five.html and "In this digest" not in five.text
+    top = six.text.split("In this digest:")[1].split("-" * 78)[0]
+    assert [line.split(". ", 1)[1] for line in top.strip().splitlines()] == [
+        ("[Update] " if s.is_update else "") + s.headline for s in make_digest(6).stories
+    ]
+    anchors = [a.get("href") for t, a in parse(six.html).tags if t == "a" and (a.get("href") or "").startswith("#")]
+    assert anchors == [f"#story-{n}" for n in range(1, 7)]
+
+
+def test_a_huge_title_is_capped_and_no_summary_is_lost() -> None:
+    digest = make_digest(5)
+    huge = "Huge title " * 9_000  # ~95 KB
+    first = digest.stories[0]
+    sources = (replace(first.sources[0], title=huge), *first.sources[1:])
+    digest = replace(digest, stories=(replace(first, headline=huge, sources=sources), *digest.stories[1:]))
+    rendered = render.render(digest, settings())
+    assert not rendered.trimmed  # the e-mail keeps every story's summary
+    _, (plain, _) = parts(rendered.eml)
+    for s in digest.stories:
+        assert s.sentences[0].text in " ".join(plain.get_content().split())
+    assert len(rendered.subject) < 200 and max(map(len, rendered.text.splitlines())) <= 400
+    assert len(json.loads(rendered.json)["stories"][0]["headline"]) <= render.MAX_TITLE_CHARS
+
+
+def test_base_url_links_the_email_to_the_full_digest() -> None:
+    digest = make_digest(40, words=300)
+    page = render.next_page(Path("/nonexistent-outbox"), digest.date.date())
+    assert page == "2026-11-24/digest.html"
+    rendered = render.render(digest, settings(base_url="https://news.example/briefings/", max_email_bytes=30_000), page=page)
+    assert rendered.trimmed
+    _, (plain, html) = parts(rendered.eml)
+    url = "https://news.example/briefings/2026-11-24/digest.html"
+    links = [a for t, a in parse(html.get_content()).tags if t == "a" and a.get("href") == url]
+    assert len(links) == 2  # "Read online" and "N more stories in the full digest"
+    assert f"in the full digest: {url}" in " ".join(plain.get_content().split())
+    without = render.render(digest, settings(max_email_bytes=30_000), page=page)
+    assert "news.example/briefings" not in without.eml.decode()
+
+
+def test_next_page_skips_digests_already_written(tmp_path: Path) -> None:
+    day = date(2026, 11, 24)
+    rendered = render.render(make_digest(1), settings())
+    render.write_digest(rendered, tmp_path, day)
+    assert render.next_page(tmp_path, day) == "2026-11-24/digest-2.html"
+    assert render.write_digest(rendered, tmp_path, day).name == "digest-2.html"
+
+
+def test_counts_say_one_story_not_one_stories() -> None:
+    rendered = render.render(make_digest(1), settings())
+    assert "1 story from 2 articles" in rendered.text and "1 stories" not in rendered.text + rendered.html

@@ -5,37 +5,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
+from support.prefect_server import Server, wait_for
 
 TZ = "America/New_York"  # observes DST: the hour must stay 07:00 local across the change
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except (httpx.HTTPError, OSError):
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def digest_env(api: str, state: Path) -> dict[str, str]:
@@ -51,28 +29,9 @@ def digest_env(api: str, state: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Prefect server started the way `digest server` starts it."""
-    state = tmp_path_factory.mktemp("server-state")
-    port = free_port()
-    env = dict(os.environ, DIGEST_SERVER_PORT=str(port))
-    env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "digest.cli", "server", "--state", str(state)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    try:
-        wait_for(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200, 120, "the Prefect server")
-        assert (state / "prefect" / "server.db").exists()  # its database lives under the state folder
-        yield api
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
-
-
-def test_serve_registers_schedule_and_trigger_runs_it(server: str, tmp_path: Path, seeds: Path) -> None:
+def test_serve_registers_schedule_and_trigger_runs_it(prefect_server: Server, tmp_path: Path, seeds: Path) -> None:
+    server = prefect_server.api
+    assert (prefect_server.state / "prefect" / "server.db").exists()  # its database lives under the state folder
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for f in sorted(seeds.glob("*.txt")):
@@ -112,8 +71,13 @@ def test_serve_registers_schedule_and_trigger_runs_it(server: str, tmp_path: Pat
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=400,
         )
         assert trig.returncode == 0, trig.stdout + trig.stderr
-        assert "Completed" in trig.stdout
+        # the run's stage lines stream as it goes, and the last line is the digest's path
+        said = trig.stdout.splitlines()
+        assert said[0].startswith("digest: started run ") and "ingested 5 new articles" in said
+        assert "clustered them into 1 story" in said
+        assert said[-2].endswith("finished: Completed")
         [digest_json] = list((tmp_path / "outbox").glob("*/digest.json"))
+        assert said[-1] == f"digest: {digest_json.with_suffix('.html')}"
         data = json.loads(digest_json.read_text())
         assert len(data["stories"]) == 1 and len(data["stories"][0]["sources"]) == 5
 

@@ -102,7 +102,8 @@ def test_smtp_password_never_appears_in_output_or_state(tmp_path: Path) -> None:
     with smtp_server(Inbox()) as port:  # no AUTH offered: the login fails
         settings = load_settings(None, inbox=inbox, outbox=tmp_path / "outbox", state=tmp_path / "state",
                                  smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
-                                 smtp_user="editor", smtp_password=secret, mail_to=["a@example.com"])
+                                 smtp_user="editor", smtp_password=secret, mail_to=["a@example.com"],
+                                 mail_from="digest@news.example")
         pipeline.run(settings, report=lines.append)
     assert any("not sent" in line for line in lines)
     assert secret not in "\n".join(lines)

@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 
 from digest.errors import ConfigError
-from digest.settings import load_settings
+from digest.settings import folder_problems, load_settings
 
 
 def test_toml_then_environment_then_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "digest.toml"
-    config.write_text('title = "Morning notes"\nsummary_sentences = 4\n[smtp]\nhost = "mail.example"\nport = 2525\n')
+    config.write_text(
+        'title = "Morning notes"\nsummary_sentences = 4\nmail_from = "Digest <digest@news.example>"\n'
+        '[smtp]\nhost = "mail.example"\nport = 2525\n'
+    )
     monkeypatch.setenv("DIGEST_SUMMARY_SENTENCES", "6")
     monkeypatch.setenv("DIGEST_MAIL_TO", "a@example.com, b@example.com")
     settings = load_settings(config, inbox=tmp_path / "in")
@@ -26,14 +29,24 @@ def test_toml_then_environment_then_options(tmp_path: Path, monkeypatch: pytest.
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
-    assert (settings.inbox, settings.outbox, settings.state) == (Path("inbox"), Path("outbox"), Path(".digest"))
+    # folders are resolved once, when loaded: one spelling per folder in the state store
+    assert (settings.inbox, settings.outbox, settings.state) == (tmp_path.resolve() / "inbox", tmp_path.resolve() / "outbox", tmp_path.resolve() / ".digest")
     assert settings.smtp_host is None and settings.schedule == "0 7 * * *" and settings.summarizer == "lexrank"
     assert settings.port == 587  # starttls by default
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("summary_sentences = 0\n", "summary_sentences"), ("colour = 'red'\n", "colour"), ("title = \n", "not valid TOML")],
+    [
+        ("summary_sentences = 0\n", "summary_sentences"),
+        ("colour = 'red'\n", "unknown key 'colour'"),
+        ("title = \n", "not valid TOML"),
+        ("summarizr = 'lsa'\n", "unknown key 'summarizr' in .*; did you mean summarizer\\?"),
+        ("[smtp]\nhots = 'mail.example'\n", "unknown key 'smtp_hots'.*did you mean smtp_host\\?"),
+        ("schedule = '0 7 * *'\n", "schedule: '0 7 \\* \\*' is not a cron schedule .*five fields"),
+        ("schedule = '61 7 * * *'\n", "not a cron schedule"),
+        ("timezone = 'Mars/Olympus'\n", "unknown time zone 'Mars/Olympus'; use an IANA name"),
+    ],
 )
 def test_bad_files_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
     config = tmp_path / "digest.toml"
@@ -52,3 +65,74 @@ def test_password_is_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.smtp_password is not None and settings.smtp_password.get_secret_value() == "pa55word-xyz"
     assert "pa55word-xyz" not in repr(settings)
+
+
+def test_a_misspelt_variable_gets_the_nearest_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DIGEST_SMPT_HOST", "mail.example")
+    with pytest.raises(ConfigError, match=r"^unknown variable DIGEST_SMPT_HOST; did you mean DIGEST_SMTP_HOST\?$"):
+        load_settings()
+    monkeypatch.delenv("DIGEST_SMPT_HOST")
+    monkeypatch.setenv("DIGEST_ZZZ", "1")  # nothing close: say where the names are
+    with pytest.raises(ConfigError, match=r"^unknown variable DIGEST_ZZZ; settings are listed in the README"):
+        load_settings()
+
+
+GOOD_MAIL = {"smtp_host": "mail.example", "mail_from": "Digest <digest@news.example>", "mail_to": ["a@example.com"]}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"mail_to": ["a@example.com"]}, "mail_to is set but smtp_host is not"),
+        ({"smtp_user": "me"}, "smtp_user is set but smtp_host is not"),
+        ({**GOOD_MAIL, "mail_from": None}, "smtp_host is set but mail_from is not"),
+        ({**GOOD_MAIL, "mail_to": []}, "smtp_host is set but mail_to is empty"),
+        ({**GOOD_MAIL, "mail_from": "digest"}, "mail_from 'digest' is not an e-mail address with a host"),
+        ({**GOOD_MAIL, "mail_to": ["a@example.com", "bob"]}, "mail_to 'bob' is not an e-mail address"),
+        ({**GOOD_MAIL, "smtp_user": "me"}, "smtp_user is set without a password"),
+        ({**GOOD_MAIL, "smtp_port": 465}, 'smtp_port 465 expects TLS from the start; set smtp_security = "tls"'),
+        ({**GOOD_MAIL, "smtp_security": "tls", "smtp_port": 587}, "smtp_port 587 speaks STARTTLS"),
+    ],
+)
+def test_inconsistent_mail_settings_are_refused(tmp_path: Path, values: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(inbox=tmp_path / "in", **values)
+
+
+def test_consistent_mail_settings_load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(**GOOD_MAIL, smtp_user="me", smtp_password="pw", smtp_security="tls")
+    assert settings.port == 465 and settings.mail_from == "Digest <digest@news.example>"
+    assert load_settings().mail_from is None  # no made-up sender such as digest@localhost
+
+
+@pytest.mark.parametrize(
+    ("folders", "message"),
+    [
+        ({"outbox": "in/out"}, "outbox .*/in/out is inside inbox .*/in; keep the folders apart"),
+        ({"state": "out/.digest"}, "state .* is inside outbox"),
+        ({"inbox": "out"}, "inbox and outbox are the same folder"),
+    ],
+)
+def test_folders_inside_one_another_are_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, folders: dict[str, str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    options = {"inbox": Path("in"), "outbox": Path("out"), "state": Path("state")}
+    options.update({k: Path(v) for k, v in folders.items()})
+    with pytest.raises(ConfigError, match=message):
+        load_settings(**options)
+
+
+def test_unwritable_folders_are_found_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "file").write_text("x")
+    readonly = Path("/proc/sys")  # not writable even for root, unlike a chmod-ed folder
+    settings = load_settings(inbox=tmp_path / "in", outbox=readonly / "digest-out", state=tmp_path / "file" / "state")
+    assert folder_problems(settings) == [
+        f"outbox folder {readonly / 'digest-out'} cannot be created in {readonly}; check the permissions or pass another --outbox",
+        f"state {tmp_path / 'file' / 'state'}: {tmp_path / 'file'} is a file, not a folder; pass another --state",
+    ]
+    missing = load_settings(inbox=tmp_path / "nope", outbox=tmp_path / "o", state=tmp_path / "s")
+    assert folder_problems(missing) == [f"inbox folder {tmp_path / 'nope'} does not exist; create it or pass --inbox DIR"]

@@ -155,7 +155,10 @@ def test_bad_opml_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_sources_are_appended_to_digest_toml_and_load_back(tmp_path: Path) -> None:
     config = tmp_path / "digest.toml"
-    config.write_text('title = "Morning"\n\n[smtp]\nhost = "mail.example"\n', encoding="utf-8")
+    config.write_text(
+        'title = "Morning"\nmail_from = "digest@news.example"\nmail_to = ["me@news.example"]\n\n[smtp]\nhost = "mail.example"\n',
+        encoding="utf-8",
+    )
     append_sources(config, [Source(url="https://a.example/rss", name='The "A" Times', tags=["world"]),
                             Source(maildir=tmp_path / "Mail", name="Letters")])
     settings = load_settings(config)
@@ -236,6 +239,6 @@ def test_the_served_deployment_fetches_before_digesting(tmp_path: Path) -> None:
     from flows.daily_digest import daily_digest
     from flows.deploy import deployment_parameters
 
-    params = deployment_parameters(load_settings(None, inbox=tmp_path, state=tmp_path), None)
+    params = deployment_parameters(load_settings(None, inbox=tmp_path / "in", state=tmp_path / "st"), None)
     assert params["fetch"] is True
     assert set(params) <= set(daily_digest.parameters.properties)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -28,4 +29,8 @@ def test_a_continuing_story_is_an_update_with_new_sentences(tmp_path: Path, seed
     assert story2["is_update"] is True and story1["is_update"] is False
     assert not set(story2["summary"]) & set(story1["summary"])  # nothing shown twice
     assert story2["summary"]
+    # no fact told again in other words: a number the first digest told (not a year) is not repeated
+    told = {n for s in story1["summary"] for n in re.findall(r"\b\d[\d,.]*\b", s) if not re.fullmatch(r"(19|20)\d\d", n)}
+    for sentence in story2["summary"]:
+        assert not told & set(re.findall(r"\b\d[\d,.]*\b", sentence)), sentence
     assert "Update" in Path(second.path).read_text()

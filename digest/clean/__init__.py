@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
 from digest.clean import html as html_clean
 from digest.clean import signals as sig
-from digest.clean.text import SMALL_WORDS, classify, split_site_suffix
+from digest.clean.decide import html_decisions, text_verdicts
+from digest.clean.options import DEFAULT_OPTIONS, CleanOptions
+from digest.clean.text import (
+    SMALL_WORDS,
+    TextResult,
+    layout,
+    result,
+    rule_decisions,
+    split_site_suffix,
+)
 from digest.errors import InputError
 from digest.models import Article, Decision, Paragraph, RawArticle, Role
 
-MIN_FILES = 3  # a line must recur in at least this many files to be learned as chrome
-COPY_SHARE = 0.3  # files sharing this much of their prose are copies of one article, not one site
-PROSE_WORDS = 15  # a line this long (in words) is prose, which sites do not repeat across pages
 TEXT_NODE = re.compile(r">([^<]{2,400})<")
 SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-MIN_BODY_WORDS = 12  # fewer words than this in the kept body is no article
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,8 @@ def _lines_of(raw: RawArticle) -> set[str]:
     return keys
 
 
-def learn_boilerplate(raws: Sequence[RawArticle]) -> LearnedBoilerplate:
-    """Learn the lines that recur across at least MIN_FILES unrelated files, in O(total lines)."""
+def learn_boilerplate(raws: Sequence[RawArticle], options: CleanOptions = DEFAULT_OPTIONS) -> LearnedBoilerplate:
+    """Learn the lines that recur across at least `options.min_files` unrelated files, in O(total lines)."""
     per_file = [_lines_of(raw) for raw in raws]
     where: dict[str, list[int]] = defaultdict(list)
     for n, keys in enumerate(per_file):
@@ -66,28 +71,28 @@ def learn_boilerplate(raws: Sequence[RawArticle]) -> LearnedBoilerplate:
     # A file that shares a good part of its prose with other files is a copy of one article
     # (wire copy, a page saved twice, a republication): the lines it shares are that article's
     # text, not chrome, so copies do not vote. A site repeats at most a line or two of prose.
-    is_prose = {k: k.count(" ") + 1 >= PROSE_WORDS for k in where}
+    is_prose = {k: k.count(" ") + 1 >= options.prose_words for k in where}
     copies = set()
     for n, keys in enumerate(per_file):
         prose_keys = [k for k in keys if is_prose[k]]
         shared = sum(1 for k in prose_keys if len(where[k]) > 1)
-        if shared >= 2 and shared >= COPY_SHARE * len(prose_keys):
+        if shared >= 2 and shared >= options.copy_share * len(prose_keys):
             copies.add(n)
     learned: dict[str, int] = {}
     for key, files in where.items():
-        if len(files) >= MIN_FILES:
+        if len(files) >= options.min_files:
             voters = sum(1 for n in files if n not in copies)
-            if voters >= MIN_FILES:
+            if voters >= options.min_files:
                 learned[key] = voters
     return LearnedBoilerplate(frozenset(learned), MappingProxyType(learned))
 
 
-def _enough_words(body: Sequence[Paragraph]) -> bool:
-    """Tell whether the kept paragraphs hold MIN_BODY_WORDS words (counting stops as soon as they do)."""
+def _enough_words(body: Sequence[Paragraph], least: int) -> bool:
+    """Tell whether the kept paragraphs hold `least` words (counting stops as soon as they do)."""
     words = 0
     for paragraph in body:
         words += sig.word_count(paragraph.text)
-        if words >= MIN_BODY_WORDS:
+        if words >= least:
             return True
     return False
 
@@ -119,10 +124,15 @@ def _headline_and_outlet(title: str, outlet: str | None) -> tuple[str, str | Non
 
 
 def _article(
-    raw: RawArticle, decisions: tuple[Decision, ...], title: str, outlet: str, date: datetime | None = None
+    raw: RawArticle,
+    decisions: tuple[Decision, ...],
+    title: str,
+    outlet: str,
+    date: datetime | None = None,
+    min_words: int = DEFAULT_OPTIONS.min_body_words,
 ) -> Article:
     body = tuple(Paragraph(d.text, d.role) for d in decisions if d.kept and d.role is not Role.TITLE and d.role)
-    if not _enough_words(body):
+    if not _enough_words(body, min_words):
         raise InputError(raw.path, "no article text found (everything looked like site boilerplate)")
     if not title:
         # the first body paragraph that can be a headline (not a contact line or a control) gives one
@@ -144,33 +154,53 @@ def _article(
     )
 
 
-def clean_article(raw: RawArticle, learned: LearnedBoilerplate | None = None) -> Article:
+def classify_text(
+    text: str, learned: Collection[str] = frozenset(), title_hint: str | None = None, options: CleanOptions = DEFAULT_OPTIONS
+) -> TextResult:
+    """Decide each non-blank line of a plain-text page: the rules read the page, the model decides."""
+    page = layout(text, learned, title_hint)
+    if page is None:
+        return TextResult((), None)
+    verdicts = rule_decisions(page)
+    if options.use_model:
+        verdicts = text_verdicts(page, verdicts, options.resolved_model().text)
+    return result(page, verdicts)
+
+
+def clean_article(
+    raw: RawArticle, learned: LearnedBoilerplate | None = None, options: CleanOptions = DEFAULT_OPTIONS
+) -> Article:
     """Clean one raw article; raise InputError(raw.path, reason) when it holds no article text."""
     keys = learned.keys if learned is not None else frozenset()
     if raw.kind == "html" or raw.body_is_html:
         # ingest already read the metadata; ask trafilatura again only for what is missing
-        result = html_clean.extract(raw.text, raw.path, metadata=not (raw.meta.title and raw.meta.outlet))
-        title, outlet = _headline_and_outlet(raw.meta.title or result.title or "", raw.meta.outlet or result.sitename)
-        decisions = html_clean.decide(result, title, keys)
-        return _article(raw, decisions, title, outlet or raw.path.stem)
+        found = html_clean.extract(raw.text, raw.path, options, metadata=not (raw.meta.title and raw.meta.outlet))
+        title, outlet = _headline_and_outlet(raw.meta.title or found.title or "", raw.meta.outlet or found.sitename)
+        if options.use_model:
+            decisions = html_decisions(found, title, options.resolved_model().html, keys, options)
+        else:
+            decisions = html_clean.decide(found, title, keys)
+        return _article(raw, decisions, title, outlet or raw.path.stem, min_words=options.min_body_words)
     meta_title, outlet = _headline_and_outlet(raw.meta.title or "", raw.meta.outlet)
-    verdict = classify(raw.text, keys, raw.meta.title)
+    verdict = classify_text(raw.text, keys, raw.meta.title, options)
     line_title = verdict.decisions[verdict.title_index].text if verdict.title_index is not None else ""
     outlet = outlet or _display_name(verdict.site_name) or raw.path.stem
-    return _article(raw, verdict.decisions, meta_title or line_title, outlet, verdict.date)
+    return _article(raw, verdict.decisions, meta_title or line_title, outlet, verdict.date, options.min_body_words)
 
 
-def clean_all(raws: Sequence[RawArticle], learn: bool = True) -> tuple[list[Article], list[InputError]]:
+def clean_all(
+    raws: Sequence[RawArticle], learn: bool = True, options: CleanOptions = DEFAULT_OPTIONS
+) -> tuple[list[Article], list[InputError]]:
     """Learn boilerplate across the batch (when `learn`), then clean each; failures are collected, not raised."""
-    learned = learn_boilerplate(raws) if learn else None
+    learned = learn_boilerplate(raws, options) if learn else None
     articles: list[Article] = []
     errors: list[InputError] = []
     for raw in raws:
         try:
-            articles.append(clean_article(raw, learned))
+            articles.append(clean_article(raw, learned, options))
         except InputError as exc:
             errors.append(exc)
     return articles, errors
 
 
-__all__ = ["LearnedBoilerplate", "clean_all", "clean_article", "learn_boilerplate"]
+__all__ = ["CleanOptions", "LearnedBoilerplate", "classify_text", "clean_all", "clean_article", "learn_boilerplate"]

@@ -28,7 +28,7 @@ def format_decisions(article: Article) -> str:
     rows = []
     for d in article.decisions:
         state = f"keep {d.role.value:<7}" if d.kept and d.role else "drop        "
-        rows.append(f"{d.index:>5}  {state}  {_clip(d.reason, 60):<60}  | {_clip(d.text)}")
+        rows.append(f"{d.index:>5}  {state}  {_clip(d.reason, 110):<110}  | {_clip(d.text)}")
     kept = len(article.decisions) - article.dropped
     rows.append(f"{article.path}: kept {kept}, dropped {article.dropped}")
     return "\n".join(rows) + "\n"

@@ -10,6 +10,8 @@ from pathlib import Path
 from lxml.etree import _Element
 
 from digest.clean import signals as sig
+from digest.clean.flags import Flag
+from digest.clean.options import DEFAULT_OPTIONS, CleanOptions
 from digest.errors import InputError
 from digest.models import Decision, Role
 
@@ -26,6 +28,7 @@ class HtmlResult:
     blocks: tuple[tuple[str, Role], ...]
     title: str | None
     sitename: str | None
+    comments_from: int | None = None  # blocks from this position on are the page's comments section
 
 
 def defuse(markup: str) -> str:
@@ -63,13 +66,11 @@ def _blocks(container: _Element) -> list[tuple[str, Role]]:
     return [(text, role) for text, role in out if text]
 
 
-def extract(
-    markup: str, path: Path, *, favor_precision: bool = True, comments: bool = False, metadata: bool = True
-) -> HtmlResult:
+def extract(markup: str, path: Path, options: CleanOptions = DEFAULT_OPTIONS, *, metadata: bool = True) -> HtmlResult:
     """Run trafilatura on markup (never with a URL: nothing is fetched); raise InputError on failure.
 
-    Defaults are the measured best on the extraction benchmark (bench/boilerplate.py): favor_precision
-    and no comments. `metadata=False` skips title/site-name extraction when ingest already has them.
+    The options say how (precision or recall first, fallbacks or not, comments or not: measured in
+    bench/boilerplate.py). `metadata=False` skips title/site-name extraction when ingest has them.
     """
     from trafilatura import bare_extraction  # heavy import, only for HTML
 
@@ -77,8 +78,10 @@ def extract(
         doc = bare_extraction(
             defuse(markup),
             url=None,
-            favor_precision=favor_precision,
-            include_comments=comments,
+            favor_precision=options.favor_precision,
+            favor_recall=options.favor_recall,
+            fast=options.fast,
+            include_comments=options.comments,
             include_tables=True,
             with_metadata=metadata,
             output_format="python",
@@ -91,18 +94,22 @@ def extract(
         raise InputError(path, f"trafilatura could not read the markup ({exc.__class__.__name__}: {exc})") from exc
     if doc is None or isinstance(doc, dict) or doc.body is None:
         return HtmlResult((), None, None)
-    return HtmlResult(tuple(_blocks(doc.body)), doc.title or None, doc.sitename or None)
+    blocks = _blocks(doc.body)
+    comments = _blocks(doc.commentsbody) if options.comments and doc.commentsbody is not None else []
+    return HtmlResult(
+        tuple(blocks + comments), doc.title or None, doc.sitename or None, len(blocks) if comments else None
+    )
 
 
-def _block_flag(text: str, key: str, tokens: list[str], learned: Collection[str]) -> str | None:
+def _block_flag(text: str, key: str, tokens: list[str], learned: Collection[str]) -> Flag | None:
     words = sig.word_count(text, tokens)
     if key in learned:
-        return "line recurs across unrelated inbox files (learned boilerplate)"
+        return Flag.LEARNED
     if sig.is_tail_marker(text, words):
-        return "related/trending tail"
+        return Flag.TAIL
     ends = sig.ends_sentence(text)
     if sig.count_widget(text, words, ends):
-        return "widget with a count"
+        return Flag.WIDGET
     return sig.ui_reason(text, words, key, ends, tokens) or sig.caption_reason(text, words, tokens, ends)
 
 
@@ -118,7 +125,7 @@ def decide(result: HtmlResult, title: str, learned: Collection[str] = frozenset(
         else:
             flag = _block_flag(text, key, tokens, learned)
             if flag:
-                decision = Decision(index, text, False, None, f"drop: {flag}")
+                decision = Decision(index, text, False, None, f"drop: {flag.value}")
             else:
                 reason = "heading (trafilatura <head>)" if role is Role.HEADING else "body (trafilatura)"
                 decision = Decision(index, text, True, role, reason)

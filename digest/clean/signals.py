@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 
+from digest.clean.flags import Flag
+
 WORD = re.compile(r"\w+")
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 BULLET = re.compile(r"^\s*(?:[•·‣◦▪▫■□●○*+\-–—]|\d{1,2}[.)])\s+")
@@ -42,22 +44,22 @@ def _any(*patterns: str) -> re.Pattern[str]:
 # Short interface lines: a few words naming a control. Matched only on short lines, so body
 # sentences that mention a newsletter or a share price are not touched. Terms are word sequences
 # matched on the line's normalised words (one dictionary look-up per word, not one regex per term).
-UI_TERMS: tuple[tuple[str, str], ...] = (
-    ("subscribe banner", "subscribe|subscribed|subscription|subscriptions|subscriber|subscribers|sign up|signup|"
+UI_TERMS: tuple[tuple[Flag, str], ...] = (
+    (Flag.SUBSCRIBE, "subscribe|subscribed|subscription|subscriptions|subscriber|subscribers|sign up|signup|"
      "newsletter|newsletters|paywall|free trial|become a member|membership"),
-    ("sign-in link", "sign in|signin|signed in|sign out|log in|login|log out|logout|register|my account|"
+    (Flag.SIGN_IN, "sign in|signin|signed in|sign out|log in|login|log out|logout|register|my account|"
      "create an account|create your account|create account"),
-    ("share bar", "share|tweet|whatsapp|facebook|twitter|linkedin|pinterest|reddit|email this|copy link|print|"
+    (Flag.SHARE, "share|tweet|whatsapp|facebook|twitter|linkedin|pinterest|reddit|email this|copy link|print|"
      "permalink|telegram|instagram|youtube|flipboard|comment|comments|reply"),
-    ("follow-us link", "follow us|follow me|siga|folge"),
-    ("cookie notice", "cookie|cookies|consent|gdpr"),
-    ("advertisement", "advert|adverts|advertisement|advertisements|advertising|advertiser|advertisers|sponsored|"
+    (Flag.FOLLOW, "follow us|follow me|siga|folge"),
+    (Flag.COOKIE, "cookie|cookies|consent|gdpr"),
+    (Flag.AD, "advert|adverts|advertisement|advertisements|advertising|advertiser|advertisers|sponsored|"
      "adchoices|ad choices|promoted|publicidade|publicidad|anzeige|werbung|publicité"),
-    ("display toggle", "dark mode|light mode|font size|text size|listen to this article|listen to the article|"
+    (Flag.DISPLAY, "dark mode|light mode|font size|text size|listen to this article|listen to the article|"
      "reading time|min read|minute read"),
-    ("legal footer", "privacy|terms of use|terms of service|terms and conditions|all rights reserved|copyright|"
+    (Flag.LEGAL_FOOTER, "privacy|terms of use|terms of service|terms and conditions|all rights reserved|copyright|"
      "contact us|about us|imprint|impressum|accessibility|sitemap"),
-    ("navigation link", "skip to|back to top|click here|read the full|read full|scroll"),
+    (Flag.NAV_LINK, "skip to|back to top|click here|read the full|read full|scroll"),
 )
 # whole lines that are a single control
 NAV_LINES = frozenset(
@@ -67,8 +69,8 @@ NAV_LINES = frozenset(
 )
 
 
-def _term_index(terms: tuple[tuple[str, str], ...]) -> dict[str, tuple[tuple[tuple[str, ...], str], ...]]:
-    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+def _term_index(terms: tuple[tuple[Flag, str], ...]) -> dict[str, tuple[tuple[tuple[str, ...], Flag], ...]]:
+    index: dict[str, list[tuple[tuple[str, ...], Flag]]] = {}
     for reason, alternatives in terms:
         for term in alternatives.split("|"):
             words = tuple(term.split())
@@ -179,15 +181,15 @@ PITCH_TOKENS = frozenset(
 )
 
 
-def ui_term(line: str, key: str | None = None, tokens: Sequence[str] | None = None) -> str | None:
+def ui_term(line: str, key: str | None = None, tokens: Sequence[str] | None = None) -> Flag | None:
     """Return the reason of the first interface term in a line (a whole-line control counts too)."""
     key = normalise(line) if key is None else key
     if key in NAV_LINES:
-        return "navigation link"
+        return Flag.NAV_LINK
     if "©" in line:
-        return "legal footer"
+        return Flag.LEGAL_FOOTER
     if line.lstrip().startswith("@") and " " not in line.strip():
-        return "follow-us link"
+        return Flag.FOLLOW
     tokens = key.split() if tokens is None else tokens
     if UI_FIRST.isdisjoint(tokens):
         return None
@@ -200,7 +202,7 @@ def ui_term(line: str, key: str | None = None, tokens: Sequence[str] | None = No
 
 def ui_reason(
     line: str, words: int, key: str | None = None, ends: bool | None = None, tokens: Sequence[str] | None = None
-) -> str | None:
+) -> Flag | None:
     """Name the interface control a line is, if it is one: short lines only, or long legal notices.
 
     `key` (normalised form), `ends` (ends a sentence) and `tokens` (lower-cased words): when the caller has them.
@@ -218,10 +220,10 @@ def ui_reason(
         hits = {m.group(0).lower() for m in PITCH.finditer(line)}
         if len(hits) >= 2:
             if "cookie" in low:
-                return "cookie notice"
+                return Flag.COOKIE
             if any(word in low for word in ("subscri", "newsletter", "sign up", "inbox")):
-                return "subscribe banner"
-            return "legal notice"
+                return Flag.SUBSCRIBE
+            return Flag.LEGAL_NOTICE
     return None
 
 
@@ -233,10 +235,10 @@ def is_tail_marker(line: str, words: int) -> bool:
     return words <= 8 and bool(TAIL.match(line.strip()) or MORE_OUTLET.match(line.strip()))
 
 
-def list_reason(line: str, words: int, ends: bool | None = None) -> str | None:
+def list_reason(line: str, words: int, ends: bool | None = None) -> Flag | None:
     """Name a line that is a list of short items (keywords, menu) rather than prose."""
     if ":" in line and KEYWORD_PREFIX.match(line):
-        return "keyword list"
+        return Flag.KEYWORDS
     if "/" not in line and "|" not in line and "·" not in line and "•" not in line:
         return None
     if (ends_sentence(line) if ends is None else ends) and not line.rstrip().endswith(("/", "|")):
@@ -244,7 +246,7 @@ def list_reason(line: str, words: int, ends: bool | None = None) -> str | None:
     parts = [p for p in SEPARATORS.split(line) if p.strip()]
     seps = len(SEPARATORS.findall(line))
     if seps >= 2 and parts and words / len(parts) <= 5:
-        return "keyword list" if "/" in line or "," in line else "menu line of separated items"
+        return Flag.KEYWORDS if "/" in line or "," in line else Flag.MENU_LINE
     return None
 
 
@@ -260,7 +262,7 @@ def count_widget(line: str, words: int, ends: bool | None = None) -> bool:
 
 def stats_reason(
     line: str, words: int, ends: bool | None = None, tokens: Sequence[str] | None = None
-) -> str | None:
+) -> Flag | None:
     """Name a line made only of numbers, a date or a time.
 
     `ends` (ends a sentence) and `tokens` (lower-cased words): when the caller has them.
@@ -268,7 +270,7 @@ def stats_reason(
     stripped = line.strip()
     first = stripped[:1]
     if (first in NUMERIC_START or first.isdigit()) and NUMERIC.match(stripped):
-        return "number or date"
+        return Flag.NUMBER
     if words > 10 or (ends_sentence(stripped) if ends is None else ends):
         return None
     if not DIGIT.search(stripped):
@@ -284,7 +286,7 @@ def stats_reason(
             dated = True
         elif not dated and not token.isdigit() and MONTHS.fullmatch(token):
             dated = True  # "am", "pm", "et"
-    return "date line" if dated else None
+    return Flag.DATE_LINE if dated else None
 
 
 def byline(line: str, words: int, ends: bool | None = None) -> bool:
@@ -298,7 +300,7 @@ def byline(line: str, words: int, ends: bool | None = None) -> bool:
 
 def caption_reason(
     line: str, words: int, tokens: Collection[str] | None = None, ends: bool | None = None
-) -> str | None:
+) -> Flag | None:
     """Name a photo caption or credit: credit words, or a trailing credit in brackets after unfinished prose.
 
     `tokens` are the line's lower-cased words, `ends` whether it ends a sentence, when the caller has them.
@@ -309,7 +311,7 @@ def caption_reason(
         return None  # no credit word and no trailing bracket: nothing below can match
     if "pictured" in stripped.lower() and words <= PICTURED_WORDS and PICTURED.search(stripped):
         if not (ends_sentence(stripped) if ends is None else ends) or words <= PICTURED_SENTENCE_WORDS:
-            return "photo caption or credit"
+            return Flag.CAPTION
     if (ends_sentence(stripped) if ends is None else ends) and not closes:
         head = stripped.split(":")[0].lower() if ":" in stripped[:20] else ""
         if not head or not CREDIT.search(head):
@@ -324,13 +326,13 @@ def caption_reason(
             (len(alpha) >= 2 and all(w[:1].isupper() for w in alpha)) or any(len(w) >= 3 and w.isupper() for w in alpha)
         )
         if (CREDIT.search(inner) or named) and not ends_sentence(before) and 5 <= word_count(before) <= 40:
-            return "photo caption or credit"
+            return Flag.CAPTION
         if CREDIT.search(inner) and len(alpha) <= 6 and word_count(before) <= 60:
-            return "photo caption or credit"  # a described photo then its credit: "... on Tuesday. (NASA via AP, File)"
+            return Flag.CAPTION  # a described photo then its credit: "... on Tuesday. (NASA via AP, File)"
     if words <= 40 and CREDIT.search(stripped):
         first = stripped.split()[0].rstrip(":").lower()
         if CREDIT.match(first) or re.search(r"(/|\|)\s*(\w+\s*){1,4}$", stripped) or words <= 8:
-            return "photo caption or credit"
+            return Flag.CAPTION
     return None
 
 

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from digest.clean import signals as sig
 from digest.clean.dates import date_in_line
+from digest.clean.flags import Flag
 from digest.clean.lang import guess_stoplist
 from digest.models import Decision, Role
 
@@ -27,7 +28,7 @@ MIN_STOP_DENSITY = 0.18  # share of stopwords in real prose (lists of names and 
 NAV_RUN = 3  # this many short lines in a row are a menu, a footer or a stats block
 LOOSE_NAV_RUN = 6  # ... or this many when blank lines separate them
 TITLE_WINDOW = 40  # how many lines before the article the headline may stand
-LIST_FLAGS = frozenset({"keyword list", "menu line of separated items"})
+LIST_FLAGS = frozenset({Flag.KEYWORDS, Flag.MENU_LINE})
 TAIL_DAMPING = 0.3  # prose after a "Related" marker counts this much toward the article block
 SITE_WORDS = 6  # a site name at the top of a page is at most this many words ...
 SITE_CHARS = 50  # ... and this many characters
@@ -68,7 +69,7 @@ class Line(NamedTuple):
     words: int
     sentence: bool  # ends like a sentence
     stop: float  # stopword density
-    flag: str | None  # boilerplate reason from the line alone
+    flag: Flag | None  # boilerplate reason from the line alone
     tail: bool  # opens a "Related"/"Trending" list
     loose: bool  # a blank line stands before it (paragraph break, not a list of links)
 
@@ -88,15 +89,16 @@ class Line(NamedTuple):
         return not self.sentence and self.words < LONG_WORDS
 
 
-def _flag(text: str, words: int, key: str, tokens: Sequence[str], ends: bool) -> str | None:
+def flag_of(text: str, words: int, key: str, tokens: Sequence[str], ends: bool) -> Flag | None:
+    """Return why a line is chrome judged on its own (None: nothing says so)."""
     if words == 0:
-        return "no words"
+        return Flag.NO_WORDS
     if text.endswith(TEASER_ENDS):
-        return "teaser excerpt (a cut-off summary of another post)"
+        return Flag.TEASER
     if words <= 12 and not sig.may_flag(text, words, key, tokens):
         return None  # most short lines: menus, labels, headings (long lines nearly always hold some trigger)
     if sig.count_widget(text, words, ends):
-        return "widget with a count"
+        return Flag.WIDGET
     reason = (
         sig.stats_reason(text, words, ends, tokens)
         or sig.list_reason(text, words, ends)
@@ -105,9 +107,9 @@ def _flag(text: str, words: int, key: str, tokens: Sequence[str], ends: bool) ->
     if reason:
         return reason
     if tokens and tokens[0] in sig.BYLINE_TOKENS and sig.byline(text, words, ends):
-        return "byline"
+        return Flag.BYLINE
     if tokens and tokens[-1] in sig.COMMENT_TOKENS and sig.COMMENT_HEADER.match(text):
-        return "comment header"
+        return Flag.COMMENT_HEADER
     return sig.caption_reason(text, words, tokens, ends)
 
 
@@ -142,11 +144,11 @@ def read_lines(text: str, learned: Collection[str] = frozenset()) -> list[Line]:
         words = len(tokens) if body.isascii() else sig.word_count(body, tokens)
         density = sum(map(is_stop, tokens)) / len(tokens) if stop and tokens else 1.0
         ends = body.rstrip(sig.CLOSERS).endswith(sig.SENTENCE_END)  # sig.ends_sentence on a stripped line
-        flag = _flag(body, words, key, tokens, ends)
+        flag = flag_of(body, words, key, tokens, ends)
         if flag is None and key in learned:
-            flag = "line recurs across unrelated inbox files (learned boilerplate)"
+            flag = Flag.LEARNED
         if flag is None and key and key in seen:
-            flag = "repeated line"
+            flag = Flag.REPEATED
         seen.add(key)
         tail = (
             words <= 8
@@ -155,7 +157,7 @@ def read_lines(text: str, learned: Collection[str] = frozenset()) -> list[Line]:
             and sig.is_tail_marker(body, words)
         )
         if tail and flag is None:
-            flag = "related/trending tail"
+            flag = Flag.TAIL
         loose = index >= 2 and (not all_lines[index - 2] or all_lines[index - 2].isspace())
         out.append(Line(index, raw, body, key, words, ends, density, flag, tail, loose))
     return out
@@ -195,7 +197,7 @@ def table_rows(lines: Sequence[Line]) -> list[bool]:
 
 def _data_row(line: Line) -> bool:
     """Tell whether a line is a row of a data table: several numbers among few words, no interface words."""
-    if line.flag not in (None, "number or date") or line.sentence or line.words > 20:
+    if line.flag not in (None, Flag.NUMBER) or line.sentence or line.words > 20:
         return False
     numbers = sum(1 for token in line.key.split() if token.isdigit())
     return numbers >= TABLE_NUMBERS and numbers * 2 >= line.words
@@ -230,7 +232,7 @@ def block_after(
             if i - first > ANCHOR_GAP:
                 break  # no prose right after the headline
             total, start = 0.0, i
-        elif lines[i].tail or (lines[i].flag == "share bar" and best > 0):
+        elif lines[i].tail or (lines[i].flag is Flag.SHARE and best > 0):
             break  # share buttons under the headline's article close it; what follows is the sidebar
         total += w
         if total > best:
@@ -325,7 +327,7 @@ def _headline_of_page_title(lines: Sequence[Line], first_good: int) -> int | Non
         line = lines[i]
         if line.words < 4 or len(line.key) * 2 < len(page_title) or not page_title.startswith(line.key):
             continue
-        if line.tail or line.flag not in (None, "repeated line"):
+        if line.tail or line.flag not in (None, Flag.REPEATED):
             continue
         return 0 if line.key == page_title else i
     return None
@@ -358,7 +360,7 @@ def find_title(
     best: tuple[float, int] | None = None
     for i in window:
         line = lines[i]
-        if (line.flag and line.flag != "repeated line") or line.tail or not 3 <= line.words <= 30:
+        if (line.flag and line.flag is not Flag.REPEATED) or line.tail or not 3 <= line.words <= 30:
             continue
         if line.raw.endswith((".", ":", ",")):
             continue
@@ -410,7 +412,7 @@ def _content_words(line: Line) -> set[str]:
 
 def _page_title_line(line: Line) -> bool:
     """Tell whether a first line can be the page's <title>: headline-sized, not prose, no other chrome."""
-    return 4 <= line.words <= 30 and not line.sentence and line.flag in (None, "menu line of separated items")
+    return 4 <= line.words <= 30 and not line.sentence and line.flag in (None, Flag.MENU_LINE)
 
 
 def _name_like(tail: str) -> bool:
@@ -472,7 +474,7 @@ def _in_block_decision(
 ) -> tuple[Role | None, str]:
     line = lines[i]
     if line.flag:
-        return None, f"drop: {line.flag}"
+        return None, f"drop: {line.flag.value}"
     if line.good:
         return Role.BODY, "body"
     if nav[i]:
@@ -550,11 +552,40 @@ class TextResult:
     date: datetime | None = None  # the date on the byline or date line by the headline, if one is printed
 
 
-def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str | None = None) -> TextResult:
-    """Decide, for each non-blank line of a plain-text page, whether it is title, heading, body or chrome."""
+class Layout(NamedTuple):
+    """What the rules read off a page: its lines, runs, article block, headline and site name."""
+
+    lines: list[Line]
+    nav: list[bool]  # in a navigation run
+    table: list[bool]  # a row of a data table
+    start: int  # the article block is lines[start:end]
+    end: int
+    title: int | None  # position of the headline line
+    title_key: str  # normalised headline (the hint's when no line is the headline)
+    name: str | None  # the site's name printed at the top
+    headline: str  # the first line without its site suffix
+    suffix: str | None  # the site's name ending the first line ("Headline - Site"), if any
+    listed: set[int]  # short lines inside the block that are a list the article introduces
+
+
+def _anchor_block(lines: Sequence[Line], nav: Sequence[bool], table: Sequence[bool], title: int, span: tuple[int, int]) -> tuple[int, int, int]:
+    """Move the article block under a headline standing far above the densest block, when enough prose follows it."""
+    start, end = span
+    if title == 0:
+        # the page's <title> line far above the block: the headline printed again nearer the article anchors it
+        title = _headline_copy(lines, start) or title
+    # the densest block is likely another text (a site blurb); the article is what follows its headline
+    a_start, a_end, a_score = block_after(lines, nav, title + 1, table)
+    if a_end > a_start and a_score >= ANCHOR_SHARE * block_score(lines, nav, start, end, table):
+        start, end = a_start, a_end
+    return title, start, end
+
+
+def layout(text: str, learned: Collection[str] = frozenset(), title_hint: str | None = None) -> Layout | None:
+    """Read the page's lines, its menus and tables, the article block, the headline and the site's name."""
     lines = read_lines(text, learned)
     if not lines:
-        return TextResult((), None)
+        return None
     nav = nav_runs(lines)
     table = table_rows(lines)
     start, end = main_block(lines, nav, table)
@@ -562,14 +593,7 @@ def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str 
     title = find_title(lines, start, nav, title_hint, site) if end > start else None
     title_key = lines[title].key if title is not None else (sig.normalise(title_hint) if title_hint else "")
     if title is not None and start - title > TITLE_WINDOW:
-        if title == 0:
-            # the page's <title> line far above the block: the headline printed again nearer the article anchors it
-            title = _headline_copy(lines, start) or title
-        # the headline stands far above the densest block: that block is likely another text (a site blurb);
-        # the article is what follows its headline, when enough prose does
-        a_start, a_end, a_score = block_after(lines, nav, title + 1, table)
-        if a_end > a_start and a_score >= ANCHOR_SHARE * block_score(lines, nav, start, end, table):
-            start, end = a_start, a_end
+        title, start, end = _anchor_block(lines, nav, table, title, (start, end))
     name = _outlet_name(lines[0], title_key, title == 1) if site and title != 0 and start > 0 else None
     headline, suffix = split_site_suffix(lines[0].text) if not site else (lines[0].text, None)
     if suffix and title is not None and (title == 0 or lines[0].key.startswith(title_key)):
@@ -578,28 +602,55 @@ def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str 
         if title == 0:
             title_key = sig.normalise(headline)
     listed = lists_in_prose(lines, start, end, nav)
-    decisions: list[Decision] = []
-    for i, line in enumerate(lines):
-        if i == title == 0 and suffix and name == suffix:
-            reason = f"title (without the site's name, {suffix})"
-            decisions.append(Decision(line.index, headline, True, Role.TITLE, reason))
+    return Layout(lines, nav, table, start, end, title, title_key, name, headline, suffix, listed)
+
+
+def rule_decision(page: Layout, i: int) -> tuple[Role | None, str]:
+    """Return the rules' role (None: drop) and reason for line i of the page."""
+    line, title = page.lines[i], page.title
+    if i == title:
+        return Role.TITLE, "title"
+    if i == 0 and page.name:
+        return None, "drop: site name" if page.name != page.suffix else "drop: page title line (headline - site name)"
+    if page.title_key and line.key == page.title_key:
+        return None, "drop: repeated title"
+    if page.start <= i < page.end and page.table[i]:
+        return Role.BODY, "body: row of a data table inside the article"
+    if page.start <= i < page.end:
+        return _in_block_decision(page.lines, i, page.end, page.nav, page.listed)
+    if line.flag:
+        return None, f"drop: {line.flag.value}"
+    if page.nav[i]:
+        return None, "drop: short line without sentence punctuation in a navigation run"
+    where = "before" if i < page.start else "after"
+    return None, f"drop: {where} the main block of prose"
+
+
+def rule_decisions(page: Layout) -> list[tuple[Role | None, str]]:
+    """Return the rules' (role, reason) for every line of the page."""
+    return [rule_decision(page, i) for i in range(len(page.lines))]
+
+
+def _decisions(page: Layout, verdicts: Sequence[tuple[Role | None, str]]) -> tuple[Decision, ...]:
+    out: list[Decision] = []
+    for i, (line, (role, reason)) in enumerate(zip(page.lines, verdicts)):
+        if i == page.title == 0 and page.suffix and page.name == page.suffix:
+            reason = f"title (without the site's name, {page.suffix})"
+            out.append(Decision(line.index, page.headline, True, Role.TITLE, reason))
             continue
-        if i == title:
-            role, reason = Role.TITLE, "title"
-        elif i == 0 and name:
-            role, reason = None, "drop: site name" if name != suffix else "drop: page title line (headline - site name)"
-        elif title_key and line.key == title_key:
-            role, reason = None, "drop: repeated title"
-        elif start <= i < end and table[i]:
-            role, reason = Role.BODY, "body: row of a data table inside the article"
-        elif start <= i < end:
-            role, reason = _in_block_decision(lines, i, end, nav, listed)
-        elif line.flag:
-            role, reason = None, f"drop: {line.flag}"
-        elif nav[i]:
-            role, reason = None, "drop: short line without sentence punctuation in a navigation run"
-        else:
-            where = "before" if i < start else "after"
-            role, reason = None, f"drop: {where} the main block of prose"
-        decisions.append(Decision(line.index, line.text if role else line.raw, role is not None, role, reason))
-    return TextResult(tuple(decisions), title, name, _byline_date(lines, title if title is not None else start))
+        out.append(Decision(line.index, line.text if role else line.raw, role is not None, role, reason))
+    return tuple(out)
+
+
+def result(page: Layout, verdicts: Sequence[tuple[Role | None, str]]) -> TextResult:
+    """Build the page's TextResult from one (role, reason) per line."""
+    anchor = page.title if page.title is not None else page.start
+    return TextResult(_decisions(page, verdicts), page.title, page.name, _byline_date(page.lines, anchor))
+
+
+def classify(text: str, learned: Collection[str] = frozenset(), title_hint: str | None = None) -> TextResult:
+    """Decide, for each non-blank line of a plain-text page, whether it is title, heading, body or chrome (rules only)."""
+    page = layout(text, learned, title_hint)
+    if page is None:
+        return TextResult((), None)
+    return result(page, rule_decisions(page))

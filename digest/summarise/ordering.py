@@ -1,4 +1,4 @@
-"""Order summary sentences so they read as a story, and choose the headline."""
+"""Choose a story's headline."""
 
 from __future__ import annotations
 
@@ -12,14 +12,6 @@ from digest.summarise.vectors import Vectoriser, centrality
 
 MAX_HEADLINE_CHARS = 110
 MIN_HEADLINE_WORDS = 3
-
-
-def order(units: Sequence[Unit], chosen: Sequence[int]) -> list[int]:
-    """Put the top-ranked sentence first, then the rest as their articles tell them (leads before details)."""
-    if not chosen:
-        return []
-    first, rest = chosen[0], chosen[1:]
-    return [first, *sorted(rest, key=lambda i: (units[i].position, units[i].article, i))]
 
 
 def headline(story: Story, units: Sequence[Unit]) -> str:

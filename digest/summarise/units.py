@@ -6,12 +6,14 @@ import re
 from dataclasses import dataclass
 
 from digest.models import Role, Story
-from digest.summarise.tokenizer import split_sentences, split_words
+from digest.summarise.tokenizer import split_sentences, word_count
 
 MIN_WORDS = 6
 MIN_TITLE_WORDS = 5
 MAX_WORDS = 70
-_ENDS_SENTENCE = re.compile(r"[.!…][\"'”’)\]]*$")
+_ENDS_SENTENCE = re.compile(r"[.!…。！۔][\"'”’)\]」』）]*$")
+_QUESTION = ("?", "？", "؟")
+_OPENERS = "\"'“‘「『«"
 _CHROME = re.compile(
     r"(?i)(^\s*(photo|image|picture|video|credit|caption|source|file photo|watch|listen|read more|related|"
     r"advertisement|sponsored|editor'?s note|reporting by|editing by|writing by|additional reporting|by)\b)"
@@ -58,16 +60,18 @@ def balanced(sentence: str) -> bool:
 
 def worthy(sentence: str) -> bool:
     """Tell whether a sentence may appear in a summary (no questions, captions, bylines, chrome)."""
-    words = split_words(sentence)
-    if not MIN_WORDS <= len(words) <= MAX_WORDS:
+    if not MIN_WORDS <= word_count(sentence) <= MAX_WORDS:
         return False
-    if not _ENDS_SENTENCE.search(sentence) or sentence.rstrip("\"'”’) ").endswith("?"):
+    if not _ENDS_SENTENCE.search(sentence) or sentence.rstrip("\"'”’)」』） ").endswith(_QUESTION):
         return False
     letters = [c for c in sentence if c.isalpha()]
     if not letters or sum(c.isupper() for c in letters) > 0.5 * len(letters):
         return False  # shouted banners and all-caps labels
-    if not (sentence[0].isupper() or sentence[0].isdigit() or sentence[0] in "\"'“‘"):
-        return False  # a fragment cut from a longer sentence
+    first = sentence[0]
+    if first.lower() != first.upper() and not first.isupper():
+        return False  # lower case in a script with capitals: a fragment cut from a longer sentence
+    if not (first.isalnum() or first in _OPENERS):
+        return False
     if not balanced(sentence):
         return False  # a quotation cut in two by the sentence splitter
     return not _CHROME.search(sentence)

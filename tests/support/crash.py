@@ -130,7 +130,7 @@ def audit(outbox: Path, state: Path, expected: set[str]) -> Audit:
         pending = [a["path"] for a in store.articles("pending")]
     for day in sorted(p for p in outbox.iterdir() if p.is_dir() and p.name != "dry-run") if outbox.exists() else []:
         for f in sorted(day.iterdir()):
-            if not f.name.startswith("digest") or f.suffix not in (".html", ".txt", ".eml", ".json"):
+            if not f.name.startswith("digest") or f.suffix not in (".html", ".txt", ".eml", ".json", ".delivery"):
                 broken.append(f"stray file {f}")
         for js in sorted(day.glob("digest*.json")):
             try:
@@ -144,6 +144,8 @@ def audit(outbox: Path, state: Path, expected: set[str]) -> Audit:
             except (OSError, ValueError) as exc:
                 broken.append(f"{js}: {exc}")
                 continue
+            if not js.with_suffix(".delivery").is_file():
+                broken.append(f"{js}: no delivery record beside it")
             if js.with_suffix(".html") not in recorded:
                 broken.append(f"{js}: not recorded in the state store")
             for a in data.get("articles", []):

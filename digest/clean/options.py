@@ -1,0 +1,42 @@
+"""The clean stage's tuning in one frozen object, with named defaults (as jusText's keyword arguments).
+
+The learned weights and thresholds live in the model file (`model.json`, see `model.py`); this object
+holds the rest and says which model to use, so a benchmark can pass a model trained without the pages
+it scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from digest.clean.model import CleanModel
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    """Every tunable of the clean stage; the defaults are the measured best (bench/boilerplate.py)."""
+
+    model: CleanModel | None = None  # None: the model shipped in the package
+    use_model: bool = True  # False: the hand rules alone (the model's features are still the rules' signals)
+    # trafilatura, the base of the HTML path: recall-first without fallbacks measured best on cleaning-dev, and fast
+    favor_precision: bool = False
+    favor_recall: bool = True
+    fast: bool = True  # True skips trafilatura's fallback extractors (readability, jusText)
+    comments: bool = True  # hand the page's comments section to the model too (it keeps what reads as content)
+    fallback_share: float = 0.3  # keep trafilatura's output whole when the model would keep less of its words
+    min_body_words: int = 12  # fewer words than this in the kept body is no article
+    # learning chrome across an inbox batch
+    min_files: int = 3  # a line must recur in at least this many unrelated files to be learned as chrome
+    copy_share: float = 0.3  # files sharing this much of their prose are copies of one article, not one site
+    prose_words: int = 15  # a line this long (in words) is prose, which sites do not repeat across pages
+
+    def resolved_model(self) -> CleanModel:
+        """Return the model to use: the one given, or the one shipped in the package."""
+        from digest.clean.model import shipped
+
+        return self.model if self.model is not None else shipped()
+
+
+DEFAULT_OPTIONS = CleanOptions()

@@ -1,0 +1,82 @@
+"""One run's report in Markdown: what the Prefect flow publishes as its artifact for the dashboard.
+
+Built from what the run left behind (the digest's JSON record and its delivery state), so it says
+the same thing whichever task runner ran the stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from digest.render import plural
+
+MAX_FAILED_SHOWN = 50  # a run over a broken inbox should not make a page of thousands of rows
+
+
+def _cell(text: object) -> str:
+    """Escape a value for one Markdown table cell."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+
+
+def markdown(
+    result: Mapping[str, Any],
+    record: Mapping[str, Any] | None = None,
+    delivery: tuple[str, str] | None = None,
+) -> str:
+    """Return the run's report: counts per stage, stories, failed files with reasons, delivery, the digest's path.
+
+    `result` is `RunResult.as_dict()`; `record` the digest's JSON (None when no digest was written);
+    `delivery` the digest's (state, reason) from the state store.
+    """
+    path = result.get("path")
+    lines = [f"# Daily digest: {_cell(path) if path else _cell(result.get('message') or 'no digest written')}", ""]
+    articles: list[Mapping[str, Any]] = list(record.get("articles", [])) if record else []
+    stories: list[Mapping[str, Any]] = list(record.get("stories", [])) if record else []
+    if record:
+        by_status = {s: [a for a in articles if a.get("status") == s] for s in ("included", "duplicate", "failed")}
+        used = by_status["included"] + by_status["duplicate"]
+        lines += [
+            "| stage | result |",
+            "| --- | --- |",
+            f"| ingest | {plural(len(articles), 'new file')} |",
+            f"| clean | {plural(len(used), 'article')} kept, {plural(sum(a.get('dropped', 0) for a in used), 'boilerplate line')} dropped, "
+            f"{len(by_status['failed']):,} failed |",
+            f"| dedupe | {plural(len(by_status['duplicate']), 'duplicate')} collapsed |",
+            f"| cluster | {plural(len(stories), 'story', 'stories')} "
+            f"({sum(1 for s in stories if s.get('is_update')):,} continuing earlier ones) |",
+            f"| summarise | {plural(sum(len(s.get('summary', [])) for s in stories), 'sentence')} |",
+            f"| deliver | {_cell(_delivery_text(result, delivery))} |",
+            "",
+            "## Stories",
+            "",
+        ]
+        for story in stories:
+            sources = story.get("sources", [])
+            outlets = sorted({str(s.get("outlet") or "unknown source") for s in sources})
+            update = " (update)" if story.get("is_update") else ""
+            lines.append(f"- **{_cell(story.get('headline', ''))}**{update}: {plural(len(sources), 'source')} "
+                         f"({_cell(', '.join(outlets))})")
+    failed = [(str(a.get("path", "")), str(a.get("reason", ""))) for a in articles if a.get("status") == "failed"]
+    if not record:
+        lines += [
+            f"- failed files: {int(result.get('failed', 0)):,}",
+            f"- digests sent: {int(result.get('sent', 0)):,}",
+        ]
+    if failed:
+        lines += ["", "## Failed files", "", "| file | reason |", "| --- | --- |"]
+        lines += [f"| {_cell(Path(p).name)} | {_cell(reason)} |" for p, reason in failed[:MAX_FAILED_SHOWN]]
+        if len(failed) > MAX_FAILED_SHOWN:
+            lines.append(f"| ... | {len(failed) - MAX_FAILED_SHOWN:,} more in the digest's JSON |")
+    if path:
+        lines += ["", f"Digest: `{path}` (also `.txt`, `.json`, `.eml` beside it)"]
+    return "\n".join(lines) + "\n"
+
+
+def _delivery_text(result: Mapping[str, Any], delivery: tuple[str, str] | None) -> str:
+    if delivery is None:
+        return "dry run: nothing sent" if result.get("path") and "dry-run" in str(result.get("path")) else "not recorded"
+    state, reason = delivery
+    text = {"sent": "sent", "outbox-only": "no SMTP host: kept in the outbox", "unsent": "not sent yet"}.get(state, state)
+    return f"{text}: {reason}" if reason else text

@@ -1,0 +1,62 @@
+"""The run's Markdown report (the Prefect artifact), built from a digest's JSON record."""
+
+from __future__ import annotations
+
+from digest.runreport import MAX_FAILED_SHOWN, markdown
+
+
+def record(failed: int = 1) -> dict[str, object]:
+    articles = [
+        {"id": "a1", "path": "/in/a.txt", "status": "included", "dropped": 4},
+        {"id": "b1", "path": "/in/b.html", "status": "duplicate", "dropped": 3},
+        {"id": "c1", "path": "/in/c.txt", "status": "included", "dropped": 0},
+    ] + [{"id": f"f{i}", "path": f"/in/bad|{i}.bin", "status": "failed", "reason": "binary file, not text"} for i in range(failed)]
+    stories = [
+        {"headline": "Council approves the river tram", "is_update": False, "summary": ["One.", "Two."],
+         "sources": [{"outlet": "Herald"}, {"outlet": "Gazette"}]},
+        {"headline": "Storm | harbour wall", "is_update": True, "summary": ["Three."], "sources": [{"outlet": None}]},
+    ]
+    return {"articles": articles, "stories": stories}
+
+
+def test_report_counts_stages_lists_stories_failures_delivery_and_path() -> None:
+    result = {"path": "outbox/2026-12-02/digest.html", "failed": 1, "sent": 1, "message": ""}
+    text = markdown(result, record(), ("sent", ""))
+    assert text.splitlines() == [
+        "# Daily digest: outbox/2026-12-02/digest.html",
+        "",
+        "| stage | result |",
+        "| --- | --- |",
+        "| ingest | 4 new files |",
+        "| clean | 3 articles kept, 7 boilerplate lines dropped, 1 failed |",
+        "| dedupe | 1 duplicate collapsed |",
+        "| cluster | 2 stories (1 continuing earlier ones) |",
+        "| summarise | 3 sentences |",
+        "| deliver | sent |",
+        "",
+        "## Stories",
+        "",
+        "- **Council approves the river tram**: 2 sources (Gazette, Herald)",
+        "- **Storm \\| harbour wall** (update): 1 source (unknown source)",
+        "",
+        "## Failed files",
+        "",
+        "| file | reason |",
+        "| --- | --- |",
+        "| bad\\|0.bin | binary file, not text |",
+        "",
+        "Digest: `outbox/2026-12-02/digest.html` (also `.txt`, `.json`, `.eml` beside it)",
+    ]
+
+
+def test_a_delivery_failure_and_a_long_failure_list_are_summed_up() -> None:
+    result = {"path": "o/d.html", "failed": MAX_FAILED_SHOWN + 5, "sent": 0, "message": ""}
+    text = markdown(result, record(MAX_FAILED_SHOWN + 5), ("unsent", "451 4.3.0 try again later"))
+    assert "| deliver | not sent yet: 451 4.3.0 try again later |" in text
+    assert text.count("binary file, not text") == MAX_FAILED_SHOWN
+    assert "| ... | 5 more in the digest's JSON |" in text
+
+
+def test_a_run_without_a_digest_says_why() -> None:
+    text = markdown({"path": None, "failed": 2, "sent": 1, "message": "nothing new in the inbox"})
+    assert text == "# Daily digest: nothing new in the inbox\n\n- failed files: 2\n- digests sent: 1\n"
