@@ -36,7 +36,7 @@ for key, value in {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": 
     # offline, quiet, patient on a busy machine; files written here are complete (the matrix sets its own settle time)
     os.environ.setdefault(key, value)  # test support: crash injection, bad inputs
 
-from support import bad_inputs, crash  # noqa: E402
+from support import bad_inputs, crash, poison  # noqa: E402
 from support.smtp import Behaviour, faulty_smtp, port_of  # noqa: E402
 
 from digest import ledger, pipeline  # noqa: E402
@@ -511,7 +511,7 @@ def main() -> None:
         outcomes: list[bad_inputs.Outcome] = []
         n_trials = recovered = lost = duplicated = runs = extra = 0
         if not args.only_delivery:
-            outcomes = bad_inputs.run_matrix(work / "matrix")
+            outcomes = [*bad_inputs.run_matrix(work / "matrix"), *poison.bench_outcomes(work / "poison")]
             print(f"{'input':<28}{'expected':<10}{'got':<11}reason")
             for o in outcomes:
                 mark = "" if o.handled else "  <-- NOT HANDLED"

@@ -46,6 +46,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", ROOT.parent / "shared" / "corpus"))
 sys.path.insert(0, str(ROOT))
+# the inbox is generated and run at once: no settle time (files written seconds ago are otherwise left waiting)
+os.environ.setdefault("DIGEST_SETTLE_SECONDS", "0")
 
 QUIET = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

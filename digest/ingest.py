@@ -26,6 +26,7 @@ from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlparse
 
+from digest.deadline import Deadline, DeadlineExceeded
 from digest.errors import InputError
 from digest.models import Kind, Meta, RawArticle
 
@@ -102,6 +103,7 @@ class Budget:
     max_header_field: int = 16_000  # one e-mail header field; longer ones are cut
     max_title_chars: int = 1_000
     max_mime_parts: int = 500
+    max_seconds: float = 60.0  # reading or cleaning one file; a net under the limits above (0: none)
 
 
 def fingerprint(data: bytes) -> str:
@@ -761,15 +763,34 @@ def load_file(path: Path, max_bytes: int = 5_000_000, budget: Budget | None = No
 def parse_safely(data: bytes, path: Path, kind: Kind, budget: Budget) -> RawArticle:
     """Parse, turning any failure inside the parsers into an InputError for this file alone."""
     try:
-        return parse(data, path, kind, budget)
+        with Deadline(budget.max_seconds):
+            return parse(data, path, kind, budget)
     except InputError:
         raise
+    except DeadlineExceeded as exc:
+        raise InputError(path, f"reading took over {budget.max_seconds:g} s (max_file_seconds); save the article alone") from exc
     except RecursionError as exc:
         raise InputError(path, "markup nested too deeply to parse") from exc
     except MemoryError as exc:
         raise InputError(path, "ran out of memory reading this file; save the article alone") from exc
     except Exception as exc:  # a parser bug on one file must not stop the others
         raise InputError(path, f"could not be read ({exc.__class__.__name__}: {exc}); please report it") from exc
+
+
+# --- holding many files ---------------------------------------------------------------------
+
+def packed(raw: RawArticle) -> RawArticle:
+    """Return the article with its text compressed: a run holds every new file until it is cleaned."""
+    if raw.packed or not raw.text:
+        return raw
+    return replace(raw, text="", packed=zlib.compress(raw.text.encode("utf-8", "surrogatepass"), 1))
+
+
+def unpacked(raw: RawArticle) -> RawArticle:
+    """Return the article with its text back (unchanged when it was never packed)."""
+    if not raw.packed:
+        return raw
+    return replace(raw, text=zlib.decompress(raw.packed).decode("utf-8", "surrogatepass"), packed=b"")
 
 
 # --- scanning the inbox ---------------------------------------------------------------------
@@ -826,11 +847,13 @@ def scan(
     settle_seconds: float = 0.0,
     now: Callable[[], float] | None = None,
     budget: Budget | None = None,
+    pack: bool = False,
 ) -> Scan:
     """Find the inbox files the state store has not seen; decode and parse each.
 
     `is_known(fingerprint)` tells whether a fingerprint was already handled. A file changed in the
     last `settle_seconds` (or while being read) is left for the next run. Files are never moved.
+    With `pack`, each article's text is kept compressed (see `unpacked`), so a large inbox fits in memory.
     """
     known = is_known if callable(is_known) else is_known.__contains__
     clock = now or (lambda: datetime.now(UTC).timestamp())
@@ -868,6 +891,6 @@ def scan(
         except InputError as err:
             result.failed.append((err, fp))
             continue
-        result.new.append(raw)
+        result.new.append(packed(raw) if pack else raw)
         result.warnings.extend((path, w) for w in raw.warnings)
     return result

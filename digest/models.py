@@ -48,6 +48,7 @@ class RawArticle:
     size: int = 0
     body_is_html: bool = False  # e-mails whose usable body is HTML
     warnings: tuple[str, ...] = ()  # what ingest dropped or cut to keep the file (a bad date, a long title)
+    packed: bytes = b""  # `text` zlib-compressed while a run holds many files (text is then ""): ingest.unpacked
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from zoneinfo import ZoneInfo
 
 from digest import clean, cluster, dedupe, deliver, ingest, ledger, render, summarise
+from digest.deadline import Deadline, DeadlineExceeded
 from digest.errors import (
     ConfigError,
     DeliveryError,
@@ -100,6 +101,7 @@ def discover(settings: Settings, store: StateStore, report: Report) -> Discovere
         store.known_fingerprints(),
         settle_seconds=settings.settle_seconds,
         budget=budget_of(settings),
+        pack=True,  # texts stay compressed until each is cleaned: a 20,000-file inbox fits in memory
     )
     failed = [failed_record(err, fp) for err, fp in scan.failed]
     store.add_pending((r.id, r.fingerprint, str(r.path)) for r in scan.new)
@@ -128,7 +130,27 @@ def budget_of(settings: Settings) -> ingest.Budget:
         max_html_tags=settings.max_html_tags,
         max_header_bytes=settings.max_header_bytes,
         max_title_chars=settings.max_title_chars,
+        max_seconds=settings.max_file_seconds,
     )
+
+
+class Unpacking(Sequence[RawArticle]):
+    """The articles with their texts unpacked one at a time, as they are read (never all at once)."""
+
+    def __init__(self, raws: Sequence[RawArticle]) -> None:
+        self.raws = raws
+
+    def __len__(self) -> int:
+        return len(self.raws)
+
+    @overload
+    def __getitem__(self, index: int) -> RawArticle: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[RawArticle]: ...
+    def __getitem__(self, index: int | slice) -> RawArticle | Sequence[RawArticle]:
+        if isinstance(index, slice):
+            return Unpacking(self.raws[index])
+        return ingest.unpacked(self.raws[index])
 
 
 def learn(raws: Sequence[RawArticle], settings: Settings) -> clean.LearnedBoilerplate | None:
@@ -136,18 +158,25 @@ def learn(raws: Sequence[RawArticle], settings: Settings) -> clean.LearnedBoiler
     if not (settings.learn_boilerplate and len(raws) > 2):
         return None
     try:
-        return clean.learn_boilerplate(raws)
+        return clean.learn_boilerplate(Unpacking(raws))
     except Exception:  # learning is an aid: without it every article is still cleaned
         log.exception("learning boilerplate failed; cleaning without it")
         return None
 
 
-def clean_batch(raws: Sequence[RawArticle], learned: clean.LearnedBoilerplate | None) -> Cleaned:
-    """Clean a batch of articles; a file with no article text becomes a failed record."""
+def clean_batch(
+    raws: Sequence[RawArticle], learned: clean.LearnedBoilerplate | None, max_seconds: float = 60.0
+) -> Cleaned:
+    """Clean a batch of articles; a file with no article text, or that a crash or the time budget stops, fails alone."""
     out = Cleaned()
-    for raw in raws:
+    for raw in Unpacking(raws):
         try:
-            article = clean.clean_article(raw, learned)
+            with Deadline(max_seconds):
+                article = clean.clean_article(raw, learned)
+        except DeadlineExceeded:
+            reason = f"cleaning took over {max_seconds:g} s (max_file_seconds); save the article alone"
+            out.failed.append(failed_record(InputError(raw.path, reason), raw.fingerprint, raw.id))
+            continue
         except InputError as err:
             out.failed.append(failed_record(err, raw.fingerprint, raw.id))
             continue
@@ -162,7 +191,8 @@ def clean_batch(raws: Sequence[RawArticle], learned: clean.LearnedBoilerplate | 
         if article.date is not None and ingest.sane_date(article.date) is None:
             out.warnings.append(f"{raw.path}: date {article.date.isoformat()} is out of range; kept without a date")
             article = replace(article, date=None)
-        out.articles.append(article)
+        # the line-by-line decisions serve `digest clean --explain`; a run keeps only their count
+        out.articles.append(replace(article, decisions=()))
     return out
 
 
@@ -770,7 +800,7 @@ def _clean(raws: list[RawArticle], settings: Settings, report: Report) -> Cleane
     learned = learn(raws, settings)
     out = Cleaned()
     for start in range(0, len(raws), settings.batch_size):
-        out.add(clean_batch(raws[start : start + settings.batch_size], learned), len(raws), report)
+        out.add(clean_batch(raws[start : start + settings.batch_size], learned, settings.max_file_seconds), len(raws), report)
     return out
 
 
@@ -839,6 +869,7 @@ def _run(settings: Settings, store: StateStore, report: Report, dry_run: bool, s
         result = RunResult(failed=len(found.failed), message="nothing new in the inbox")
         return result if dry_run else _deliver_into(result, settings, steps, report)  # retry what waits
     cleaned = steps.clean(found.raws, settings, report)
+    found.raws = []  # the decoded files are no longer needed: free them before the stories are built
     report_cleaned(cleaned, report)
     failed = found.failed + cleaned.failed
     if not cleaned.articles:

@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     max_html_tags: int = Field(6_000, gt=0)
     max_header_bytes: int = Field(256_000, gt=0)
     max_title_chars: int = Field(1_000, ge=20)
+    max_file_seconds: float = Field(60.0, ge=0)  # reading, then cleaning, one file (0: no limit)
 
     # clean
     learn_boilerplate: bool = True  # lines recurring across unrelated articles are chrome

@@ -81,8 +81,8 @@ def learn_task(raws: list[RawArticle], settings: Settings) -> Any:
 
 # One retry: a batch can die of memory pressure; the stage itself is deterministic.
 @task(name="clean-batch", retries=1, retry_delay_seconds=1, **PURE)
-def clean_task(raws: list[RawArticle], learned: Any) -> Cleaned:
-    return pipeline.clean_batch(raws, learned)
+def clean_task(raws: list[RawArticle], learned: Any, max_seconds: float = 60.0) -> Cleaned:
+    return pipeline.clean_batch(raws, learned, max_seconds)
 
 
 @task(name="stories", **PURE)
@@ -253,7 +253,10 @@ def clean_in_batches(
     size = settings.batch_size
     batches = [raws[i : i + size] for i in range(0, len(raws), size)]
     compute.use(len(raws))
-    futures = [compute.submit(clean_task, raws=quoted(batch), learned=quoted(learned)) for batch in batches]
+    futures = [
+        compute.submit(clean_task, raws=quoted(batch), learned=quoted(learned), max_seconds=settings.max_file_seconds)
+        for batch in batches
+    ]
     cleaned = Cleaned()
     for batch, future in zip(batches, futures):
         try:

@@ -114,7 +114,7 @@ def test_dry_run_marks_nothing_done(seeds_inbox: Path) -> None:
 
 
 def test_a_crashing_clean_batch_fails_only_its_own_articles(tmp_path: Path, seeds: Path) -> None:
-    """A batch task that dies (bad data no ingest would produce: fabricated on purpose) fails its articles only."""
+    """An article that crashes cleaning (bad data no ingest would produce: fabricated on purpose) fails alone."""
     from prefect import flow
 
     from digest.ingest import load_file
@@ -131,7 +131,8 @@ def test_a_crashing_clean_batch_fails_only_its_own_articles(tmp_path: Path, seed
 
     cleaned = clean_only()
     failed_ids = {r.id for r, _ in cleaned.failed}
-    assert failed_ids == {raws[0].id}  # the pipeline isolates each article: its batch-mate is cleaned
+    assert failed_ids == {raws[0].id}  # not the other article of its batch of two (issue 9: one article fails itself)
+    assert all("cleaning failed" in r.reason for r, _ in cleaned.failed)
     assert {a.id for a in cleaned.articles} == {r.id for r in raws[1:]}
 
 

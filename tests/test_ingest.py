@@ -373,3 +373,14 @@ def test_half_written_file_is_digested_once_when_complete(tmp_path: Path) -> Non
     assert len(digests) == 1
     [article] = json.loads(digests[0].read_text())["articles"]
     assert article["status"] == "included"
+
+
+def test_packed_articles_give_back_the_same_text(tmp_path: Path) -> None:
+    from digest.ingest import unpacked
+
+    write(tmp_path, "a.txt", f"Title: Tram\n\n{BODY} Ünïcödé ✓\n")
+    write(tmp_path, "b.html", f"<html><body><p>{BODY}</p></body></html>")
+    plain = scan(tmp_path, set()).new
+    packed = scan(tmp_path, set(), pack=True).new
+    assert all(p.packed and not p.text for p in packed)
+    assert [unpacked(p) for p in packed] == plain

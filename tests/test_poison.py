@@ -113,3 +113,49 @@ def test_a_memory_limited_run_digests_the_good_articles(tmp_path: Path) -> None:
     status = {Path(a["path"]).name: a["status"] for a in data["articles"]}
     assert all(status[n] == "included" for n in names), status
     assert status["million-p.html"] == "failed" and status["folded-subject.eml"] == "included"
+
+
+def test_the_deadline_interrupts_runaway_work_in_any_thread() -> None:
+    import threading
+    import time
+
+    from digest.deadline import Deadline, DeadlineExceeded
+
+    def spin(out: list[float]) -> None:
+        start = time.monotonic()
+        try:
+            with Deadline(0.2):
+                while True:  # a parser stuck in a loop
+                    pass
+        except DeadlineExceeded:
+            out.append(time.monotonic() - start)
+
+    here: list[float] = []
+    spin(here)
+    there: list[float] = []
+    worker = threading.Thread(target=spin, args=(there,))
+    worker.start()
+    worker.join(30)
+    assert here and there and max(here + there) < 20
+    with Deadline(5):  # work that ends in time is left alone, and nothing fires later
+        time.sleep(0.01)
+    time.sleep(0.3)
+
+
+def test_an_article_that_cleans_forever_fails_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from digest import clean
+
+    inbox = _inbox(tmp_path, {"good.txt": poison.GOOD[0], "endless.txt": poison.GOOD[1]})
+    real = clean.clean_article
+
+    def endless(raw, learned=None):  # type: ignore[no-untyped-def]
+        while raw.path.name == "endless.txt":  # a cleaning loop that never ends, which no known input causes
+            pass
+        return real(raw, learned)
+
+    monkeypatch.setattr(clean, "clean_article", endless)
+    lines: list[str] = []
+    settings = load_settings(None, inbox=inbox, outbox=tmp_path / "out", state=tmp_path / "state", max_file_seconds=0.5)
+    result = pipeline.run(settings, report=lines.append)
+    assert result.path and result.new == 1 and result.failed == 1
+    assert any("endless.txt" in line and "max_file_seconds" in line for line in lines)

@@ -145,10 +145,14 @@ class Outcome:
     case: Poison
     got: str  # included, duplicate, failed, waiting, missing
     reason: str  # the failure reason, or the warnings reported for the file
+    still_there: bool = True  # the file is still in the inbox (nothing here may delete one)
+    within_budget: bool = True  # read and cleaned alone in under MAX_SECONDS and MAX_MB (when measured)
 
     @property
     def handled(self) -> bool:
         word = self.case.reason.lower()
+        if not self.within_budget:
+            return False
         if self.case.expect == "included":
             return self.got in ("included", "duplicate") and word in self.reason.lower()
         return self.got == self.case.expect and word in self.reason.lower()
@@ -203,13 +207,53 @@ def run_poison(work: Path, settle_seconds: float = 30.0, slow: bool = False) -> 
     for case in cases:
         row = rows.get(case.name)
         notes = " ".join(line for line in lines if f"/{case.name}:" in line)
+        there = (inbox / case.name).exists()
         if row:
-            outcomes.append(Outcome(case, row["status"], row["reason"] or notes))
+            outcomes.append(Outcome(case, row["status"], row["reason"] or notes, there))
         elif any(line.startswith("  waiting:") for line in lines if f"/{case.name}:" in line):
-            outcomes.append(Outcome(case, "waiting", notes))
+            outcomes.append(Outcome(case, "waiting", notes, there))
         else:
-            outcomes.append(Outcome(case, "missing", notes))
+            outcomes.append(Outcome(case, "missing", notes, there))
     return outcomes, lines
+
+
+MAX_SECONDS = 5.0  # any single file, read and cleaned alone
+MAX_MB = 300.0
+
+
+def bench_outcomes(work: Path) -> list[Outcome]:
+    """Everything bench/faults.py reports for the poison inputs, as outcomes of its bad-input table.
+
+    One run of the pipeline over the poison among good articles (each file's fate), each file
+    read and cleaned alone in a forked child (time and peak memory over the budget = not handled),
+    and one run under a 2 GB address-space limit that must digest the good articles.
+    """
+    import dataclasses
+
+    outcomes, _ = run_poison(work / "run", slow=True)
+    costs = {c.name: c for c in measure_each([work / "run" / "inbox" / o.case.name for o in outcomes])}
+    measured = []
+    for o in outcomes:
+        cost = costs[o.case.name]
+        ok = cost.seconds < MAX_SECONDS and cost.peak_mb < MAX_MB and not cost.outcome.startswith(("CRASHED", "child died"))
+        note = f"{cost.seconds:.1f} s, {cost.peak_mb:.0f} MB; {o.reason.strip()}"
+        measured.append(dataclasses.replace(o, reason=note, within_budget=ok))
+    limited = work / "limited"
+    for case in write_poison(limited / "inbox"):
+        if case.expect == "waiting":
+            (limited / "inbox" / case.name).unlink()
+    names = good_files(limited / "inbox")
+    code, result, err = limited_run(limited)
+    status: dict[str, str] = {}
+    if code == 0:
+        data = json.loads(Path(str(result["path"])).with_suffix(".json").read_text(encoding="utf-8"))
+        status = {Path(a["path"]).name: a["status"] for a in data["articles"]}
+    good = sum(status.get(n) == "included" for n in names)
+    got = "included" if code == 0 and good == len(names) else "failed"
+    reason = f"exit {code}, {good}/{len(names)} good articles digested, peak {result.get('peak_mb', '?')} MB" + (
+        f"; {err.strip().splitlines()[-1]}" if code and err.strip() else "")
+    measured.append(Outcome(Poison("run under a 2 GB memory limit", "included"), got, reason))
+    return measured
 
 
 # --- per-file time and memory ---------------------------------------------------------------
@@ -314,7 +358,7 @@ def large_inbox(inbox: Path, corpus: Path, files: int) -> int:
     past = time.time() - 3600
     total = 0
     for n in range(files):
-        source = sources[n % len(sources)]
+        source = sources[(n * 11) % len(sources)]  # a stride coprime with the count: every kind, in proportion
         suffix = ".html.gz" if source.name.endswith(".gz") else ".txt"
         target = inbox / f"{n // 1000:02d}" / f"{n:05d}-{source.name.split('.')[0]}{suffix}"
         target.parent.mkdir(exist_ok=True)
