@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_schedule import free_port, wait_for
+from support.net import free_port
+from support.prefect_server import wait_for
 
 PAGES = 14  # extraction-benchmark pages beside the five seeds: 19 articles, 5 batches of 4
 DIGEST = [sys.executable, "-m", "digest.cli"]

@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from support.net import free_port
 from support.smtp import Behaviour, faulty_smtp, port_of
 from test_render import make_digest
 
@@ -63,11 +64,6 @@ def check_login(server: SMTPServer, session: Session, envelope: Envelope, mechan
     ok = isinstance(data, LoginPassword) and data.login == USER.encode() and data.password == PASSWORD.encode()
     return AuthResult(success=ok, handled=False)  # handled=False: let the server send 535 itself
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import socketserver
 import threading
 import time
@@ -156,8 +155,3 @@ def faulty_smtp(behaviour: Behaviour | None = None) -> Iterator[_Server]:
 def port_of(server: _Server) -> int:
     return int(server.server_address[1])
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
