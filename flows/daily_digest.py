@@ -198,6 +198,14 @@ def lost_with_the_cluster(exc: BaseException) -> bool:
     return isinstance(exc, (CancelledError, asyncio.CancelledError, OSError, TimeoutError))
 
 
+MAX_BATCHES = 64  # tasks per stage: past it batches grow, so 100,000 articles are not 500 task runs of 200
+
+
+def batch_size_for(items: int, settings: Settings) -> int:
+    """Articles per batch: `batch_size`, or more when a stage would otherwise need over MAX_BATCHES tasks."""
+    return max(settings.batch_size, -(-items // MAX_BATCHES))
+
+
 def batches_of_stories(stories: list[Story], size: int) -> Iterator[tuple[int, int]]:
     """Yield (start, end) ranges of stories holding about `size` articles each."""
     start, count = 0, 0
@@ -250,7 +258,7 @@ def clean_in_batches(
     """
     compute = compute or Compute(settings, in_process=True)
     learned = learn_task(quoted(raws), settings)
-    size = settings.batch_size
+    size = batch_size_for(len(raws), settings)
     batches = [raws[i : i + size] for i in range(0, len(raws), size)]
     compute.use(len(raws))
     futures = [
@@ -278,7 +286,7 @@ def stories_in_batches(cleaned: Cleaned, settings: Settings, report: Report, com
     """Group into stories here (it needs the store), then summarise batches of stories as tasks."""
     grouped = stories_task(quoted(cleaned), settings, report)
     compute.use(len(cleaned.articles))
-    ranges = list(batches_of_stories(grouped.stories, settings.batch_size))
+    ranges = list(batches_of_stories(grouped.stories, batch_size_for(len(cleaned.articles), settings)))
     futures = [
         compute.submit(
             summarise_task,
