@@ -113,6 +113,7 @@ class Compute:
         self.runner: Any = None  # a started DaskTaskRunner, or None: the flow's own task runner
         self._decided = in_process
         self._stack = ExitStack()
+        self._warming: list[Any] = []  # Dask futures of warm_up, held so Dask does not drop them
 
     def use(self, items: int) -> None:
         """Choose where tasks run, once, knowing how many articles the run has."""
@@ -127,6 +128,9 @@ class Compute:
             # machine that can hold its event loop past distributed's 30 s comm timeout.
             self._stack.enter_context(dask.config.set(PATIENT_COMMS))
             self.runner = self._stack.enter_context(runner)
+            # the workers import the stages (seconds of scipy, nltk, sklearn) while this process learns the chrome
+            client = self.runner.client
+            self._warming = [client.submit(warm_up, pure=False, workers=[w]) for w in client.scheduler_info()["workers"]]
             where = self.settings.dask_address or f"a local cluster of {dask_workers(self.settings)} processes"
             self.report(f"  computing on Dask workers: {where}")
 
@@ -140,6 +144,11 @@ class Compute:
 
     def close(self) -> None:
         self._stack.close()
+
+
+def warm_up() -> None:
+    """Import the stages a worker will run, before its first batch arrives."""
+    import digest.pipeline  # noqa: F401
 
 
 PATIENT_COMMS = {"distributed.comm.timeouts.connect": "120s", "distributed.comm.timeouts.tcp": "600s"}
@@ -257,10 +266,10 @@ def clean_in_batches(
     Without `compute` the batches run in the flow's own process.
     """
     compute = compute or Compute(settings, in_process=True)
+    compute.use(len(raws))  # first, so the workers start up while the chrome is learnt here
     learned = learn_task(quoted(raws), settings)
     size = batch_size_for(len(raws), settings)
     batches = [raws[i : i + size] for i in range(0, len(raws), size)]
-    compute.use(len(raws))
     futures = [
         compute.submit(clean_task, raws=quoted(batch), learned=quoted(learned), max_seconds=settings.max_file_seconds)
         for batch in batches
