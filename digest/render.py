@@ -450,15 +450,6 @@ def _largest(low: int, high: int, fits: Callable[[int], bool]) -> int | None:
     """Return the largest n in [low, high] with fits(n), assuming fits is monotone (True then False)."""
     if not fits(low):
         return None
-    # Gallop up from low before bisecting: each try renders an e-mail as large as its n, so the
-    # tries stay near the answer (bounded by the size budget) instead of near high (every story).
-    step = 1
-    while low + step <= high:
-        if not fits(low + step):
-            high = low + step - 1
-            break
-        low += step
-        step *= 2
     while low < high:
         mid = (low + high + 1) // 2
         if fits(mid):
