@@ -247,7 +247,10 @@ class Memory:
     def _loop(self) -> None:
         me = os.getpid()
         while not self._stop.is_set():
-            self.sample(me)
+            try:
+                self.sample(me)
+            except Exception as exc:  # one bad sample must not end the sampling (peaks would stop early)
+                print(f"bench: memory sample failed: {exc!r}", file=sys.stderr)
             self._stop.wait(0.25)
 
     def sample(self, root: int) -> None:
@@ -255,7 +258,7 @@ class Memory:
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
+                    stat = Path(f"/proc/{entry}/stat").read_text(errors="replace")
                     parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
                 except (OSError, ValueError, IndexError):
                     continue
@@ -265,13 +268,13 @@ class Memory:
                 p, hops = parents.get(p, 0), hops + 1
             if p != root:
                 continue
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
+            try:  # a process may end, or name itself in bytes that are not UTF-8, between two reads
+                status = Path(f"/proc/{pid}/status").read_text(errors="replace")
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
+                hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+            except (OSError, ValueError, IndexError):
                 continue
-            hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
-            if hwm > self.peaks.get(pid, ("", 0))[1]:
+            if hwm * 1024 > self.peaks.get(pid, ("", 0))[1]:  # kB in /proc, bytes kept
                 self.peaks[pid] = (role_of(cmd), hwm * 1024)
 
     def reset(self) -> dict[int, tuple[str, int]]:
@@ -416,7 +419,7 @@ def cpu_seconds(roots: list[int]) -> float:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                fields = Path(f"/proc/{entry}/stat").read_text(errors="replace").rsplit(")", 1)[1].split()
             except (OSError, IndexError):
                 continue
             parents[int(entry)] = int(fields[1])
