@@ -22,6 +22,8 @@ It also prints a run's fixed cost: `digest run` with nothing new, and the flow o
     python bench/pipeline.py [--articles 10000] [--runs direct,one,all,cluster] [--scale]
 
 --scale also runs `all` on a quarter of the articles and prints the growth (linear work: 4x).
+Each run's stage lines, with the seconds at which they were printed, are kept in its work folder
+(lines.txt) and summed up per stage in the table.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -183,7 +186,7 @@ def generate_inbox(folder: Path, n: int, seed: int) -> dict[str, int]:
     written: list[str] = []
     families: set[str] = set()
     order = list(range(len(docs)))
-    key, queue = 0, []
+    key, queue = 0, list[int]()
 
     def write(text: str | bytes, suffix: str) -> None:
         data = text.encode("utf-8") if isinstance(text, str) else text
@@ -298,32 +301,86 @@ def describe(peaks: dict[int, tuple[str, int]]) -> tuple[int, str]:
 
 # --- one configuration, in its own process ------------------------------------------------------
 
+STAGES = (  # (stage, the report line that ends it)
+    ("ingest", "ingested "),
+    ("clean", "cleaned "),
+    ("dedupe", "deduplicated "),
+    ("cluster", "clustered "),
+    ("summarise", "summarised "),
+    ("render+write", "rendered "),
+)
+
+
+class Stamped:
+    """A stdout that keeps each line with the seconds since `start` (the stage lines of a run)."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.lines: list[tuple[float, str]] = []
+        self._part = ""
+
+    def write(self, text: str) -> int:
+        self._part += text
+        *done, self._part = self._part.split("\n")
+        now = time.perf_counter() - self.start
+        self.lines += [(now, line) for line in done]
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def stage_seconds(lines: list[tuple[float, str]]) -> dict[str, float]:
+    """Seconds of each stage, from the time its line was printed back to the previous stage's line."""
+    out: dict[str, float] = {}
+    before = 0.0
+    for stage, prefix in STAGES:
+        when = next((t for t, line in lines if line.startswith(prefix)), None)
+        if when is not None:
+            out[stage] = when - before
+            before = when
+    return out
+
+
 def child(run: str, inbox: Path, work: Path, address: str | None) -> None:
-    """Digest `inbox` one way; print a JSON line with the seconds taken."""
+    """Digest `inbox` one way; print a JSON line with the seconds taken, the digest's path and each stage's seconds."""
     from digest import pipeline
     from digest.settings import load_settings
     from flows.daily_digest import daily_digest
 
-    quiet = lambda line: None  # noqa: E731
+    real = sys.stdout
     if run == "direct":
         settings = load_settings(None, inbox=inbox, outbox=work / "outbox", state=work / "state")
         start = time.perf_counter()
-        pipeline.run(settings, quiet)
+        out = Stamped(start)
+        result = pipeline.run(settings, lambda line: print(line, file=out)).as_dict()
     else:
         if run == "one":
             os.environ["DIGEST_WORKERS"] = "1"
         elif run == "cluster":
             os.environ["DIGEST_DASK_ADDRESS"] = str(address)
         (work / "empty").mkdir(parents=True, exist_ok=True)  # start Prefect's API before timing
+        sys.stdout = Stamped(time.perf_counter())
         daily_digest(inbox=str(work / "empty"), outbox=str(work / "o0"), state=str(work / "s0"))
         start = time.perf_counter()
-        daily_digest(inbox=str(inbox), outbox=str(work / "outbox"), state=str(work / "state"))
-    print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
+        sys.stdout = out = Stamped(start)
+        try:
+            result = daily_digest(inbox=str(inbox), outbox=str(work / "outbox"), state=str(work / "state"))
+        finally:
+            sys.stdout = real
+    seconds = time.perf_counter() - start
+    (work / "lines.txt").write_text("".join(f"{t:9.1f}  {line}\n" for t, line in out.lines), encoding="utf-8")
+    real.write(json.dumps({"seconds": seconds, "path": result.get("path"), "message": result.get("message"),
+                           "stages": stage_seconds(out.lines)}) + "\n")
+    real.flush()
 
 
-def stories_of(work: Path) -> list[object]:
-    [path] = list((work / "outbox").glob("*/digest.json"))
-    return json.loads(path.read_text(encoding="utf-8"))["stories"]
+def stories_of(work: Path, path: str | None, message: str | None) -> list[object]:
+    """The stories of the digest a run wrote; a run that wrote none stops the bench with what it said."""
+    if not path:
+        lines = (work / "lines.txt").read_text(encoding="utf-8") if (work / "lines.txt").exists() else ""
+        raise SystemExit(f"bench: the run in {work} wrote no digest ({message}); its lines:\n{lines[-3000:]}")
+    return json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))["stories"]
 
 
 def free_port() -> int:
@@ -360,8 +417,8 @@ def measure(run: str, inbox: Path, work: Path, memory: Memory, address: str | No
     wall = time.perf_counter() - wall
     if done.returncode != 0:
         raise SystemExit(f"bench: the {run} run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
-    return {"seconds": seconds, "wall": wall, "peaks": memory.reset()}
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**answer, "wall": wall, "peaks": memory.reset()}
 
 
 def fixed_cost(inbox_of_one: Path, work: Path) -> tuple[float, float]:
@@ -432,7 +489,7 @@ def main() -> None:
                         os.killpg(proc.pid, signal.SIGTERM)
                         proc.wait(timeout=60)
                     cluster = []
-                results[run]["stories"] = stories_of(base / run)
+                results[run]["stories"] = stories_of(base / run, results[run]["path"], results[run]["message"])  # type: ignore[arg-type]
                 sys.stdout.write(f"  {run}: {results[run]['seconds']:.1f} s\n")
                 sys.stdout.flush()
             quarter = None
@@ -453,6 +510,10 @@ def main() -> None:
             print(f"{label:<36}{secs:>9.1f}{n / secs:>12.1f}{speed:>10}  {same:<5}  {total / 1e6:,.0f}: {each}")
         stories = len(reference["stories"])  # type: ignore[arg-type]
         print(f"stories in the digest: {stories:,}")
+        print("seconds per stage (from each stage's report line to the next; clean includes learning the chrome):")
+        for run, res in results.items():
+            stages = cast(dict[str, float], res.get("stages") or {})
+            print(f"  {run:<8}" + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
         if "one" in results and "direct" in results:
             overhead = float(results["one"]["seconds"]) / float(results["direct"]["seconds"])  # type: ignore[arg-type]
             print(f"Prefect overhead (1 worker vs direct): {overhead:.3f}x (target <= 1.05x: {'ok' if overhead <= 1.05 else 'OVER'})")
