@@ -90,11 +90,15 @@ MIN_SHARED_TERMS = 4  # a pair sharing fewer terms than this has its similarity 
 MIN_SHARED_TITLE_TERMS = 3  # two headlines sharing fewer terms ("Marlow Bay") are no evidence at all
 NAMED_EVIDENCE = 0.05  # shared name/number mass (of a unit cosine) below which similarity is scaled down
 MAX_EVENT_DF = 256  # a term in more articles than this names a topic, not an event: no candidate pairs
+NEIGHBOURS = 5  # besides the name index, each article's nearest neighbours over its rarest terms are candidates
+NEIGHBOUR_CHUNK = 2_000  # articles whose neighbours are looked up at once (bounds memory)
+RANK_CAP = 10  # a pair's rank among an article's candidates (by plain TF-IDF cosine) is read up to this
 # a remembered story continues when its signature's cosine with today's story, / CALIBRATION, reaches this
 CALIBRATION = 0.52
 MEMORY_THRESHOLD = 0.3
 # what the pair model reads of a candidate pair (bench/train_story_model.py fits it; story_model.json ships it)
-FEATURES = ("body", "shared_terms", "names", "numbers", "title", "lead", "same_outlet", "log_length_ratio", "plain")
+FEATURES = ("body", "shared_terms", "names", "numbers", "title", "lead", "same_outlet", "log_length_ratio", "plain",
+            "near_rank", "far_rank")
 MODEL_FILE = "story_model.json"
 EDGE_FLOOR = 0.05  # pairs less likely than this are not linked at all
 # the training stories carry no publication dates, so the date gap is a prior, not a learned weight: two
@@ -423,13 +427,64 @@ def _candidates(rows: sparse.csr_matrix, named: np.ndarray) -> tuple[np.ndarray,
     return pairs.row.astype(np.int64), pairs.col.astype(np.int64)
 
 
+def _neighbours(rows: sparse.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return pairs (i < j) where j is one of i's k best matches on i's QUERY_TERMS heaviest terms (or i of j's).
+
+    `rows` holds only terms rare enough to index, so each lookup touches at most MAX_EVENT_DF articles per
+    query term: the cost grows with the number of articles, not its square. This finds reports that share
+    rare words but no name (a gorilla's death, a hibernation study).
+    """
+    n = rows.shape[0]
+    row = np.repeat(np.arange(n), np.diff(rows.indptr))
+    keep = _heaviest(row, rows.indices, rows.data, rows.indptr, QUERY_TERMS)
+    query = sparse.csr_matrix((rows.data[keep], (row[keep], rows.indices[keep])), shape=rows.shape)
+    targets = rows.T.tocsr()
+    found_i, found_j = [], []
+    for start in range(0, n, NEIGHBOUR_CHUNK):
+        scores = (query[start : start + NEIGHBOUR_CHUNK] @ targets).tocsr()
+        scores.sum_duplicates()
+        own = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+        scores.data[scores.indices == own + start] = 0.0  # an article is not its own neighbour
+        scores.eliminate_zeros()
+        own = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+        best = _heaviest(own, scores.indices, scores.data, scores.indptr, k)
+        found_i.append(own[best] + start)
+        found_j.append(scores.indices[best].astype(np.int64))
+    if not found_i:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    i, j = np.concatenate(found_i), np.concatenate(found_j)
+    return np.minimum(i, j), np.maximum(i, j)
+
+
+def _union(n: int, *pairs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Merge lists of pairs (i < j) into one sorted list without repeats."""
+    keys = np.unique(np.concatenate([i.astype(np.int64) * n + j for i, j in pairs]))
+    return keys // n, keys % n
+
+
+def _ranks(n: int, i: np.ndarray, j: np.ndarray, similarity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return each pair's rank among i's candidates and among j's, by similarity (0 = the best), capped at RANK_CAP."""
+    ends = np.concatenate([i, j])
+    other = np.concatenate([j, i])
+    both = np.concatenate([similarity, similarity])
+    order = np.lexsort((other, -both, ends))
+    start = np.searchsorted(ends[order], np.arange(n))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - start[ends[order]]
+    rank = np.minimum(rank, RANK_CAP)
+    return rank[: len(i)], rank[len(i) :]
+
+
 def _dot(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
     """Return the row-wise dot products of two equally shaped sparse matrices."""
     return np.asarray(a.multiply(b).sum(axis=1)).ravel()
 
 
-def _features(batch: _Batch, outlets: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Describe each candidate pair (i, j) by the FEATURES the pair model reads, one row per pair."""
+def _features(batch: _Batch, outlets: np.ndarray, i: np.ndarray, j: np.ndarray, ranks: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Describe each candidate pair (i, j) by the FEATURES the pair model reads, one row per pair.
+
+    `ranks`: the pair's rank among i's and among j's candidates (`_ranks`).
+    """
     out = np.zeros((len(i), len(FEATURES)))
     both = batch.rows[i].multiply(batch.rows[j]).tocsr()
     both.eliminate_zeros()
@@ -444,6 +499,8 @@ def _features(batch: _Batch, outlets: np.ndarray, i: np.ndarray, j: np.ndarray) 
     short, long = np.minimum(batch.lengths[i], batch.lengths[j]), np.maximum(batch.lengths[i], batch.lengths[j])
     out[:, 7] = np.log((short + 1.0) / (long + 1.0))
     out[:, 8] = _dot(batch.wide[i], batch.wide[j])
+    out[:, 9] = np.log1p(np.minimum(*ranks))
+    out[:, 10] = np.log1p(np.maximum(*ranks))
     return out
 
 
@@ -524,14 +581,19 @@ def candidate_pairs(articles: Sequence[Article], model: PairModel | None = None)
     rare = sparse.diags((batch.df <= MAX_EVENT_DF).astype(float))
     indexed = (batch.rows @ rare).tocsr()
     indexed.eliminate_zeros()
-    i, j = _candidates(indexed, batch.named)
+    i, j = _union(len(ordered), _candidates(indexed, batch.named), _neighbours(indexed, NEIGHBOURS))
     del indexed
+    plain = np.concatenate([_dot(batch.wide[i[s : s + PAIR_CHUNK]], batch.wide[j[s : s + PAIR_CHUNK]])
+                            for s in range(0, len(i), PAIR_CHUNK)] or [np.zeros(0)])
+    rank_i, rank_j = _ranks(len(ordered), i, j, plain)
+    del plain
     days = np.array([_day(a.date) for a in ordered])
     outlets = _outlet_codes(ordered)
     parts = []
     for start in range(0, len(i), PAIR_CHUNK):
         a, b = i[start : start + PAIR_CHUNK], j[start : start + PAIR_CHUNK]
-        part = Pairs(ordered, a, b, _features(batch, outlets, a, b), np.abs(days[a] - days[b]))
+        ranks = (rank_i[start : start + PAIR_CHUNK], rank_j[start : start + PAIR_CHUNK])
+        part = Pairs(ordered, a, b, _features(batch, outlets, a, b, ranks), np.abs(days[a] - days[b]))
         if model is not None:
             keep = part.probability(model) >= model.floor
             part = Pairs(ordered, a[keep], b[keep], part.features[keep], part.days_apart[keep])
