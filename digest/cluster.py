@@ -92,13 +92,11 @@ NAMED_EVIDENCE = 0.05  # shared name/number mass (of a unit cosine) below which 
 MAX_EVENT_DF = 256  # a term in more articles than this names a topic, not an event: no candidate pairs
 NEIGHBOURS = 5  # besides the name index, each article's nearest neighbours over its rarest terms are candidates
 NEIGHBOUR_CHUNK = 2_000  # articles whose neighbours are looked up at once (bounds memory)
-RANK_CAP = 10  # a pair's rank among an article's candidates (by plain TF-IDF cosine) is read up to this
 # a remembered story continues when its signature's cosine with today's story, / CALIBRATION, reaches this
 CALIBRATION = 0.52
 MEMORY_THRESHOLD = 0.3
 # what the pair model reads of a candidate pair (bench/train_story_model.py fits it; story_model.json ships it)
-FEATURES = ("body", "shared_terms", "names", "numbers", "title", "lead", "same_outlet", "log_length_ratio", "plain",
-            "near_rank", "far_rank")
+FEATURES = ("body", "shared_terms", "names", "numbers", "title", "lead", "same_outlet", "log_length_ratio", "plain")
 MODEL_FILE = "story_model.json"
 EDGE_FLOOR = 0.05  # pairs less likely than this are not linked at all
 # the training stories carry no publication dates, so the date gap is a prior, not a learned weight: two
@@ -462,29 +460,13 @@ def _union(n: int, *pairs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, n
     return keys // n, keys % n
 
 
-def _ranks(n: int, i: np.ndarray, j: np.ndarray, similarity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return each pair's rank among i's candidates and among j's, by similarity (0 = the best), capped at RANK_CAP."""
-    ends = np.concatenate([i, j])
-    other = np.concatenate([j, i])
-    both = np.concatenate([similarity, similarity])
-    order = np.lexsort((other, -both, ends))
-    start = np.searchsorted(ends[order], np.arange(n))
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order)) - start[ends[order]]
-    rank = np.minimum(rank, RANK_CAP)
-    return rank[: len(i)], rank[len(i) :]
-
-
 def _dot(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
     """Return the row-wise dot products of two equally shaped sparse matrices."""
     return np.asarray(a.multiply(b).sum(axis=1)).ravel()
 
 
-def _features(batch: _Batch, outlets: np.ndarray, i: np.ndarray, j: np.ndarray, ranks: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Describe each candidate pair (i, j) by the FEATURES the pair model reads, one row per pair.
-
-    `ranks`: the pair's rank among i's and among j's candidates (`_ranks`).
-    """
+def _features(batch: _Batch, outlets: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Describe each candidate pair (i, j) by the FEATURES the pair model reads, one row per pair."""
     out = np.zeros((len(i), len(FEATURES)))
     both = batch.rows[i].multiply(batch.rows[j]).tocsr()
     both.eliminate_zeros()
@@ -499,8 +481,6 @@ def _features(batch: _Batch, outlets: np.ndarray, i: np.ndarray, j: np.ndarray, 
     short, long = np.minimum(batch.lengths[i], batch.lengths[j]), np.maximum(batch.lengths[i], batch.lengths[j])
     out[:, 7] = np.log((short + 1.0) / (long + 1.0))
     out[:, 8] = _dot(batch.wide[i], batch.wide[j])
-    out[:, 9] = np.log1p(np.minimum(*ranks))
-    out[:, 10] = np.log1p(np.maximum(*ranks))
     return out
 
 
@@ -583,17 +563,12 @@ def candidate_pairs(articles: Sequence[Article], model: PairModel | None = None)
     indexed.eliminate_zeros()
     i, j = _union(len(ordered), _candidates(indexed, batch.named), _neighbours(indexed, NEIGHBOURS))
     del indexed
-    plain = np.concatenate([_dot(batch.wide[i[s : s + PAIR_CHUNK]], batch.wide[j[s : s + PAIR_CHUNK]])
-                            for s in range(0, len(i), PAIR_CHUNK)] or [np.zeros(0)])
-    rank_i, rank_j = _ranks(len(ordered), i, j, plain)
-    del plain
     days = np.array([_day(a.date) for a in ordered])
     outlets = _outlet_codes(ordered)
     parts = []
     for start in range(0, len(i), PAIR_CHUNK):
         a, b = i[start : start + PAIR_CHUNK], j[start : start + PAIR_CHUNK]
-        ranks = (rank_i[start : start + PAIR_CHUNK], rank_j[start : start + PAIR_CHUNK])
-        part = Pairs(ordered, a, b, _features(batch, outlets, a, b, ranks), np.abs(days[a] - days[b]))
+        part = Pairs(ordered, a, b, _features(batch, outlets, a, b), np.abs(days[a] - days[b]))
         if model is not None:
             keep = part.probability(model) >= model.floor
             part = Pairs(ordered, a[keep], b[keep], part.features[keep], part.days_apart[keep])
