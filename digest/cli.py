@@ -29,6 +29,12 @@ PREFECT_DEFAULTS = {
     # `digest run`'s temporary API server: Prefect's 20 s is too short for a busy machine
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
+EPHEMERAL_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+EPHEMERAL_SERVER_ADVICE = (
+    "the temporary Prefect API server did not start within {seconds} s; nothing was read or marked done. "
+    "On a busy machine raise " + EPHEMERAL_TIMEOUT + ", or start `digest server` once and set "
+    "PREFECT_API_URL=http://127.0.0.1:4200/api so runs use it"
+)
 EXIT_CONFIG, EXIT_INPUT, EXIT_BUSY, EXIT_ERROR = 2, 3, 4, 1
 EXIT_UNDELIVERED = 5  # the digest was written but did not reach every recipient
 EXIT_CODES: tuple[tuple[type[DigestError], int], ...] = (
@@ -96,6 +102,15 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("digest: interrupted; nothing was marked done, the next run picks up the same articles", err=True)
             sys.exit(130)
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] not in ("pydantic", "pydantic_core"):
+                raise
+            # Prefect validates its PREFECT_* variables when it is first imported
+            first = str(exc).splitlines()
+            detail = "; ".join(line.strip() for line in first[:3])
+            click.echo(f"digest: configuration error: a Prefect setting is invalid ({detail}); "
+                       "fix or unset that PREFECT_* variable", err=True)
+            sys.exit(EXIT_CONFIG)
 
     return wrapper  # type: ignore[return-value]
 
@@ -178,14 +193,19 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
     summarizer_for(settings.summarizer)  # settings errors before the flow starts
     from flows.daily_digest import daily_digest
 
-    result = daily_digest(
-        inbox=str(settings.inbox),
-        outbox=str(settings.outbox),
-        state=str(settings.state),
-        config=str(config) if config else None,
-        dry_run=dry_run,
-        fetch=fetch,
-    )
+    try:
+        result = daily_digest(
+            inbox=str(settings.inbox),
+            outbox=str(settings.outbox),
+            state=str(settings.state),
+            config=str(config) if config else None,
+            dry_run=dry_run,
+            fetch=fetch,
+        )
+    except RuntimeError as exc:
+        if "ephemeral Prefect API server" not in str(exc):
+            raise
+        raise DigestError(EPHEMERAL_SERVER_ADVICE.format(seconds=os.environ.get(EPHEMERAL_TIMEOUT, "?"))) from exc
     if result.get("path"):
         click.echo(f"digest: {result['path']}")
 

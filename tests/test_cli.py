@@ -91,6 +91,19 @@ def test_bad_setting_is_a_clear_error(tmp_path: Path) -> None:
     assert "smtp_security" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.parametrize(("value", "code", "says"), [
+    ("soon", 2, "a Prefect setting is invalid"),  # Prefect rejects its own variable when imported
+    ("0", 1, "temporary Prefect API server did not start within 0 s"),  # a real start that cannot make it
+])
+def test_prefect_trouble_is_one_clear_line(tmp_path: Path, value: str, code: int, says: str) -> None:
+    shutil.copytree(ROOT / "inbox", tmp_path / "inbox")
+    out = digest("run", cwd=tmp_path, env={"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": value,
+                                           "PREFECT_API_URL": ""})
+    assert out.returncode == code, out.stderr
+    assert says in out.stderr and "Traceback" not in out.stdout + out.stderr
+    assert not list((tmp_path / "outbox").glob("*/digest*.html"))  # nothing digested, so nothing marked done
+
+
 def test_help_has_examples() -> None:
     for cmd in ("run", "clean", "serve", "server", "trigger", "status", "send-test", "check"):
         out = digest(cmd, "--help", cwd=ROOT)

@@ -333,6 +333,56 @@ def _headline_of_page_title(lines: Sequence[Line], first_good: int) -> int | Non
     return None
 
 
+def _title_window(lines: Sequence[Line], start: int) -> tuple[range, int]:
+    """Return the lines where the headline may stand (just before the block) and the block's first prose line."""
+    first_good = next((i for i in range(start, len(lines)) if lines[i].good), start)
+    if _headline_like(lines, first_good):
+        first_good += 1  # the block opens with its own headline
+    return range(max(0, start - TITLE_WINDOW), first_good), first_good
+
+
+def _title_by_hint(lines: Sequence[Line], window: range, hint_key: str) -> int | None:
+    """Return the line of the window that is the known title (or starts it), or None."""
+    for i in window:
+        key = lines[i].key
+        if key and (key == hint_key or (lines[i].words >= 3 and hint_key.startswith(key))):
+            return i
+    return None
+
+
+def _may_be_title(lines: Sequence[Line], i: int, window: range, page_title: str) -> bool:
+    """Tell whether line i can be the headline at all (not chrome, a sentence, a contact, date or <title> line)."""
+    line = lines[i]
+    if (line.flag and line.flag is not Flag.REPEATED) or line.tail or not 3 <= line.words <= 30:
+        return False
+    if line.raw.endswith((".", ":", ",")):
+        return False
+    if not sig.title_candidate(line.raw):
+        return False  # contact, link and interface lines ("E-mail info@site.com", "Subscribe ...") name no story
+    if line.words <= 12 and DIGIT4.search(line.raw) and date_in_line(line.raw):
+        return False  # a date line ("Thursday 12 November 2026 · Jane Doe") is never the headline
+    if i == 0 and len(lines) > 1 and any(page_title.startswith(lines[j].key) for j in window if j and lines[j].key):
+        return False  # the <title> line itself; the headline proper comes later
+    return True
+
+
+def _best_scored_title(lines: Sequence[Line], window: range, first_good: int, site: bool) -> int | None:
+    """Return the window's line with the best headline score, or None."""
+    page_title = lines[0].key if lines else ""
+    counts = Counter(line.key for line in lines)
+    later = {k for k, n in counts.items() if n > 1}
+    best: tuple[float, int] | None = None
+    for i in window:
+        if not _may_be_title(lines, i, window, page_title):
+            continue
+        score = _title_score(lines[i], first_good - i, page_title, later)
+        if i == 0 and site:
+            score -= SITE_PENALTY
+        if best is None or score > best[0]:
+            best = (score, i)
+    return None if best is None else best[1]
+
+
 def find_title(
     lines: Sequence[Line], start: int, nav: Sequence[bool], hint: str | None, site: bool = False
 ) -> int | None:
@@ -340,50 +390,26 @@ def find_title(
 
     `site` says the first line is the site's name: the title only when no other line can be.
     """
-    first_good = next((i for i in range(start, len(lines)) if lines[i].good), start)
-    if _headline_like(lines, first_good):
-        first_good += 1  # the block opens with its own headline
-    window = range(max(0, start - TITLE_WINDOW), first_good)
+    window, first_good = _title_window(lines, start)
     hint_key = sig.normalise(hint) if hint else ""
     if hint_key:
-        for i in window:
-            key = lines[i].key
-            if key and (key == hint_key or (lines[i].words >= 3 and hint_key.startswith(key))):
-                return i
+        found = _title_by_hint(lines, window, hint_key)
+        if found is not None:
+            return found
     elif not site:
         found = _headline_of_page_title(lines, first_good)
         if found is not None:
             return found
-    page_title = lines[0].key if lines else ""
-    counts = Counter(line.key for line in lines)
-    later = {k for k, n in counts.items() if n > 1}
-    best: tuple[float, int] | None = None
-    for i in window:
-        line = lines[i]
-        if (line.flag and line.flag is not Flag.REPEATED) or line.tail or not 3 <= line.words <= 30:
-            continue
-        if line.raw.endswith((".", ":", ",")):
-            continue
-        if not sig.title_candidate(line.raw):
-            continue  # contact, link and interface lines ("E-mail info@site.com", "Subscribe ...") name no story
-        if line.words <= 12 and DIGIT4.search(line.raw) and date_in_line(line.raw):
-            continue  # a date line ("Thursday 12 November 2026 · Jane Doe") is never the headline
-        if i == 0 and len(lines) > 1 and any(page_title.startswith(lines[j].key) for j in window if j and lines[j].key):
-            continue  # the <title> line itself; the headline proper comes later
-        score = _title_score(line, first_good - i, page_title, later)
-        if i == 0 and site:
-            score -= SITE_PENALTY
-        if best is None or score > best[0]:
-            best = (score, i)
+    best = _best_scored_title(lines, window, first_good, site)
     if window.start > 0 and not site and _page_title_line(lines[0]):
         # the first line (the page's <title>) stands beyond the window; it beats a nearby line about
         # something else, such as a sponsor note or a pull quote
-        if best is None or len(_content_words(lines[0]) & _content_words(lines[best[1]])) < 2:
+        if best is None or len(_content_words(lines[0]) & _content_words(lines[best])) < 2:
             return 0
     if best is None:
         return None
     # a headline printed twice: the first copy is the title, the second a repeat
-    return next(i for i in window if lines[i].key == lines[best[1]].key)
+    return next(i for i in window if lines[i].key == lines[best].key)
 
 
 def _headline_copy(lines: Sequence[Line], start: int) -> int | None:
