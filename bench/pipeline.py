@@ -22,6 +22,8 @@ It also prints a run's fixed cost: `digest run` with nothing new, and the flow o
     python bench/pipeline.py [--articles 10000] [--runs direct,one,all,cluster] [--scale]
 
 --scale also runs `all` on a quarter of the articles and prints the growth (linear work: 4x).
+Each run's stage lines, with the seconds at which they were printed, are kept in its work folder
+(lines.txt) and summed up per stage in the table.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -42,6 +45,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -183,7 +187,7 @@ def generate_inbox(folder: Path, n: int, seed: int) -> dict[str, int]:
     written: list[str] = []
     families: set[str] = set()
     order = list(range(len(docs)))
-    key, queue = 0, []
+    key, queue = 0, list[int]()
 
     def write(text: str | bytes, suffix: str) -> None:
         data = text.encode("utf-8") if isinstance(text, str) else text
@@ -243,7 +247,10 @@ class Memory:
     def _loop(self) -> None:
         me = os.getpid()
         while not self._stop.is_set():
-            self.sample(me)
+            try:
+                self.sample(me)
+            except Exception as exc:  # one bad sample must not end the sampling (peaks would stop early)
+                print(f"bench: memory sample failed: {exc!r}", file=sys.stderr)
             self._stop.wait(0.25)
 
     def sample(self, root: int) -> None:
@@ -251,7 +258,7 @@ class Memory:
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
+                    stat = Path(f"/proc/{entry}/stat").read_text(errors="replace")
                     parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
                 except (OSError, ValueError, IndexError):
                     continue
@@ -261,13 +268,13 @@ class Memory:
                 p, hops = parents.get(p, 0), hops + 1
             if p != root:
                 continue
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
+            try:  # a process may end, or name itself in bytes that are not UTF-8, between two reads
+                status = Path(f"/proc/{pid}/status").read_text(errors="replace")
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
+                hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+            except (OSError, ValueError, IndexError):
                 continue
-            hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
-            if hwm > self.peaks.get(pid, ("", 0))[1]:
+            if hwm * 1024 > self.peaks.get(pid, ("", 0))[1]:  # kB in /proc, bytes kept
                 self.peaks[pid] = (role_of(cmd), hwm * 1024)
 
     def reset(self) -> dict[int, tuple[str, int]]:
@@ -298,32 +305,86 @@ def describe(peaks: dict[int, tuple[str, int]]) -> tuple[int, str]:
 
 # --- one configuration, in its own process ------------------------------------------------------
 
+STAGES = (  # (stage, the report line that ends it)
+    ("ingest", "ingested "),
+    ("clean", "cleaned "),
+    ("dedupe", "deduplicated "),
+    ("cluster", "clustered "),
+    ("summarise", "summarised "),
+    ("render+write", "rendered "),
+)
+
+
+class Stamped:
+    """A stdout that keeps each line with the seconds since `start` (the stage lines of a run)."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.lines: list[tuple[float, str]] = []
+        self._part = ""
+
+    def write(self, text: str) -> int:
+        self._part += text
+        *done, self._part = self._part.split("\n")
+        now = time.perf_counter() - self.start
+        self.lines += [(now, line) for line in done]
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def stage_seconds(lines: list[tuple[float, str]]) -> dict[str, float]:
+    """Seconds of each stage, from the time its line was printed back to the previous stage's line."""
+    out: dict[str, float] = {}
+    before = 0.0
+    for stage, prefix in STAGES:
+        when = next((t for t, line in lines if line.startswith(prefix)), None)
+        if when is not None:
+            out[stage] = when - before
+            before = when
+    return out
+
+
 def child(run: str, inbox: Path, work: Path, address: str | None) -> None:
-    """Digest `inbox` one way; print a JSON line with the seconds taken."""
+    """Digest `inbox` one way; print a JSON line with the seconds taken, the digest's path and each stage's seconds."""
     from digest import pipeline
     from digest.settings import load_settings
     from flows.daily_digest import daily_digest
 
-    quiet = lambda line: None  # noqa: E731
+    real = sys.stdout
     if run == "direct":
         settings = load_settings(None, inbox=inbox, outbox=work / "outbox", state=work / "state")
         start = time.perf_counter()
-        pipeline.run(settings, quiet)
+        out = Stamped(start)
+        result = pipeline.run(settings, lambda line: print(line, file=out)).as_dict()
     else:
         if run == "one":
             os.environ["DIGEST_WORKERS"] = "1"
         elif run == "cluster":
             os.environ["DIGEST_DASK_ADDRESS"] = str(address)
         (work / "empty").mkdir(parents=True, exist_ok=True)  # start Prefect's API before timing
+        sys.stdout = Stamped(time.perf_counter())
         daily_digest(inbox=str(work / "empty"), outbox=str(work / "o0"), state=str(work / "s0"))
         start = time.perf_counter()
-        daily_digest(inbox=str(inbox), outbox=str(work / "outbox"), state=str(work / "state"))
-    print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
+        sys.stdout = out = Stamped(start)
+        try:
+            result = daily_digest(inbox=str(inbox), outbox=str(work / "outbox"), state=str(work / "state"))
+        finally:
+            sys.stdout = real
+    seconds = time.perf_counter() - start
+    (work / "lines.txt").write_text("".join(f"{t:9.1f}  {line}\n" for t, line in out.lines), encoding="utf-8")
+    real.write(json.dumps({"seconds": seconds, "path": result.get("path"), "message": result.get("message"),
+                           "stages": stage_seconds(out.lines)}) + "\n")
+    real.flush()
 
 
-def stories_of(work: Path) -> list[object]:
-    [path] = list((work / "outbox").glob("*/digest.json"))
-    return json.loads(path.read_text(encoding="utf-8"))["stories"]
+def stories_of(work: Path, path: str | None, message: str | None) -> list[object]:
+    """The stories of the digest a run wrote; a run that wrote none stops the bench with what it said."""
+    if not path:
+        lines = (work / "lines.txt").read_text(encoding="utf-8") if (work / "lines.txt").exists() else ""
+        raise SystemExit(f"bench: the run in {work} wrote no digest ({message}); its lines:\n{lines[-3000:]}")
+    return json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))["stories"]
 
 
 def free_port() -> int:
@@ -350,18 +411,49 @@ def start_cluster(work: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
     return address, procs
 
 
-def measure(run: str, inbox: Path, work: Path, memory: Memory, address: str | None = None) -> dict[str, object]:
+def cpu_seconds(roots: list[int]) -> float:
+    """CPU seconds (user + system) used so far by the running processes `roots` and all their descendants."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text(errors="replace").rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            parents[int(entry)] = int(fields[1])
+            used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid in used:
+        p, hops = pid, 0
+        while p and p not in roots and hops < 20:
+            p, hops = parents.get(p, 0), hops + 1
+        if p in roots:
+            total += used[pid]
+    return total
+
+
+def measure(
+    run: str, inbox: Path, work: Path, memory: Memory, address: str | None = None, cluster: list[int] | None = None
+) -> dict[str, object]:
+    """Run one configuration; its seconds, and the CPU seconds of its process tree (and of the external cluster's)."""
     memory.reset()
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", run, "--inbox", str(inbox), "--work", str(work)]
     if address:
         cmd += ["--address", address]
+    # CPU time does not grow with other work on a shared machine, as wall time does
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    outside = cpu_seconds(cluster or [])
     wall = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime + cpu_seconds(cluster or []) - outside
     if done.returncode != 0:
         raise SystemExit(f"bench: the {run} run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
-    return {"seconds": seconds, "wall": wall, "peaks": memory.reset()}
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**answer, "wall": wall, "cpu": cpu, "peaks": memory.reset()}
 
 
 def fixed_cost(inbox_of_one: Path, work: Path) -> tuple[float, float]:
@@ -423,7 +515,7 @@ def main() -> None:
                 if run == "cluster":
                     address, cluster = start_cluster(base)
                     memory.reset()
-                results[run] = measure(run, base / "inbox", base / run, memory, address)
+                results[run] = measure(run, base / "inbox", base / run, memory, address, [p.pid for p in cluster])
                 if run == "cluster":
                     cluster_peaks = dict(memory.peaks)
                     memory.sample(os.getpid())
@@ -432,7 +524,7 @@ def main() -> None:
                         os.killpg(proc.pid, signal.SIGTERM)
                         proc.wait(timeout=60)
                     cluster = []
-                results[run]["stories"] = stories_of(base / run)
+                results[run]["stories"] = stories_of(base / run, results[run]["path"], results[run]["message"])  # type: ignore[arg-type]
                 sys.stdout.write(f"  {run}: {results[run]['seconds']:.1f} s\n")
                 sys.stdout.flush()
             quarter = None
@@ -443,19 +535,26 @@ def main() -> None:
         n = counts["articles"]
         reference = results.get("direct") or next(iter(results.values()))
         print()
-        print(f"{'run':<36}{'seconds':>9}{'articles/s':>12}{'speed-up':>10}  {'same':<5}  peak memory MB (all processes: each)")
+        print(f"{'run':<36}{'seconds':>9}{'cpu s':>8}{'articles/s':>12}{'speed-up':>10}  {'same':<5}  peak memory MB (all processes: each)")
         for run, res in results.items():
             secs = float(res["seconds"])  # type: ignore[arg-type]
             speed = f"{float(results['one']['seconds']) / secs:.2f}x" if "one" in results else "-"  # type: ignore[arg-type]
             same = "yes" if res["stories"] == reference["stories"] else "NO"
             total, each = describe(res["peaks"])  # type: ignore[arg-type]
             label = LABELS[run].format(n=cores)
-            print(f"{label:<36}{secs:>9.1f}{n / secs:>12.1f}{speed:>10}  {same:<5}  {total / 1e6:,.0f}: {each}")
+            cpu = float(res.get("cpu", 0.0))  # type: ignore[arg-type]
+            print(f"{label:<36}{secs:>9.1f}{cpu:>8.0f}{n / secs:>12.1f}{speed:>10}  {same:<5}  {total / 1e6:,.0f}: {each}")
         stories = len(reference["stories"])  # type: ignore[arg-type]
         print(f"stories in the digest: {stories:,}")
+        print("seconds per stage (from each stage's report line to the next; clean includes learning the chrome):")
+        for run, res in results.items():
+            stages = cast(dict[str, float], res.get("stages") or {})
+            print(f"  {run:<8}" + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
         if "one" in results and "direct" in results:
             overhead = float(results["one"]["seconds"]) / float(results["direct"]["seconds"])  # type: ignore[arg-type]
             print(f"Prefect overhead (1 worker vs direct): {overhead:.3f}x (target <= 1.05x: {'ok' if overhead <= 1.05 else 'OVER'})")
+            ratio = float(results["one"]["cpu"]) / float(results["direct"]["cpu"])  # type: ignore[arg-type]
+            print(f"  in CPU seconds (not slowed by other work on the machine): {ratio:.3f}x")
         if "one" in results and "all" in results:
             speedup = float(results["one"]["seconds"]) / float(results["all"]["seconds"])  # type: ignore[arg-type]
             print(f"all cores vs 1 worker: {speedup:.2f}x on {cores} cores (target >= 1.6x: {'ok' if speedup >= 1.6 else 'UNDER'})")

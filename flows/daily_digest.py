@@ -113,6 +113,7 @@ class Compute:
         self.runner: Any = None  # a started DaskTaskRunner, or None: the flow's own task runner
         self._decided = in_process
         self._stack = ExitStack()
+        self._warming: list[Any] = []  # Dask futures of warm_up, held so Dask does not drop them
 
     def use(self, items: int) -> None:
         """Choose where tasks run, once, knowing how many articles the run has."""
@@ -127,6 +128,9 @@ class Compute:
             # machine that can hold its event loop past distributed's 30 s comm timeout.
             self._stack.enter_context(dask.config.set(PATIENT_COMMS))
             self.runner = self._stack.enter_context(runner)
+            # the workers import the stages (seconds of scipy, nltk, sklearn) while this process learns the chrome
+            client = self.runner.client
+            self._warming = [client.submit(warm_up, pure=False, workers=[w]) for w in client.scheduler_info()["workers"]]
             where = self.settings.dask_address or f"a local cluster of {dask_workers(self.settings)} processes"
             self.report(f"  computing on Dask workers: {where}")
 
@@ -140,6 +144,11 @@ class Compute:
 
     def close(self) -> None:
         self._stack.close()
+
+
+def warm_up() -> None:
+    """Import the stages a worker will run, before its first batch arrives."""
+    import digest.pipeline  # noqa: F401
 
 
 PATIENT_COMMS = {"distributed.comm.timeouts.connect": "120s", "distributed.comm.timeouts.tcp": "600s"}
@@ -198,6 +207,14 @@ def lost_with_the_cluster(exc: BaseException) -> bool:
     return isinstance(exc, (CancelledError, asyncio.CancelledError, OSError, TimeoutError))
 
 
+MAX_BATCHES = 64  # tasks per stage: past it batches grow, so 100,000 articles are not 500 task runs of 200
+
+
+def batch_size_for(items: int, settings: Settings) -> int:
+    """Articles per batch: `batch_size`, or more when a stage would otherwise need over MAX_BATCHES tasks."""
+    return max(settings.batch_size, -(-items // MAX_BATCHES))
+
+
 def batches_of_stories(stories: list[Story], size: int) -> Iterator[tuple[int, int]]:
     """Yield (start, end) ranges of stories holding about `size` articles each."""
     start, count = 0, 0
@@ -249,10 +266,10 @@ def clean_in_batches(
     Without `compute` the batches run in the flow's own process.
     """
     compute = compute or Compute(settings, in_process=True)
+    compute.use(len(raws))  # first, so the workers start up while the chrome is learnt here
     learned = learn_task(quoted(raws), settings)
-    size = settings.batch_size
+    size = batch_size_for(len(raws), settings)
     batches = [raws[i : i + size] for i in range(0, len(raws), size)]
-    compute.use(len(raws))
     futures = [
         compute.submit(clean_task, raws=quoted(batch), learned=quoted(learned), max_seconds=settings.max_file_seconds)
         for batch in batches
@@ -278,7 +295,7 @@ def stories_in_batches(cleaned: Cleaned, settings: Settings, report: Report, com
     """Group into stories here (it needs the store), then summarise batches of stories as tasks."""
     grouped = stories_task(quoted(cleaned), settings, report)
     compute.use(len(cleaned.articles))
-    ranges = list(batches_of_stories(grouped.stories, settings.batch_size))
+    ranges = list(batches_of_stories(grouped.stories, batch_size_for(len(cleaned.articles), settings)))
     futures = [
         compute.submit(
             summarise_task,

@@ -16,7 +16,9 @@ from types import MappingProxyType
 
 from digest.clean import html as html_clean
 from digest.clean import signals as sig
-from digest.clean.decide import html_decisions, text_verdicts
+from digest.clean.choose import Pick, html_verdict, mode_options
+from digest.clean.decide import text_verdicts
+from digest.clean.html import HtmlResult
 from digest.clean.options import DEFAULT_OPTIONS, CleanOptions
 from digest.clean.text import (
     SMALL_WORDS,
@@ -154,6 +156,21 @@ def _article(
     )
 
 
+def html_candidates(raw: RawArticle, options: CleanOptions = DEFAULT_OPTIONS) -> tuple[dict[Pick, HtmlResult], str, str | None]:
+    """Run trafilatura in its default mode and, with the model, in each alternative mode: (results, title, outlet)."""
+    runs = options.alternatives if options.use_model else ()
+    tree = html_clean.parse_tree(raw.text, raw.path) if runs else None  # parsed once, copied for each run
+    # ingest already read the metadata; ask trafilatura again only for what is missing
+    default = html_clean.extract(
+        raw.text, raw.path, mode_options(options, Pick.DEFAULT), metadata=not (raw.meta.title and raw.meta.outlet), tree=tree
+    )
+    title, outlet = _headline_and_outlet(raw.meta.title or default.title or "", raw.meta.outlet or default.sitename)
+    found = {Pick.DEFAULT: default}
+    for name in runs:
+        found[Pick[name]] = html_clean.extract(raw.text, raw.path, mode_options(options, Pick[name]), metadata=False, tree=tree)
+    return found, title, outlet
+
+
 def classify_text(
     text: str, learned: Collection[str] = frozenset(), title_hint: str | None = None, options: CleanOptions = DEFAULT_OPTIONS
 ) -> TextResult:
@@ -173,13 +190,11 @@ def clean_article(
     """Clean one raw article; raise InputError(raw.path, reason) when it holds no article text."""
     keys = learned.keys if learned is not None else frozenset()
     if raw.kind == "html" or raw.body_is_html:
-        # ingest already read the metadata; ask trafilatura again only for what is missing
-        found = html_clean.extract(raw.text, raw.path, options, metadata=not (raw.meta.title and raw.meta.outlet))
-        title, outlet = _headline_and_outlet(raw.meta.title or found.title or "", raw.meta.outlet or found.sitename)
+        found, title, outlet = html_candidates(raw, options)
         if options.use_model:
-            decisions = html_decisions(found, title, options.resolved_model().html, keys, options)
+            decisions = html_verdict(found, title, options.resolved_model(), keys, options)
         else:
-            decisions = html_clean.decide(found, title, keys)
+            decisions = html_clean.decide(found[Pick.DEFAULT], title, keys)
         return _article(raw, decisions, title, outlet or raw.path.stem, min_words=options.min_body_words)
     meta_title, outlet = _headline_and_outlet(raw.meta.title or "", raw.meta.outlet)
     verdict = classify_text(raw.text, keys, raw.meta.title, options)
@@ -203,4 +218,12 @@ def clean_all(
     return articles, errors
 
 
-__all__ = ["CleanOptions", "LearnedBoilerplate", "classify_text", "clean_all", "clean_article", "learn_boilerplate"]
+__all__ = [
+    "CleanOptions",
+    "LearnedBoilerplate",
+    "classify_text",
+    "clean_all",
+    "clean_article",
+    "html_candidates",
+    "learn_boilerplate",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,17 +67,37 @@ def _blocks(container: _Element) -> list[tuple[str, Role]]:
     return [(text, role) for text, role in out if text]
 
 
-def extract(markup: str, path: Path, options: CleanOptions = DEFAULT_OPTIONS, *, metadata: bool = True) -> HtmlResult:
+def parse_tree(markup: str, path: Path) -> _Element | None:
+    """Parse the page once for several trafilatura runs (None when lxml reads nothing); raise InputError on failure."""
+    from trafilatura.utils import load_html
+
+    try:
+        return load_html(defuse(markup))
+    except (RecursionError, MemoryError) as exc:
+        raise InputError(path, f"markup too deeply nested or too large to parse ({exc.__class__.__name__})") from exc
+    except Exception as exc:  # lxml raises many kinds of errors on hostile markup
+        raise InputError(path, f"lxml could not read the markup ({exc.__class__.__name__}: {exc})") from exc
+
+
+def extract(
+    markup: str,
+    path: Path,
+    options: CleanOptions = DEFAULT_OPTIONS,
+    *,
+    metadata: bool = True,
+    tree: _Element | None = None,
+) -> HtmlResult:
     """Run trafilatura on markup (never with a URL: nothing is fetched); raise InputError on failure.
 
     The options say how (precision or recall first, fallbacks or not, comments or not: measured in
     bench/boilerplate.py). `metadata=False` skips title/site-name extraction when ingest has them.
+    `tree` is the page already parsed (`parse_tree`): trafilatura then works on a copy of it.
     """
     from trafilatura import bare_extraction  # heavy import, only for HTML
 
     try:
         doc = bare_extraction(
-            defuse(markup),
+            deepcopy(tree) if tree is not None else defuse(markup),
             url=None,
             favor_precision=options.favor_precision,
             favor_recall=options.favor_recall,

@@ -10,8 +10,8 @@ short paragraphs) before the threshold; `explain` names the features that weighe
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -119,22 +119,33 @@ class CleanModel:
     text: LinearModel
     html: LinearModel
     trained_on: str = ""
+    # HTML: the page-level selector, one model per alternative to trafilatura's default (keyed by Pick name)
+    choose: Mapping[str, LinearModel] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """Return both models and their provenance as JSON-able data."""
-        return {"trained_on": self.trained_on, "text": self.text.to_json(), "html": self.html.to_json()}
+        """Return the models and their provenance as JSON-able data."""
+        return {
+            "trained_on": self.trained_on,
+            "text": self.text.to_json(),
+            "html": self.html.to_json(),
+            "choose": {name: model.to_json() for name, model in self.choose.items()},
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CleanModel:
         """Build the models from `to_json` data; raise ModelError when it does not fit this version."""
+        from digest.clean.choose import CHOICE_FEATURES, Pick
         from digest.clean.features import HTML_FEATURES, TEXT_FEATURES
 
-        if not isinstance(data, dict) or "text" not in data or "html" not in data:
-            raise ModelError("the clean model is malformed; run: python -m digest.clean.train")
+        if not isinstance(data, dict) or "text" not in data or not isinstance(data.get("choose"), dict):
+            raise ModelError("the clean model is malformed or stale; run: python -m digest.clean.train")
+        if not set(data["choose"]) <= {pick.name for pick in Pick}:
+            raise ModelError("the clean model names an unknown candidate; run: python -m digest.clean.train")
         return cls(
             LinearModel.from_json(data["text"], TEXT_FEATURES),
             LinearModel.from_json(data["html"], HTML_FEATURES),
             str(data.get("trained_on", "")),
+            {name: LinearModel.from_json(model, CHOICE_FEATURES) for name, model in data["choose"].items()},
         )
 
 

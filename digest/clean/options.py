@@ -20,10 +20,14 @@ class CleanOptions:
 
     model: CleanModel | None = None  # None: the model shipped in the package
     use_model: bool = True  # False: the hand rules alone (the model's features are still the rules' signals)
-    # trafilatura, the base of the HTML path: recall-first without fallbacks measured best on cleaning-dev, and fast
+    # HTML: trafilatura's default result is the base; the alternatives are run beside it and a learned
+    # page-level selector (choose.py) keeps one of them only where it is likely better
+    alternatives: tuple[str, ...] = ("RECALL", "PRECISION")  # Pick names: trafilatura modes run beside the default
+    default_fast: bool = False  # the default candidate as bare trafilatura runs it (with its fallback extractors)
+    # the block model judges the recall-first extraction (without fallbacks: measured best on cleaning-dev, and fast)
     favor_precision: bool = False
     favor_recall: bool = True
-    fast: bool = True  # True skips trafilatura's fallback extractors (readability, jusText)
+    fast: bool = True  # True skips trafilatura's fallback extractors (readability, jusText) for the alternatives
     comments: bool = True  # hand the page's comments section to the model too (it keeps what reads as content)
     fallback_share: float = 0.3  # keep trafilatura's output whole when the model would keep less of its words
     min_body_words: int = 12  # fewer words than this in the kept body is no article
@@ -31,6 +35,13 @@ class CleanOptions:
     min_files: int = 3  # a line must recur in at least this many unrelated files to be learned as chrome
     copy_share: float = 0.3  # files sharing this much of their prose are copies of one article, not one site
     prose_words: int = 15  # a line this long (in words) is prose, which sites do not repeat across pages
+
+    def __post_init__(self) -> None:
+        from digest.errors import ConfigError
+
+        unknown = set(self.alternatives) - {"RECALL", "PRECISION"}
+        if unknown:
+            raise ConfigError(f"unknown trafilatura mode(s) {sorted(unknown)} in alternatives; use RECALL and/or PRECISION")
 
     def resolved_model(self) -> CleanModel:
         """Return the model to use: the one given, or the one shipped in the package."""

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from digest.clean import _headline_and_outlet, learn_boilerplate
-from digest.clean import html as html_clean
+from digest.clean import html_candidates, learn_boilerplate
+from digest.clean.choose import Pick, choice_features, html_verdict, kept_texts, whole_decisions
+from digest.clean.decide import html_decisions
 from digest.clean.features import (
     CONVENTION_COLUMNS,
     HTML_CONVENTION_COLUMNS,
@@ -37,12 +38,15 @@ from digest.clean.features import (
     rules_masks,
     text_matrix,
 )
+from digest.clean.html import HtmlResult
 from digest.clean.model import CleanModel, LinearModel
 from digest.clean.options import DEFAULT_OPTIONS, CleanOptions
-from digest.clean.signals import WORD
+from digest.clean.score import page_scores
+from digest.clean.signals import WORD, normalise, word_count
 from digest.clean.text import layout, rule_decisions
+from digest.clean.train_choice import fit_selector
 from digest.errors import InputError
-from digest.models import RawArticle
+from digest.models import RawArticle, Role
 
 SETS = ("extraction-benchmark", "cleaning-dev")
 TRAINED_ON = (
@@ -129,22 +133,23 @@ def text_examples(page: Page, learned: frozenset[str]) -> Examples:
     return Examples(x, labels([line.key for line in read.lines], page.truth), words)
 
 
-def html_examples(page: Page, options: CleanOptions) -> Examples:
-    """Return the page's trafilatura blocks as examples (an unreadable page gives none)."""
-    raw = page.html
-    try:
-        found = html_clean.extract(raw.text, raw.path, options, metadata=not (raw.meta.title and raw.meta.outlet))
-    except InputError:
-        return Examples(np.zeros((0, len(HTML_FEATURES))), np.zeros(0), np.zeros(0))
-    title, _ = _headline_and_outlet(raw.meta.title or found.title or "", raw.meta.outlet or found.sitename)
-    from digest.clean.signals import normalise
-
+def html_examples(page: Page, found: HtmlResult, title: str) -> Examples:
+    """Return the page's blocks of the recall-first extraction as examples."""
     x, _ = html_matrix(found.blocks, normalise(title), comments_from=found.comments_from)
     keys = [normalise(text) for text, _ in found.blocks]
     words = np.expm1(x[:, 0]) if len(x) else np.zeros(0)
     if page.dataset == "cleaning-dev" and len(x):
         words[x[:, HTML_CONVENTION_COLUMNS].sum(axis=1) > 0] = 0.0  # as for text lines: a convention, not evidence
     return Examples(x, labels(keys, page.truth), words)
+
+
+def html_of(page: Page, options: CleanOptions) -> tuple[dict[Pick, HtmlResult], str]:
+    """Return trafilatura's extraction of the page per candidate mode and the title (none for an unreadable page)."""
+    try:
+        found, title, _ = html_candidates(page.html, options)
+    except InputError:
+        return {}, ""
+    return found, title
 
 
 def fit(
@@ -265,27 +270,31 @@ def learned_by_set(pages: Sequence[Page]) -> dict[str, frozenset[str]]:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Every page's text and HTML examples, in page order."""
+    """Every page's text and HTML examples, its trafilatura extractions per mode and title, in page order."""
 
     pages: list[Page]
     text: list[Examples]
     html: list[Examples]
+    found: list[dict[Pick, HtmlResult]]
+    titles: list[str]
 
 
 def build(pages: list[Page], options: CleanOptions = DEFAULT_OPTIONS, log: Callable[[str], None] = print) -> Dataset:
-    """Compute the examples of every page (trafilatura runs once per page)."""
+    """Compute the examples of every page (trafilatura runs once per page and mode)."""
     t0 = time.perf_counter()
     learned = learned_by_set(pages)
     text = [text_examples(p, learned[p.dataset]) for p in pages]
     log(f"text features: {len(pages)} pages in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
-    html = [html_examples(p, options) for p in pages]
-    log(f"html blocks: {len(pages)} pages in {time.perf_counter() - t0:.1f} s")
-    return Dataset(pages, text, html)
+    read = [html_of(p, options) for p in pages]
+    empty = Examples(np.zeros((0, len(HTML_FEATURES))), np.zeros(0), np.zeros(0))
+    html = [html_examples(p, f[Pick.RECALL], t) if Pick.RECALL in f else empty for p, (f, t) in zip(pages, read)]
+    log(f"html candidates and blocks: {len(pages)} pages in {time.perf_counter() - t0:.1f} s")
+    return Dataset(pages, text, html, [f for f, _ in read], [t for _, t in read])
 
 
 def train(data: Dataset, members: Sequence[int], seed: int, options: CleanOptions = DEFAULT_OPTIONS) -> CleanModel:
-    """Fit and tune both models on the given pages only; each development set weighs the same in total."""
+    """Fit and tune both line/block models on the given pages only; each development set weighs the same in total."""
     sets = [data.pages[n].dataset for n in members]
     size = {name: sets.count(name) for name in set(sets)}
     weights = [1.0 / size[name] for name in sets]
@@ -297,17 +306,92 @@ def train(data: Dataset, members: Sequence[int], seed: int, options: CleanOption
     return CleanModel(models[0], models[1], TRAINED_ON)
 
 
-def fold_models(data: Dataset, k: int, seed: int, options: CleanOptions = DEFAULT_OPTIONS) -> tuple[list[int], list[CleanModel]]:
-    """Return each page's fold and the k models, model j trained on every page outside fold j."""
+def choice_table(
+    data: Dataset, fold: Sequence[int], models: Sequence[CleanModel], options: CleanOptions = DEFAULT_OPTIONS
+) -> tuple[np.ndarray, dict[Pick, np.ndarray]]:
+    """Return every page's selector features and each candidate's (P, R), the block model's out-of-fold.
+
+    The learned-blocks candidate of a page comes from the fold model that never saw it (stacking).
+    """
+    rows: list[np.ndarray] = []
+    scores: dict[Pick, list[tuple[float, float]]] = {pick: [] for pick in Pick}
+    for n, (page, found, title) in enumerate(zip(data.pages, data.found, data.titles)):
+        key = normalise(title)
+        texts: dict[Pick, list[str]] = {}
+        if Pick.DEFAULT in found:
+            texts = {pick: kept_texts(whole_decisions(r, key, pick, "")) for pick, r in found.items()}
+        if Pick.RECALL in found:
+            texts[Pick.MODEL] = kept_texts(html_decisions(found[Pick.RECALL], title, models[fold[n]].html, options=options))
+        for pick in Pick:
+            texts.setdefault(pick, texts.get(Pick.DEFAULT, []))
+        rows.append(choice_features(texts))
+        for pick in Pick:
+            scores[pick].append(page_scores("\n\n".join(texts[pick]), page.truth))
+    return np.vstack(rows), {pick: np.asarray(v) for pick, v in scores.items()}
+
+
+def fold_models(
+    data: Dataset, k: int, seed: int, options: CleanOptions = DEFAULT_OPTIONS
+) -> tuple[list[int], list[CleanModel], CleanModel]:
+    """Return each page's fold, the k models (model j trained on every page outside fold j) and the final model.
+
+    The final model is trained on every page; its selector on every page's out-of-fold candidates.
+    """
     fold = folds(data.pages, k, seed)
     models = [train(data, [n for n in range(len(fold)) if fold[n] != j], seed, options) for j in range(k)]
-    return fold, models
+    x, scores = choice_table(data, fold, models, options)
+    sets = [p.dataset for p in data.pages]
+    models = [
+        replace(m, choose=fit_selector(x, scores, sets, [n for n in range(len(fold)) if fold[n] != j], seed))
+        for j, m in enumerate(models)
+    ]
+    final = train(data, list(range(len(fold))), seed, options)
+    return fold, models, replace(final, choose=fit_selector(x, scores, sets, range(len(fold)), seed))
+
+
+def html_text(data: Dataset, n: int, model: CleanModel, options: CleanOptions = DEFAULT_OPTIONS) -> str:
+    """Return what `clean_article` keeps of page n's HTML with `model`, from the extractions already made."""
+    found = data.found[n]
+    if Pick.DEFAULT not in found:
+        return ""
+    decisions = html_verdict(found, data.titles[n], model, frozenset(), options)
+    body = [d.text for d in decisions if d.kept and d.role is not None and d.role is not Role.TITLE]
+    return "\n\n".join(body) if sum(word_count(t) for t in body) >= options.min_body_words else ""
 
 
 def _oof_keep(model: CleanModel, kind: str, e: Examples) -> np.ndarray:
     if kind == "html":
         return html_keep(model.html, e, DEFAULT_OPTIONS.fallback_share)
     return model.text.keep(e.x, *rules_masks(e.x))[1]
+
+
+def print_page_table(data: Dataset, fold: Sequence[int], models: Sequence[CleanModel]) -> None:
+    """Print page-level shingle F1 per set, out-of-fold: text, and HTML per candidate beside the chosen one."""
+    from digest.clean import LearnedBoilerplate, clean_article
+
+    _, scores = choice_table(data, fold, models)
+    learned = learned_by_set(data.pages)
+    for dataset in SETS:
+        idx = [n for n, p in enumerate(data.pages) if p.dataset == dataset]
+        if not idx:
+            continue
+        rows: list[tuple[str, list[tuple[float, float]]]] = []
+        chrome = LearnedBoilerplate(learned[dataset])
+        text = []
+        for n in idx:
+            try:
+                cleaned = clean_article(data.pages[n].text, chrome, CleanOptions(model=models[fold[n]])).text
+            except InputError:
+                cleaned = ""
+            text.append(page_scores(cleaned, data.pages[n].truth))
+        rows.append(("text: digest.clean", text))
+        for pick in Pick:
+            rows.append((f"html: always {pick.value}", [(float(scores[pick][n][0]), float(scores[pick][n][1])) for n in idx]))
+        rows.append(("html: digest.clean (chosen)", [page_scores(html_text(data, n, models[fold[n]]), data.pages[n].truth) for n in idx]))
+        for name, pairs in rows:
+            p, r = float(np.mean([a for a, _ in pairs])), float(np.mean([b for _, b in pairs]))
+            f = 2 * p * r / (p + r) if p + r else 0.0
+            print(f"{dataset:22} {name:42} {len(pairs):5d} pages  P {p:.3f}  R {r:.3f}  F1 {f:.3f}  (out-of-fold)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -323,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     pages = load_pages(args.corpus)
     data = build(pages)
-    fold, models = fold_models(data, args.folds, args.seed)
+    fold, models, final = fold_models(data, args.folds, args.seed)
     for dataset in SETS:
         idx = [n for n, p in enumerate(pages) if p.dataset == dataset]
         for kind in ("text", "html"):
@@ -335,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             oof = page_f1(rows, [_oof_keep(models[fold[n]], kind, e) for n, e in zip(idx, rows)])
             base = "rules" if kind == "text" else "trafilatura's blocks"
             print(f"{dataset:22} {kind:4}  line-level word F1 out-of-fold {oof:.3f}  ({base}: {rules:.3f})")
-    final = train(data, list(range(len(pages))), args.seed)
+    print_page_table(data, fold, models)
     args.out.write_text(json.dumps(final.to_json(), indent=1) + "\n", "utf-8")
     print(
         f"wrote {args.out} ({args.out.stat().st_size} bytes): text threshold {final.text.threshold},"
