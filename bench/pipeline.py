@@ -35,6 +35,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -246,7 +247,10 @@ class Memory:
     def _loop(self) -> None:
         me = os.getpid()
         while not self._stop.is_set():
-            self.sample(me)
+            try:
+                self.sample(me)
+            except Exception as exc:  # one bad sample must not end the sampling (peaks would stop early)
+                print(f"bench: memory sample failed: {exc!r}", file=sys.stderr)
             self._stop.wait(0.25)
 
     def sample(self, root: int) -> None:
@@ -254,7 +258,7 @@ class Memory:
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
+                    stat = Path(f"/proc/{entry}/stat").read_text(errors="replace")
                     parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
                 except (OSError, ValueError, IndexError):
                     continue
@@ -264,13 +268,13 @@ class Memory:
                 p, hops = parents.get(p, 0), hops + 1
             if p != root:
                 continue
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
+            try:  # a process may end, or name itself in bytes that are not UTF-8, between two reads
+                status = Path(f"/proc/{pid}/status").read_text(errors="replace")
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
+                hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+            except (OSError, ValueError, IndexError):
                 continue
-            hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
-            if hwm > self.peaks.get(pid, ("", 0))[1]:
+            if hwm * 1024 > self.peaks.get(pid, ("", 0))[1]:  # kB in /proc, bytes kept
                 self.peaks[pid] = (role_of(cmd), hwm * 1024)
 
     def reset(self) -> dict[int, tuple[str, int]]:
@@ -407,18 +411,49 @@ def start_cluster(work: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
     return address, procs
 
 
-def measure(run: str, inbox: Path, work: Path, memory: Memory, address: str | None = None) -> dict[str, object]:
+def cpu_seconds(roots: list[int]) -> float:
+    """CPU seconds (user + system) used so far by the running processes `roots` and all their descendants."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text(errors="replace").rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            parents[int(entry)] = int(fields[1])
+            used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid in used:
+        p, hops = pid, 0
+        while p and p not in roots and hops < 20:
+            p, hops = parents.get(p, 0), hops + 1
+        if p in roots:
+            total += used[pid]
+    return total
+
+
+def measure(
+    run: str, inbox: Path, work: Path, memory: Memory, address: str | None = None, cluster: list[int] | None = None
+) -> dict[str, object]:
+    """Run one configuration; its seconds, and the CPU seconds of its process tree (and of the external cluster's)."""
     memory.reset()
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", run, "--inbox", str(inbox), "--work", str(work)]
     if address:
         cmd += ["--address", address]
+    # CPU time does not grow with other work on a shared machine, as wall time does
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    outside = cpu_seconds(cluster or [])
     wall = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime + cpu_seconds(cluster or []) - outside
     if done.returncode != 0:
         raise SystemExit(f"bench: the {run} run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     answer = json.loads(done.stdout.strip().splitlines()[-1])
-    return {**answer, "wall": wall, "peaks": memory.reset()}
+    return {**answer, "wall": wall, "cpu": cpu, "peaks": memory.reset()}
 
 
 def fixed_cost(inbox_of_one: Path, work: Path) -> tuple[float, float]:
@@ -480,7 +515,7 @@ def main() -> None:
                 if run == "cluster":
                     address, cluster = start_cluster(base)
                     memory.reset()
-                results[run] = measure(run, base / "inbox", base / run, memory, address)
+                results[run] = measure(run, base / "inbox", base / run, memory, address, [p.pid for p in cluster])
                 if run == "cluster":
                     cluster_peaks = dict(memory.peaks)
                     memory.sample(os.getpid())
@@ -500,14 +535,15 @@ def main() -> None:
         n = counts["articles"]
         reference = results.get("direct") or next(iter(results.values()))
         print()
-        print(f"{'run':<36}{'seconds':>9}{'articles/s':>12}{'speed-up':>10}  {'same':<5}  peak memory MB (all processes: each)")
+        print(f"{'run':<36}{'seconds':>9}{'cpu s':>8}{'articles/s':>12}{'speed-up':>10}  {'same':<5}  peak memory MB (all processes: each)")
         for run, res in results.items():
             secs = float(res["seconds"])  # type: ignore[arg-type]
             speed = f"{float(results['one']['seconds']) / secs:.2f}x" if "one" in results else "-"  # type: ignore[arg-type]
             same = "yes" if res["stories"] == reference["stories"] else "NO"
             total, each = describe(res["peaks"])  # type: ignore[arg-type]
             label = LABELS[run].format(n=cores)
-            print(f"{label:<36}{secs:>9.1f}{n / secs:>12.1f}{speed:>10}  {same:<5}  {total / 1e6:,.0f}: {each}")
+            cpu = float(res.get("cpu", 0.0))  # type: ignore[arg-type]
+            print(f"{label:<36}{secs:>9.1f}{cpu:>8.0f}{n / secs:>12.1f}{speed:>10}  {same:<5}  {total / 1e6:,.0f}: {each}")
         stories = len(reference["stories"])  # type: ignore[arg-type]
         print(f"stories in the digest: {stories:,}")
         print("seconds per stage (from each stage's report line to the next; clean includes learning the chrome):")
@@ -517,6 +553,8 @@ def main() -> None:
         if "one" in results and "direct" in results:
             overhead = float(results["one"]["seconds"]) / float(results["direct"]["seconds"])  # type: ignore[arg-type]
             print(f"Prefect overhead (1 worker vs direct): {overhead:.3f}x (target <= 1.05x: {'ok' if overhead <= 1.05 else 'OVER'})")
+            ratio = float(results["one"]["cpu"]) / float(results["direct"]["cpu"])  # type: ignore[arg-type]
+            print(f"  in CPU seconds (not slowed by other work on the machine): {ratio:.3f}x")
         if "one" in results and "all" in results:
             speedup = float(results["one"]["seconds"]) / float(results["all"]["seconds"])  # type: ignore[arg-type]
             print(f"all cores vs 1 worker: {speedup:.2f}x on {cores} cores (target >= 1.6x: {'ok' if speedup >= 1.6 else 'UNDER'})")

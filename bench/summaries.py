@@ -7,11 +7,12 @@
 Every cluster of `../shared/corpus/multi-news-dev` goes through the real ingest and clean stages; its
 human-written summary is the reference. Every method gets the same length: the reference's length in
 ROUGE tokens (its output is cut there). Ours is scored out-of-fold: for each of K folds, the sentence
-prior (ridge regression on each sentence's share of word pairs found in the reference) is fitted on
-the other folds and the selection options (fact salience, novelty, weight of new facts) are chosen
-there by grid search; both are used on the held-out fold. Baselines on the same clusters, in the same run: the lead
-(the first article's sentences, then the next article's), the first sentence of each article in turn,
-and every sumy summarizer of the registry run naively (its own ranking, no redundancy removal).
+prior (ridge regression on each sentence's share of word pairs found in the reference, less the
+story's mean) is fitted on the other folds and the selection options (GRID) are chosen there by
+grid search; both are used on the held-out fold. Folds are drawn by story: no story is in two.
+Baselines on the same clusters, in the same run: the lead (the first article's sentences, then the
+next article's), the first sentence of each article in turn, and every sumy summarizer of the
+registry run naively (its own ranking, no redundancy removal).
 Speed: our summarise against naive sumy LexRank on one story of 8,000+ sentences, in this run.
 """
 
@@ -51,10 +52,13 @@ SEEDS = CORPUS / "seeds"
 FOLDS = 5
 SEED = 12
 SPEED_SENTENCES = 8000
+# Wider grids (salience 1.0, gain_weight 0.05-0.1) were never chosen on 150 clusters. told_pairs=3
+# scores 0.001 higher but lets a sentence re-tell two names already told (the seeds test): kept at 1.
 GRID = {
-    "salience": (0.5, 1.0),
+    "salience": (0.5,),
     "novelty": (0.2, 0.3),
-    "gain_weight": (0.05, 0.1),
+    "gain_weight": (0.0,),
+    "told_pairs": (1,),
 }
 RIDGE_ALPHA = 1.0
 SCORER = rouge_scorer.RougeScorer(["rouge2"], use_stemmer=True)
@@ -70,9 +74,21 @@ class Case:
     coverage: Coverage
     x: np.ndarray  # sentence features
     tokens: dict[int, list[str]]
+    target: np.ndarray | None = None
 
     def y(self) -> np.ndarray:
-        """Each sentence's share of word pairs (ROUGE-2 bigrams) found in the reference: the prior's target."""
+        """Each sentence's share of word pairs (ROUGE-2 bigrams) found in the reference, less the story's mean.
+
+        The prior's target: only the order within a story matters, so how easy a story is to summarise
+        (its mean) is taken out.
+        """
+        if self.target is None:
+            shares = self.shares()
+            self.target = shares - shares.mean() if len(shares) else shares
+        return self.target
+
+    def shares(self) -> np.ndarray:
+        """Each sentence's share of word pairs (ROUGE-2 bigrams) found in the reference."""
         reference = rouge_scorer._create_ngrams(self.reference, 2)
         out = []
         for i in range(len(self.units)):
@@ -234,7 +250,10 @@ def main() -> None:
     lead_score = scores["lead (first article, then the next)"]
     first = scores[f"ours (coverage, out-of-fold, {FOLDS}-fold)"]
     print(f"  target ours >= lead + 0.02: {first:.4f} vs {lead_score + 0.02:.4f}: {'met' if first >= lead_score + 0.02 else 'NOT met'}")
-    print(f"  target ours > every naive sumy: {first:.4f} vs best {best_sumy:.4f}: {'met' if first > best_sumy else 'NOT met'}")
+    if args.ours_only:
+        print("  target ours > every naive sumy: not measured in this run (--ours-only)")
+    else:
+        print(f"  target ours > every naive sumy: {first:.4f} vs best {best_sumy:.4f}: {'met' if first > best_sumy else 'NOT met'}")
     for k, t in enumerate(chosen):
         print(f"  fold {k + 1} chose: {_brief(t.options)}")
     print(f"  {shipped_label}: {_brief(shipped.options)}")

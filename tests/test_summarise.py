@@ -197,3 +197,30 @@ def test_every_script_gets_a_summary_without_questions(language: str, body: list
 def test_wide_sentence_ends_split_without_spaces() -> None:
     assert split_sentences("北京今天下雨。市民出门带伞！“真冷。”他说。") == ["北京今天下雨。", "市民出门带伞！", "“真冷。”", "他说。"]
     assert split_sentences("هل سيفتتح الخط؟ نعم سيفتتح في مايو.") == ["هل سيفتتح الخط؟", "نعم سيفتتح في مايو."]
+
+
+def test_shipped_sentence_model_fits_this_versions_features() -> None:
+    from digest.summarise.coverage import fitted
+    from digest.summarise.prior import FEATURES, lead_model
+
+    model = fitted().model
+    assert len(model.coef) == len(FEATURES)
+    assert model != lead_model()  # the shipped file loaded: no silent fall-back to the lead prior
+
+
+def test_a_phrase_other_outlets_repeat_spreads_wider_than_one_told_once() -> None:
+    from digest.summarise.coverage import Coverage, CoverageOptions
+    from digest.summarise.prior import FEATURES
+    from digest.summarise.units import units
+
+    shared = "The council approved the new river tram line on Monday by nine votes to four."
+    a = article("a1", "Tram", [shared, "A local baker opened a second shop in the old harbour market."], "Outlet A")
+    b = article("b1", "Tram line", [f"In Marlow Bay, {shared[0].lower()}{shared[1:]}", "Divers searched the river."], "Outlet B")
+    found = units(Story("s", (a, b)))
+    x = Coverage(found, CoverageOptions()).features()
+    reach = x[:, FEATURES.index("phrase reach")]
+    spread = x[:, FEATURES.index("phrase spread")]
+    first, baker = found[0].text, found[1].text
+    assert first == shared and baker.startswith("A local baker")
+    assert reach[0] > 0.9 and reach[1] == 0.0
+    assert spread[0] > spread[1]

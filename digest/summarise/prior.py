@@ -1,13 +1,15 @@
 """How likely a sentence is to carry a story's news: a small linear model over cheap sentence features.
 
 The features are a lead prior (where the sentence stands in its article), how central it is, and how
-many other sources carry its facts (names, numbers, words, pairs). The weights are learned (ridge
-regression on multi-news-dev, each sentence's share of word pairs found in the human summary) by
+many other sources carry its facts (names, numbers, words, pairs) and its words and word pairs as
+written. The weights are learned (ridge regression on multi-news-dev: each sentence's share of word
+pairs found in the human summary, less its story's mean, so only the order within a story counts) by
 `python bench/summaries.py --fit` and ship in `coverage.json`. Every feature costs linear time.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from digest.summarise.facts import FactIndex
+from digest.summarise.tokenizer import split_words
 from digest.summarise.units import Unit
 from digest.summarise.vectors import Vectoriser, centrality
 
@@ -40,6 +43,16 @@ FEATURES = (
     "number support",
     "pair support",
     "shared pairs",  # log count of its word pairs that another article carries too
+    # the same over every word and adjacent pair as written (stop words too: how news is phrased)
+    "phrase spread",  # mean share of the other articles carrying each of its pairs
+    "phrase reach",  # share of its pairs some other article carries
+    "shared phrases",  # log count of those pairs
+    "phrase frequency",  # mean log count of sentences carrying each of its pairs
+    "token spread",
+    "token reach",
+    "shared tokens",
+    "token frequency",
+    "log tokens",
 )
 _QUOTES = ('"', "“", "”", "«", "「")
 
@@ -105,8 +118,38 @@ def features(units: Sequence[Unit], index: FactIndex, matrix: sparse.csr_matrix,
         article_central[articles],
         *support,
         shared_pairs,
+        *_spread(units, member),
     ]
     return np.column_stack(columns)
+
+
+def _spread(units: Sequence[Unit], member: sparse.csr_matrix) -> list[np.ndarray]:
+    """Return how widely the story repeats each sentence's tokens and token pairs, as written.
+
+    An inverted index (one sparse sentence-by-gram matrix) keeps it linear in the story's size.
+    """
+    tokens = [[w.lower() for w in split_words(u.text)] for u in units]
+    columns: list[np.ndarray] = []
+    for grams in ([list(itertools.pairwise(t)) for t in tokens], tokens):
+        ids: dict[object, int] = {}
+        indptr: list[int] = [0]
+        indices: list[int] = []
+        for row in grams:
+            indices.extend({ids.setdefault(g, len(ids)) for g in row})
+            indptr.append(len(indices))
+        matrix = sparse.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(units), len(ids)))
+        n_articles = member.shape[0]
+        others = np.asarray(((member @ matrix) > 0).sum(axis=0)).ravel() - 1.0
+        count = np.maximum(np.diff(matrix.indptr), 1).astype(float)
+        shared = np.asarray(matrix @ (others > 0).astype(float)).ravel()
+        columns += [
+            np.asarray(matrix @ others).ravel() / count / max(n_articles - 1, 1),
+            shared / count,
+            np.log1p(shared),
+            np.asarray(matrix @ np.log(np.maximum(np.asarray(matrix.sum(axis=0)).ravel(), 1.0))).ravel() / count,
+        ]
+    columns.append(np.log1p(np.array([len(t) for t in tokens], dtype=float)))
+    return columns
 
 
 @dataclass(frozen=True)
