@@ -286,7 +286,7 @@ def bench_scaling(sizes: Sequence[int]) -> None:
         if previous:
             ratio = total / previous[1]
             nlogn = (n * (n.bit_length())) / (previous[0] * previous[0].bit_length())
-            growth = f"; x{ratio:.1f} time for x{n // previous[0]} articles (n log n: x{nlogn:.1f})"
+            growth = f"; x{ratio:.1f} time for x{n / previous[0]:g} articles (n log n: x{nlogn:.1f})"
         previous = (n, total)
         row(f"scale: {n:,} articles dedupe + cluster",
             f"{total:.1f} s (dedupe {m['dedupe']:.1f} + cluster {m['cluster']:.1f}; CPU {m['cpu']:.1f} s), peak {m['peak_mb']:.0f} MB",
@@ -328,6 +328,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller speed and scaling runs")
     parser.add_argument("--clustering", action="store_true", help="only the duplicates, clustering and scaling rows")
+    parser.add_argument("--sizes", help="comma-separated article counts of the scaling rows (e.g. 25000,100000)")
     parser.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale_one:
@@ -338,7 +339,10 @@ def main() -> None:
     if not args.clustering:
         bench_rouge(articles, pages, 5)
         bench_speed(articles, 40 if args.quick else 200)
-    bench_scaling([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    if args.sizes:
+        bench_scaling([int(n) for n in args.sizes.split(",") if n.strip()])
+    else:
+        bench_scaling([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
     width = max(len(m) for m, _, _ in ROWS)
     vwidth = max(len(v) for _, v, _ in ROWS)
     print(f"{'metric':<{width}}  {'value':<{vwidth}}  note")

@@ -90,6 +90,8 @@ MIN_SHARED_TERMS = 4  # a pair sharing fewer terms than this has its similarity 
 MIN_SHARED_TITLE_TERMS = 3  # two headlines sharing fewer terms ("Marlow Bay") are no evidence at all
 NAMED_EVIDENCE = 0.05  # shared name/number mass (of a unit cosine) below which similarity is scaled down
 MAX_EVENT_DF = 256  # a term in more articles than this names a topic, not an event: no candidate pairs
+NEIGHBOURS = 5  # besides the name index, each article's nearest neighbours over its rarest terms are candidates
+NEIGHBOUR_CHUNK = 2_000  # articles whose neighbours are looked up at once (bounds memory)
 # a remembered story continues when its signature's cosine with today's story, / CALIBRATION, reaches this
 CALIBRATION = 0.52
 MEMORY_THRESHOLD = 0.3
@@ -423,6 +425,41 @@ def _candidates(rows: sparse.csr_matrix, named: np.ndarray) -> tuple[np.ndarray,
     return pairs.row.astype(np.int64), pairs.col.astype(np.int64)
 
 
+def _neighbours(rows: sparse.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return pairs (i < j) where j is one of i's k best matches on i's QUERY_TERMS heaviest terms (or i of j's).
+
+    `rows` holds only terms rare enough to index, so each lookup touches at most MAX_EVENT_DF articles per
+    query term: the cost grows with the number of articles, not its square. This finds reports that share
+    rare words but no name (a gorilla's death, a hibernation study).
+    """
+    n = rows.shape[0]
+    row = np.repeat(np.arange(n), np.diff(rows.indptr))
+    keep = _heaviest(row, rows.indices, rows.data, rows.indptr, QUERY_TERMS)
+    query = sparse.csr_matrix((rows.data[keep], (row[keep], rows.indices[keep])), shape=rows.shape)
+    targets = rows.T.tocsr()
+    found_i, found_j = [], []
+    for start in range(0, n, NEIGHBOUR_CHUNK):
+        scores = (query[start : start + NEIGHBOUR_CHUNK] @ targets).tocsr()
+        scores.sum_duplicates()
+        own = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+        scores.data[scores.indices == own + start] = 0.0  # an article is not its own neighbour
+        scores.eliminate_zeros()
+        own = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+        best = _heaviest(own, scores.indices, scores.data, scores.indptr, k)
+        found_i.append(own[best] + start)
+        found_j.append(scores.indices[best].astype(np.int64))
+    if not found_i:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    i, j = np.concatenate(found_i), np.concatenate(found_j)
+    return np.minimum(i, j), np.maximum(i, j)
+
+
+def _union(n: int, *pairs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Merge lists of pairs (i < j) into one sorted list without repeats."""
+    keys = np.unique(np.concatenate([i.astype(np.int64) * n + j for i, j in pairs]))
+    return keys // n, keys % n
+
+
 def _dot(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
     """Return the row-wise dot products of two equally shaped sparse matrices."""
     return np.asarray(a.multiply(b).sum(axis=1)).ravel()
@@ -524,7 +561,7 @@ def candidate_pairs(articles: Sequence[Article], model: PairModel | None = None)
     rare = sparse.diags((batch.df <= MAX_EVENT_DF).astype(float))
     indexed = (batch.rows @ rare).tocsr()
     indexed.eliminate_zeros()
-    i, j = _candidates(indexed, batch.named)
+    i, j = _union(len(ordered), _candidates(indexed, batch.named), _neighbours(indexed, NEIGHBOURS))
     del indexed
     days = np.array([_day(a.date) for a in ordered])
     outlets = _outlet_codes(ordered)

@@ -167,3 +167,24 @@ def test_the_shipped_pair_model_matches_the_features_and_a_stale_one_says_how_to
     (tmp_path / "m.json").write_text(json.dumps(stale))
     with pytest.raises(ConfigError, match="train_story_model"):
         PairModel.load(tmp_path / "m.json")
+
+
+def test_reports_sharing_rare_words_but_no_name_are_candidate_pairs() -> None:
+    """The nearest-neighbour lookup pairs two reports that share no name, only rare words."""
+    from digest.cluster import candidate_pairs
+
+    hibernation = [
+        "researchers say astronauts could hibernate in torpor pods during long voyages.",
+        "the torpor would slow metabolism so crews need less food, water and oxygen.",
+    ]
+    torpor = [
+        "a study finds that induced torpor could let astronauts hibernate on long voyages.",
+        "slowing metabolism in torpor pods would save food and oxygen for the crews.",
+    ]
+    other = ["the orchestra played a long concert of new symphonies.", "the violinists were praised by critics."]
+    pairs = candidate_pairs([article("h1", "hibernating crews", hibernation, "Outlet A"),
+                             article("h2", "sleeping astronauts", torpor, "Outlet B"),
+                             article("o1", "an evening of music", other, "Outlet C")])
+    ids = [a.id for a in pairs.articles]
+    found = {frozenset((ids[i], ids[j])) for i, j in zip(pairs.i.tolist(), pairs.j.tolist())}
+    assert frozenset({"h1", "h2"}) in found
