@@ -16,6 +16,7 @@ from support.smtp import Behaviour, faulty_smtp, port_of
 from test_deliver import USER, Inbox, check_login, smtp_server
 
 from digest.errors import UndeliveredError
+from digest.settings import load_settings
 from flows import daily_digest as flow_module
 from flows.daily_digest import daily_digest
 
@@ -48,7 +49,8 @@ def run_flow(work: Path, port: int, extra: str = "") -> Any:
 
 
 def test_the_flow_sends_through_the_one_delivery_path(work: Path) -> None:
-    assert flow_module.PREFECT_STEPS.deliver is flow_module.deliver_step
+    compute = flow_module.Compute(load_settings(None), in_process=True)
+    assert flow_module.prefect_steps(compute).deliver is flow_module.deliver_step
     handler = Inbox()
     with smtp_server(handler) as port:
         state = run_flow(work, port)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest import pipeline
+from digest.errors import UndeliveredError
 from digest.settings import load_settings
 
 HOSTILE = """<html><head><title>Harbour wall repaired after winter storms</title>
@@ -104,9 +105,10 @@ def test_smtp_password_never_appears_in_output_or_state(tmp_path: Path) -> None:
                                  smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
                                  smtp_user="editor", smtp_password=secret, mail_to=["a@example.com"],
                                  mail_from="digest@news.example")
-        pipeline.run(settings, report=lines.append)
-    assert any("not sent" in line for line in lines)
-    assert secret not in "\n".join(lines)
+        with pytest.raises(UndeliveredError) as failed:  # an undelivered digest fails the run, visibly
+            pipeline.run(settings, report=lines.append)
+    assert any("not delivered" in line and "AUTH" in line for line in lines)
+    assert secret not in "\n".join(lines) and secret not in str(failed.value)
     for f in tmp_path.rglob("*"):
         if f.is_file():
             assert secret.encode() not in f.read_bytes(), f

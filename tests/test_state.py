@@ -13,7 +13,7 @@ import pytest
 from support.smtp import faulty_smtp, port_of
 
 from digest import pipeline
-from digest.errors import RunInProgress, StateError
+from digest.errors import ConfigError, RunInProgress, StateError
 from digest.models import ArticleRecord
 from digest.settings import load_settings
 from digest.state import StateStore, StoryRow, run_lock
@@ -177,16 +177,18 @@ def test_recovery_removes_only_files_digest_wrote(tmp_path: Path) -> None:
     torn = [day / "digest.html", day / "digest.txt", day / ".tmp-abc.part"]  # a torn write of digest's own
     for path in torn:
         path.write_text("partial")
-    inbox_as_day = outbox / "2026-12-02"  # an inbox that happens to sit in the outbox with a date name
+    inbox_as_day = outbox / "2026-12-02"  # an inbox that would sit in the outbox with a date name is refused
     inbox_as_day.mkdir()
     (inbox_as_day / "digest.html").write_text("an article someone dropped in")
-    (inbox_as_day / ".tmp-x.part").write_text("being uploaded")
-    settings = load_settings(None, inbox=inbox_as_day, outbox=outbox, state=tmp_path / "state")
+    with pytest.raises(ConfigError, match="inside outbox"):
+        load_settings(None, inbox=inbox_as_day, outbox=outbox, state=tmp_path / "state")
+    assert (inbox_as_day / "digest.html").exists()
+    (tmp_path / "inbox").mkdir()
+    settings = load_settings(None, inbox=tmp_path / "inbox", outbox=outbox, state=tmp_path / "state")
     with StateStore(settings.db_path) as store:
         pipeline.recover(settings, store, lambda line: None)
     assert all(p.exists() for p in keep)
     assert not any(p.exists() for p in torn)
-    assert (inbox_as_day / "digest.html").exists() and (inbox_as_day / ".tmp-x.part").exists()
 
 
 def test_a_store_locked_by_another_writer_is_one_clear_error(tmp_path: Path) -> None:
