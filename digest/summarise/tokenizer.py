@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import cast
 
 import nupunkt
@@ -63,9 +64,20 @@ def split_words(text: str) -> list[str]:
 STOP_WORDS: frozenset[str] = frozenset(get_stop_words(LANGUAGE))
 
 
+_SNOWBALL = Stemmer(LANGUAGE)
+
+
+@lru_cache(maxsize=1 << 18)
+def _stem(word: str) -> str:
+    return cast(str, _SNOWBALL(word))
+
+
 def stemmer() -> Callable[[str], str]:
-    """Return sumy's English Snowball stemmer (needs no downloaded data)."""
-    return Stemmer(LANGUAGE)
+    """Return sumy's English Snowball stemmer (needs no downloaded data), memoised for the process.
+
+    News repeats its words: one shared, bounded memo spares restemming them for every story and
+    every summarizer (the stemmer was a third of summarising time)."""
+    return _stem
 
 
 class SumyTokenizer:
