@@ -37,12 +37,13 @@ def text_verdicts(page: Layout, rules: Sequence[Verdict], model: LinearModel) ->
     """Return one (role, reason) per line: the model's keep/drop, the rules' role and reason where they agree."""
     x = text_matrix(page, rules)
     p, keep = model.keep(x, *rules_masks(x))
+    whys = model.explain_rows(x, p)
     out: list[Verdict] = []
     for i, (role, reason) in enumerate(rules):
         if role is Role.TITLE:
             out.append((role, reason))
             continue
-        why = model.explain(x[i], float(p[i]))
+        why = whys[i]
         if keep[i] and role is not None:
             out.append((role, f"{reason} [{why}]"))
         elif keep[i]:
@@ -73,9 +74,10 @@ def html_decisions(
     total, kept_words = float(words.sum()), float(words[keep].sum())
     whole = total > 0 and kept_words < opts.fallback_share * total
     decisions: list[Decision] = []
+    whys = model.explain_rows(x, p)
     for index, ((text, role), flag) in enumerate(zip(blocks, flags)):
         key = " ".join(sig.WORD.findall(text.lower()))
-        why = model.explain(x[index], float(p[index]))
+        why = whys[index]
         if key and key == title_key:
             decisions.append(Decision(index + 1, text, False, None, "drop: repeated title"))
         elif keep[index] or whole:

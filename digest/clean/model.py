@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -23,6 +23,16 @@ from digest.errors import (
 )
 
 MODEL_FILE = "model.json"
+
+
+@lru_cache(maxsize=1 << 16)
+def _pushed(name: str, push: float) -> str:
+    """Format one feature's push for `explain` (memoised: most features take few values).
+
+    Only pushes of at least 0.05 come here, so 0.0 and -0.0 (equal keys, different strings) never meet.
+    """
+    return f"{name} {push:+.1f}"
+
 
 @dataclass(frozen=True, eq=False)
 class LinearModel:
@@ -74,8 +84,21 @@ class LinearModel:
 
     def explain(self, row: np.ndarray, p: float, k: int = 3) -> str:
         """Format the probability and the top-weighted features: 'p=0.91: words +1.2, in block +0.8'."""
-        parts = ", ".join(f"{name} {push:+.1f}" for name, push in self.top(row, k))
-        return f"p={p:.2f}" + (f": {parts}" if parts else "")
+        return self.explain_rows(row[None, :], np.asarray([p], dtype=float), k)[0]
+
+    def explain_rows(self, x: np.ndarray, p: np.ndarray, k: int = 3) -> list[str]:
+        """Return `explain` of every row of a page's matrix with its probability, in one numpy pass."""
+        if len(x) == 0:
+            return []
+        push = (x - self.mean) / self.scale * self.coef
+        order = np.argsort(-np.abs(push), axis=1)[:, :k]  # each row sorted as `top` sorts it
+        pushes = np.take_along_axis(push, order, axis=1).tolist()
+        names = self.features
+        out = []
+        for prob, columns, values in zip(p.tolist(), order.tolist(), pushes):
+            parts = ", ".join([_pushed(names[j], v) for j, v in zip(columns, values) if abs(v) >= 0.05])
+            out.append(f"p={prob:.2f}: {parts}" if parts else f"p={prob:.2f}")
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """Return the model as JSON-able data (rounded: the file stays small and diffable)."""
