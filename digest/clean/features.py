@@ -6,14 +6,14 @@ copies for the neighbours, so cleaning stays linear in the page's length.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
 from digest.clean import signals as sig
 from digest.clean.flags import GROUPS, Flag
 from digest.clean.lang import guess_stoplist
-from digest.clean.text import Layout, flag_of
+from digest.clean.text import GOOD_WORDS, LONG_WORDS, MIN_STOP_DENSITY, Layout, flag_of
 from digest.models import Role
 
 FLAG_GROUPS = tuple(g.value for g in GROUPS)
@@ -21,7 +21,10 @@ FLAG_GROUPS = tuple(g.value for g in GROUPS)
 
 def flag_group(flag: Flag | None) -> int:
     """Return the position in FLAG_GROUPS of a line flag's group (-1 for no flag)."""
-    return -1 if flag is None else GROUPS.index(flag.group)
+    return _GROUP_OF[flag]
+
+
+_GROUP_OF: dict[Flag | None, int] = {None: -1, **{flag: GROUPS.index(flag.group) for flag in Flag}}
 
 
 def _title_case(text: str) -> float:
@@ -69,45 +72,52 @@ def rules_masks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return kept, ~kept & (x[:, FLAG_COLUMNS].sum(axis=1) == 0) & (x[:, TEXT_FEATURES.index("repeats the title")] == 0)
 
 
-def _column(values: Iterable[float], n: int) -> np.ndarray:
-    return np.fromiter(values, dtype=float, count=n)
-
-
 def text_matrix(page: Layout, rules: Sequence[tuple[Role | None, str]]) -> np.ndarray:
     """Return one feature row per line of the page, in TEXT_FEATURES order (column by column: fast)."""
     lines = page.lines
     n = len(lines)
+    if n == 0:
+        return np.zeros((0, len(TEXT_FEATURES)))
     start, end, title = page.start, page.end, page.title
     at = np.arange(n)
-    words = _column((line.words for line in lines), n)
-    tail = _column((line.tail for line in lines), n)
-    kept = _column((role is not None for role, _ in rules), n)
-    prose = _column((line.good for line in lines), n)
+    # the lines' fields as columns in one transposition (Line is a tuple), not one pass per feature
+    _, _, texts, keys, word_counts, sentences, stops, line_flags, tails, looses = zip(*lines)
+    words = np.array(word_counts, dtype=float)
+    sentence = np.array(sentences, dtype=float)
+    stop = np.array(stops, dtype=float)
+    tail = np.array(tails, dtype=float)
+    roles = [role for role, _ in rules]
+    kept = np.array([role is not None for role in roles], dtype=float)
+    group = np.array([_GROUP_OF[flag] for flag in line_flags], dtype=int)
+    # Line.good and Line.short, column-wise
+    prose = (
+        (group < 0) & (words >= GOOD_WORDS) & ((sentence > 0) | (words >= LONG_WORDS)) & (stop >= MIN_STOP_DENSITY)
+    ).astype(float)
     title_key = page.title_key
+    repeats = np.array([key == title_key for key in keys], dtype=float) if title_key else np.zeros(n)
     columns = [
         np.log1p(words),
-        _column((line.sentence for line in lines), n),
-        _column((line.stop for line in lines), n),
+        sentence,
+        stop,
         prose,
-        _column((line.short for line in lines), n),
-        _column(page.nav, n),
-        _column(page.table, n),
+        ((sentence == 0) & (words < LONG_WORDS)).astype(float),
+        np.array(page.nav, dtype=float),
+        np.array(page.table, dtype=float),
         tail,
-        _column((line.loose for line in lines), n),
+        np.array(looses, dtype=float),
         ((at >= start) & (at < end)).astype(float),
         np.log1p(np.maximum(start - at, 0)),
         np.log1p(np.maximum(at - end + 1, 0)),
         at / n,
         kept,
-        _column((role is Role.HEADING for role, _ in rules), n),
+        np.array([role is Role.HEADING for role in roles], dtype=float),
         (at == title).astype(float),
-        _column((bool(title_key) and line.key == title_key for line in lines), n) * (at != title),
+        repeats * (at != title),
     ]
-    group = np.fromiter((flag_group(line.flag) for line in lines), dtype=int, count=n)
     flags = np.zeros((n, len(FLAG_GROUPS)))
     flags[at[group >= 0], group[group >= 0]] = 1.0
-    after_tail = np.maximum.accumulate(tail * (at >= start)) if n else tail
-    title_case = _column((line.words <= 20 and line.text.istitle() for line in lines), n)
+    after_tail = np.maximum.accumulate(tail * (at >= start))
+    title_case = np.array([w <= 20 and text.istitle() for w, text in zip(word_counts, texts)], dtype=float)
     neighbours = np.zeros((n, 4))
     neighbours[1:, 0], neighbours[:-1, 1] = prose[:-1], prose[1:]
     neighbours[1:, 2], neighbours[:-1, 3] = kept[:-1], kept[1:]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -163,22 +163,25 @@ def read_lines(text: str, learned: Collection[str] = frozenset()) -> list[Line]:
     return out
 
 
-def _runs(lines: Sequence[Line], member: Callable[[Line], bool]) -> Iterator[tuple[int, int]]:
-    """Yield (start, end) of each maximal run of adjacent lines for which `member` holds."""
-    start = 0
-    while start < len(lines):
-        end = start
-        while end < len(lines) and member(lines[end]):
-            end += 1
-        if end > start:
-            yield start, end
-        start = max(end, start + 1)
+def _runs(member: Sequence[bool]) -> Iterator[tuple[int, int]]:
+    """Yield (start, end) of each maximal run of adjacent positions where `member` is true."""
+    start = -1
+    for i, inside in enumerate(member):
+        if inside:
+            if start < 0:
+                start = i
+        elif start >= 0:
+            yield start, i
+            start = -1
+    if start >= 0:
+        yield start, len(member)
 
 
 def nav_runs(lines: Sequence[Line]) -> list[bool]:
     """Mark lines in runs of NAV_RUN or more short lines (menus, footers, stats blocks)."""
     marks = [False] * len(lines)
-    for start, end in _runs(lines, lambda line: line.short and line.words <= 12):
+    # Line.short and at most 12 words
+    for start, end in _runs([not line.sentence and line.words <= 12 for line in lines]):
         tight = sum(1 for k in range(start + 1, end) if not lines[k].loose)
         # menus are lists of adjacent lines; blank-separated short lines are more often headings and lists
         if end - start >= NAV_RUN and (tight * 2 >= end - start - 1 or end - start >= LOOSE_NAV_RUN):
@@ -189,7 +192,7 @@ def nav_runs(lines: Sequence[Line]) -> list[bool]:
 def table_rows(lines: Sequence[Line]) -> list[bool]:
     """Mark runs of TABLE_RUN or more adjacent data rows (standings, results): part of an article, not a menu."""
     marks = [False] * len(lines)
-    for start, end in _runs(lines, _data_row):
+    for start, end in _runs([_data_row(line) for line in lines]):
         if end - start >= TABLE_RUN:
             marks[start:end] = [True] * (end - start)
     return marks
@@ -197,8 +200,8 @@ def table_rows(lines: Sequence[Line]) -> list[bool]:
 
 def _data_row(line: Line) -> bool:
     """Tell whether a line is a row of a data table: several numbers among few words, no interface words."""
-    if line.flag not in (None, Flag.NUMBER) or line.sentence or line.words > 20:
-        return False
+    if line.flag not in (None, Flag.NUMBER) or line.sentence or not TABLE_NUMBERS <= line.words <= 20:
+        return False  # a line has at least as many words as tokens: fewer than TABLE_NUMBERS cannot hold enough numbers
     numbers = sum(1 for token in line.key.split() if token.isdigit())
     return numbers >= TABLE_NUMBERS and numbers * 2 >= line.words
 
