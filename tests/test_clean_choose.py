@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lxml import etree
 
 from digest.clean import CleanOptions, clean_article
 from digest.clean import html as html_clean
@@ -73,6 +74,19 @@ def test_every_html_decision_says_which_candidate_was_kept_and_why(corpus: Path)
     assert article.decisions
     assert all(("chosen: p=" in d.reason or "no alternative clearly better" in d.reason) for d in article.decisions if d.kept)
     assert set(shipped().choose) <= {pick.name for pick in Pick}
+
+
+def test_trafilatura_leaves_the_shared_parsed_page_untouched(corpus: Path) -> None:
+    # every mode reads the one tree parse_tree made: trafilatura must work on its own copy of it
+    path = _first_page(corpus)
+    raw = parse(gzip.decompress(path.read_bytes()), path.with_suffix(""), "html")
+    tree = html_clean.parse_tree(raw.text, raw.path)
+    assert tree is not None
+    before = etree.tostring(tree)
+    for pick in (Pick.DEFAULT, Pick.RECALL, Pick.PRECISION):
+        found = html_clean.extract(raw.text, raw.path, mode_options(CleanOptions(), pick), tree=tree)
+        assert found == html_clean.extract(raw.text, raw.path, mode_options(CleanOptions(), pick))
+        assert etree.tostring(tree) == before
 
 
 def test_a_mode_runs_trafilatura_as_its_name_says() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,13 +90,15 @@ def extract(
 
     The options say how (precision or recall first, fallbacks or not, comments or not: measured in
     bench/boilerplate.py). `metadata=False` skips title/site-name extraction when ingest has them.
-    `tree` is the page already parsed (`parse_tree`): trafilatura then works on a copy of it.
+    `tree` is the page already parsed (`parse_tree`): trafilatura copies a tree it is handed before
+    changing it (`bare_extraction`: "if tree is filecontent: tree = copy(tree)"), so one parse serves
+    every run and no copy of ours is needed (tests/test_clean_choose.py checks the tree is left whole).
     """
     from trafilatura import bare_extraction  # heavy import, only for HTML
 
     try:
         doc = bare_extraction(
-            deepcopy(tree) if tree is not None else defuse(markup),
+            tree if tree is not None else defuse(markup),
             url=None,
             favor_precision=options.favor_precision,
             favor_recall=options.favor_recall,
@@ -105,7 +106,9 @@ def extract(
             include_comments=options.comments,
             include_tables=True,
             with_metadata=metadata,
-            output_format="python",
+            # any format but "python" skips its whole-text rendering of the body, which _blocks redoes per block
+            # (the format changes nothing else in bare_extraction: it only picks the final serialisation)
+            output_format="xml",
         )
     except InputError:
         raise
