@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from enum import Enum
+from functools import lru_cache
 
 import numpy as np
 
@@ -59,9 +60,35 @@ CHOICE_FEATURES: tuple[str, ...] = (
 )
 
 
-def _grams(words: Sequence[str]) -> set[int]:
-    """Return the hashed word 3-grams of a token run (cheap set overlap between candidates)."""
-    return {zlib.crc32(" ".join(words[i : i + 3]).encode()) for i in range(max(1, len(words) - 2))} if words else set()
+def _gram(words: Sequence[str], i: int) -> int:
+    """Return the hash of the word 3-gram starting at position i (shorter at the end of the run)."""
+    return zlib.crc32(" ".join(words[i : i + 3]).encode())
+
+
+@lru_cache(maxsize=1024)
+def _inner_grams(text: str) -> frozenset[int]:
+    """Return the hashed word 3-grams lying inside one block (memoised: the candidates share most blocks)."""
+    words = sig.block_tokens(text)
+    return frozenset(_gram(words, i) for i in range(len(words) - 2))
+
+
+def _grams(blocks: Sequence[str]) -> set[int]:
+    """Return the hashed word 3-grams of the blocks' words run together (cheap set overlap between candidates).
+
+    Each block's inner grams come memoised; only the grams across a block's end are hashed here.
+    """
+    runs = [sig.block_tokens(text) for text in blocks]
+    words = [w for run in runs for w in run]
+    if len(words) < 3:
+        return {_gram(words, 0)} if words else set()  # one gram of what there is
+    grams: set[int] = set()
+    start = 0
+    for text, run in zip(blocks, runs):
+        grams |= _inner_grams(text)
+        for i in range(start + max(0, len(run) - 2), min(start + len(run), len(words) - 2)):
+            grams.add(_gram(words, i))
+        start += len(run)
+    return grams
 
 
 def _share(a: set[int], b: set[int]) -> float:
@@ -71,10 +98,10 @@ def _share(a: set[int], b: set[int]) -> float:
 
 def choice_features(candidates: Mapping[Pick, Sequence[str]]) -> np.ndarray:
     """Return the page's row of CHOICE_FEATURES from each candidate's kept block texts."""
-    tokens = {pick: [sig.WORD.findall(text.lower()) for text in blocks] for pick, blocks in candidates.items()}
+    tokens = {pick: [sig.block_tokens(text) for text in blocks] for pick, blocks in candidates.items()}
     words = {pick: sum(len(t) for t in toks) for pick, toks in tokens.items()}
     blocks = {pick: len(toks) for pick, toks in tokens.items()}
-    grams = {pick: _grams([w for t in toks for w in t]) for pick, toks in tokens.items()}
+    grams = {pick: _grams(texts) for pick, texts in candidates.items()}
     default = candidates[Pick.DEFAULT]
     wd, bd = words[Pick.DEFAULT], blocks[Pick.DEFAULT]
     sentences = sum(len(t) for text, t in zip(default, tokens[Pick.DEFAULT]) if sig.ends_sentence(text))
@@ -107,7 +134,7 @@ def whole_decisions(found: HtmlResult, title_key: str, pick: Pick, why: str) -> 
     """Keep every block of one trafilatura extraction but the repeated title, saying which was chosen."""
     decisions = []
     for index, (text, role) in enumerate(found.blocks, 1):
-        if title_key and sig.normalise(text) == title_key:
+        if title_key and " ".join(sig.block_tokens(text)) == title_key:
             decisions.append(Decision(index, text, False, None, "drop: repeated title"))
             continue
         where = "comments" if found.comments_from is not None and index > found.comments_from else pick.value

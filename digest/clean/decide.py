@@ -76,7 +76,7 @@ def html_decisions(
     decisions: list[Decision] = []
     whys = model.explain_rows(x, p)
     for index, ((text, role), flag) in enumerate(zip(blocks, flags)):
-        key = " ".join(sig.WORD.findall(text.lower()))
+        key = " ".join(sig.block_tokens(text))
         why = whys[index]
         if key and key == title_key:
             decisions.append(Decision(index + 1, text, False, None, "drop: repeated title"))

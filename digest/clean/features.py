@@ -172,7 +172,7 @@ def html_matrix(
     rows = np.zeros((n, len(HTML_FEATURES)))
     if n == 0:
         return rows, []
-    tokens = [sig.WORD.findall(text.lower()) for text, _ in blocks]
+    tokens = [sig.block_tokens(text) for text, _ in blocks]
     stop = guess_stoplist((t for toks in tokens for t in toks[:200]), lowered=True)
     words = np.array([max(1, sig.word_count(text, toks)) for (text, _), toks in zip(blocks, tokens)], dtype=float)
     total, longest = float(words.sum()), float(words.max())

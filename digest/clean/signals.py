@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from functools import lru_cache
 
 from digest.clean.flags import Flag
 
@@ -21,6 +22,15 @@ SENTENCE_END = (".", "!", "?", "…", "。", "！", "？", ";")
 def normalise(line: str) -> str:
     """Return the comparison key of a line: its lower-cased words joined by single spaces."""
     return " ".join(WORD.findall(line.lower()))
+
+
+@lru_cache(maxsize=1024)
+def block_tokens(text: str) -> tuple[str, ...]:
+    """Return an HTML block's lower-cased words (memoised: trafilatura's candidates of one page share most blocks).
+
+    A page's blocks, not an inbox's: a bench cycling over many pages gains nothing from earlier passes.
+    """
+    return tuple(WORD.findall(text.lower()))
 
 
 def word_count(line: str, tokens: Sequence[str] | None = None) -> int:
