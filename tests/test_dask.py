@@ -18,6 +18,7 @@ import httpx
 import pytest
 from support.net import free_port
 from support.prefect_server import wait_for
+from support.procs import stop_group
 
 PAGES = 14  # extraction-benchmark pages beside the five seeds: 19 articles, 5 batches of 4
 DIGEST = [sys.executable, "-m", "digest.cli"]
@@ -39,8 +40,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         wait_for(lambda: httpx.get(f"{url}/health", timeout=2).status_code == 200, 180, "the Prefect server")
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        stop_group(proc)
 
 
 @pytest.fixture(scope="module")
@@ -144,9 +144,7 @@ def test_external_cluster_survives_a_killed_worker(
         assert result_of(tmp_path) == one_worker  # the lost batch ran again elsewhere: nothing missing
     finally:
         for proc in reversed(procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=30)
+            stop_group(proc)
 
 
 def test_work_pool_deployment_runs_on_a_prefect_worker(api: str, inbox: Path, tmp_path: Path) -> None:
@@ -173,8 +171,7 @@ def test_work_pool_deployment_runs_on_a_prefect_worker(api: str, inbox: Path, tm
         assert trig.returncode == 0, trig.stdout + trig.stderr
         assert "Completed" in trig.stdout
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=30)
+        stop_group(worker)
     [digest_json] = list((tmp_path / "outbox").glob("*/digest.json"))
     articles = json.loads(digest_json.read_text(encoding="utf-8"))["articles"]
     assert len(articles) == PAGES + 5 and {a["status"] for a in articles} <= {"included", "duplicate"}

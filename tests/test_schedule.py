@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from support.prefect_server import Server, wait_for
+from support.procs import stop_group
 
 TZ = "America/New_York"  # observes DST: the hour must stay 07:00 local across the change
 
@@ -89,5 +90,4 @@ def test_serve_registers_schedule_and_trigger_runs_it(prefect_server: Server, tm
         assert "next run: 20" in status.stdout
         assert "run " in status.stdout and "ok (5 new, 1 stories" in status.stdout
     finally:
-        os.killpg(serve.pid, 15)
-        serve.wait(timeout=30)
+        stop_group(serve)

@@ -14,6 +14,7 @@ from typing import NamedTuple, TypeVar
 import httpx
 
 from support.net import free_port
+from support.procs import stop_group
 
 T = TypeVar("T")
 
@@ -56,5 +57,4 @@ def digest_server(state: Path, *args: str) -> Iterator[Server]:
         wait_for(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200, 180, "the Prefect server")
         yield Server(api, state)
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
+        stop_group(proc)
