@@ -6,12 +6,13 @@ import asyncio
 import json
 import logging
 import os
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import CancelledError
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import dask
 from prefect import Task, flow, task
@@ -34,6 +35,26 @@ from digest.state import StateStore
 # arguments are passed through quoted() so Prefect does not walk every object inside them.
 PURE: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 T = TypeVar("T")
+
+
+class Parcel(Generic[T]):
+    """A large task argument sent to Dask that neither Dask nor Prefect looks inside.
+
+    Dask otherwise tokenizes every argument (walking each article's dataclass fields, in the flow
+    process, for every batch) and Prefect walks them again on the worker looking for futures.
+    """
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+        self.token = uuid.uuid4().hex
+
+    def __dask_tokenize__(self) -> str:
+        return self.token
+
+
+def opened(value: T | Parcel[T]) -> T:
+    """The value itself, out of its Parcel when it came through Dask in one."""
+    return value.value if isinstance(value, Parcel) else value
 
 
 def quoted(value: T) -> T:
@@ -82,8 +103,9 @@ def learn_task(raws: list[RawArticle], settings: Settings) -> Any:
 
 # One retry: a batch can die of memory pressure; the stage itself is deterministic.
 @task(name="clean-batch", retries=1, retry_delay_seconds=1, **PURE)
-def clean_task(raws: list[RawArticle], learned: Any, max_seconds: float = 60.0) -> Cleaned:
-    return pipeline.clean_batch(raws, learned, max_seconds)
+def clean_task(raws: list[RawArticle] | Parcel[list[RawArticle]], learned: Any, max_seconds: float = 60.0) -> Cleaned:
+    batch: list[RawArticle] = opened(raws)
+    return pipeline.clean_batch(batch, opened(learned), max_seconds)
 
 
 @task(name="stories", **PURE)
@@ -94,9 +116,15 @@ def stories_task(cleaned: Cleaned, settings: Settings, report: Report) -> pipeli
 
 @task(name="summarise-batch", retries=1, retry_delay_seconds=1, **PURE)
 def summarise_task(
-    stories: list[Story], shown: list[list[str]], method: str, sentences: int, day: date
+    stories: list[Story] | Parcel[list[Story]],
+    shown: list[list[str]] | Parcel[list[list[str]]],
+    method: str,
+    sentences: int,
+    day: date,
 ) -> pipeline.Summarised:
-    return pipeline.summarise_stories(stories, shown, method, sentences, day)
+    batch: list[Story] = opened(stories)
+    told: list[list[str]] = opened(shown)
+    return pipeline.summarise_stories(batch, told, method, sentences, day)
 
 
 class Compute:
@@ -139,8 +167,8 @@ class Compute:
         """Submit a task; its large arguments come quote()d, so Prefect does not walk them."""
         if self.runner is None:
             return fn.submit(**parameters)
-        # Dask rebuilds tuples on the way, quote (a namedtuple) included: pass the values themselves
-        plain = {k: v.unquote() if isinstance(v, quote) else v for k, v in parameters.items()}
+        # Dask rebuilds tuples on the way, quote (a namedtuple) included: the values go in a Parcel
+        plain = {k: Parcel(v.unquote()) if isinstance(v, quote) else v for k, v in parameters.items()}
         return self.runner.submit(fn, plain)
 
     def close(self) -> None:

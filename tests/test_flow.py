@@ -153,3 +153,27 @@ def test_smtp_password_from_a_prefect_secret_block(seeds_inbox: Path) -> None:
     assert result["sent"] == 1
     [envelope] = handler.received
     assert envelope.rcpt_tos == ["reader@example.com"]
+
+
+def test_a_parcel_is_passed_to_dask_unopened() -> None:
+    import cloudpickle
+    from dask.base import tokenize
+    from prefect.utilities.collections import visit_collection
+
+    from flows.daily_digest import Parcel, opened
+
+    class Untouchable:
+        def __dask_tokenize__(self) -> str:
+            raise AssertionError("Dask looked inside the parcel")
+
+        def __reduce__(self) -> str:
+            raise AssertionError("Dask pickled the parcel's value to tokenize it")
+
+    value = [Untouchable(), {"story": ("a", "b")}]
+    parcel = Parcel(value)
+    assert tokenize(parcel) == tokenize(parcel) != tokenize(Parcel(value))  # one token each, never the value's
+    seen: list[object] = []
+    visit_collection(parcel, lambda x: seen.append(x), return_data=False)
+    assert seen == [parcel]  # Prefect does not walk into it either
+    back = cloudpickle.loads(cloudpickle.dumps(Parcel(value[1:])))
+    assert opened(back) == [{"story": ("a", "b")}] and opened(value) is value
