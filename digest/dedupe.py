@@ -27,7 +27,8 @@ NUM_PERM = 128
 # a text copy can carry several times the words of the HTML page's article (comments, chrome), so the
 # index must find pairs of low Jaccard similarity; the exact shingle overlap decides
 LSH_THRESHOLD = 0.2
-SKETCH_CHUNK = 256  # articles whose MinHash matrices are built at once (bounds memory)
+SKETCH_CHUNK = 48  # articles whose MinHash matrices are built at once: 128 x their shingles x 8 bytes
+ARTICLE_CHUNK = 1000  # articles whose word and shingle arrays are built at once (bounds memory)
 MAX_BUCKET_PEERS = 32  # earlier articles of one LSH bucket an article is checked against
 MIN_SIZE_RATIO = 0.15  # a short piece inside a long one is a duplicate only if it is a real part of it
 SAME_TITLE_FACTOR = 0.6  # an identical headline lowers the overlap needed (same page, two formats)
@@ -81,8 +82,20 @@ def _shingle_hashes(hashes: np.ndarray) -> np.ndarray:
 
 
 def _sketches(articles: Sequence[Article], perms: np.ndarray) -> list[_Sketch]:
-    """Sketch every article: word count, exact digest, unique shingles and MinHash, the batch at once."""
-    vocab: dict[str, int] = {}
+    """Sketch every article: word count, exact digest, unique shingles and MinHash.
+
+    A sketch depends on its article alone, so articles are sketched ARTICLE_CHUNK at a time: the
+    whole-batch word arrays would otherwise hold some 90 bytes per word of the inbox at once.
+    """
+    vocab: dict[str, int] = {}  # word -> crc32, shared: a cache, the same whatever the chunk
+    out: list[_Sketch] = []
+    for start in range(0, len(articles), ARTICLE_CHUNK):
+        out += _sketch_chunk(articles[start : start + ARTICLE_CHUNK], perms, vocab)
+    return out
+
+
+def _sketch_chunk(articles: Sequence[Article], perms: np.ndarray, vocab: dict[str, int]) -> list[_Sketch]:
+    """Sketch a chunk of articles, its word and shingle arrays built at once."""
     per_article: list[np.ndarray] = []
     digests: list[str] = []
     for article in articles:
