@@ -374,6 +374,9 @@ def _batch(articles: Sequence[Article]) -> _Batch:
     is_lead = weight == LEAD_WEIGHT
     lead_counts = sparse.csr_matrix((count[is_lead], (article[is_lead], term[is_lead])), shape=shape, dtype=float)
     lengths = np.bincount(article, weights=count, minlength=len(articles))
+    # the per-posting arrays are done with: free them before the TF-IDF rows are built (a 20,000-file
+    # inbox makes some 8 million postings, a few hundred MB in these arrays)
+    del postings, spellings, word_of_token, token, count, weight, article, word, keep, term, is_title, is_lead
     counts.sum_duplicates()
     df = np.bincount(counts.indices, minlength=shape[1])
     # pseudo-documents without the term: in a small batch (one story's articles) the terms they all
