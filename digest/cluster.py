@@ -85,6 +85,7 @@ WIDE_TERMS = 150  # vector length of the plain TF-IDF rows (every kept word, no 
 SIGNATURE_TERMS = 60
 QUERY_TERMS = 12  # salient terms an article (or a story, in memory) is looked up by
 PAIR_CHUNK = 20_000  # candidate pairs scored at once: their sparse rows are gathered per chunk (bounds memory)
+ROW_CHUNK = 4_096  # articles whose TF-IDF rows are built at once (bounds memory)
 BACKGROUND_DOCS = 100  # pseudo-documents without any term: a small batch still has a meaningful idf
 MIN_SHARED_TERMS = 4  # a pair sharing fewer terms than this has its similarity scaled down in proportion
 MIN_SHARED_TITLE_TERMS = 3  # two headlines sharing fewer terms ("Marlow Bay") are no evidence at all
@@ -322,10 +323,20 @@ def _heaviest(row: np.ndarray, col: np.ndarray, weight: np.ndarray, indptr: np.n
 def _rows(counts: sparse.csr_matrix, idf: np.ndarray, boost: np.ndarray, language: np.ndarray, limit: int) -> sparse.csr_matrix:
     """Turn a count matrix into unit TF-IDF rows (log tf x idf x boost), each cut to its `limit` heaviest terms.
 
-    `boost` is language x term; `language` gives each row's language.
+    `boost` is language x term; `language` gives each row's language. Every row is its own work, so
+    rows are done ROW_CHUNK at a time (bounds the temporary arrays; the same rows either way).
     """
     counts = counts.tocsr()
     counts.sum_duplicates()
+    n = counts.shape[0]
+    if n <= ROW_CHUNK:
+        return _rows_of(counts, idf, boost, language, limit)
+    chunks = range(0, n, ROW_CHUNK)
+    parts = [_rows_of(counts[s : s + ROW_CHUNK], idf, boost, language[s : s + ROW_CHUNK], limit) for s in chunks]
+    return sparse.vstack(parts, format="csr")
+
+
+def _rows_of(counts: sparse.csr_matrix, idf: np.ndarray, boost: np.ndarray, language: np.ndarray, limit: int) -> sparse.csr_matrix:
     n = counts.shape[0]
     row = np.repeat(np.arange(n), np.diff(counts.indptr))
     col = counts.indices.astype(np.int64)
