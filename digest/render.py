@@ -484,12 +484,16 @@ def render(digest: Digest, settings: Settings, templates: Path | None = None, pa
     eml = build_message(html, text, subject, message_id, digest, settings)
     trimmed = len(eml) > budget
     if trimmed:
+        eml = b""  # the whole digest's message is over budget: free it before trying smaller ones
         # first drop full stories (all headlines kept); then, if even that is too big, headlines
-        sizes: dict[_Cut, bytes] = {}
+        sizes: dict[_Cut, bytes] = {}  # only the tries that fit: one that does not can be many MB
 
         def fits(cut: _Cut) -> bool:
-            sizes[cut] = email(cut)
-            return len(sizes[cut]) <= budget
+            message = email(cut)
+            if len(message) > budget:
+                return False
+            sizes[cut] = message
+            return True
 
         full = _largest(0, n - 1, lambda k: fits(_Cut(k, n - k, False)))
         if full is not None:
