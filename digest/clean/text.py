@@ -180,8 +180,7 @@ def _runs(member: Sequence[bool]) -> Iterator[tuple[int, int]]:
 def nav_runs(lines: Sequence[Line]) -> list[bool]:
     """Mark lines in runs of NAV_RUN or more short lines (menus, footers, stats blocks)."""
     marks = [False] * len(lines)
-    # Line.short and at most 12 words
-    for start, end in _runs([not line.sentence and line.words <= 12 for line in lines]):
+    for start, end in _runs([line.short and line.words <= 12 for line in lines]):
         tight = sum(1 for k in range(start + 1, end) if not lines[k].loose)
         # menus are lists of adjacent lines; blank-separated short lines are more often headings and lists
         if end - start >= NAV_RUN and (tight * 2 >= end - start - 1 or end - start >= LOOSE_NAV_RUN):
