@@ -145,8 +145,10 @@ def test_trafilatura_discard_notice_is_quiet(caplog: pytest.LogCaptureFixture) -
 
     import digest.clean.html  # noqa: F401  (installs the filter)
 
+    page = "<html><body><article><p>" + "A line about the harbour and its boats. " * 20 + "</p></article></body></html>"
     with caplog.at_level(logging.DEBUG):
-        assert bare_extraction("<html><body><p>Hi.</p></body></html>") is None  # too short: trafilatura discards it
+        assert bare_extraction(page, deduplicate=True) is not None
+        assert bare_extraction(page, deduplicate=True) is None  # seen before: trafilatura discards it, and says so
         logging.getLogger("trafilatura.core").warning("something else: %s", "kept")
     messages = [r.getMessage() for r in caplog.records if r.name == "trafilatura.core"]
     assert "something else: kept" in messages
