@@ -173,7 +173,7 @@ def test_sources_add_keeps_a_private_settings_file_private(tmp_path: Path) -> No
     from test_cli import digest
 
     config = tmp_path / "digest.toml"
-    config.write_text('mail_from = "digest@news.example"\n[smtp]\nhost = "mail.example"\npassword = "s3cret"\n',
+    config.write_text('mail_from = "digest@news.example"\nmail_to = ["me@news.example"]\n[smtp]\nhost = "mail.example"\npassword = "s3cret"\n',
                       encoding="utf-8")
     config.chmod(0o600)
     added = digest("sources", "add", "https://a.example/rss", "--name", "A", cwd=tmp_path)
