@@ -6,10 +6,13 @@ EHLO, starts TLS and logs in exactly as a delivery would, then quits before MAIL
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import stat
+import tomllib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
@@ -17,7 +20,7 @@ from cronsim import CronSim
 from digest.errors import DigestError
 from digest.settings import Settings, folder_problems
 
-Outcome = Literal["ok", "FAIL", "skip"]
+Outcome = Literal["ok", "FAIL", "WARN", "skip"]  # WARN: works, but fix it; only FAIL fails the check
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,44 @@ def smtp(settings: Settings, password: Callable[[], str | None]) -> Check:
         return Check("smtp", "ok", deliver.probe(settings, password()))
     except DigestError as exc:
         return Check("smtp", "FAIL", str(exc))
+
+
+SECRET_KEYS = ("smtp_password", "password")  # top level, in [smtp], or in a [[sources]] block (IMAP)
+
+
+def holds_secret(data: Any) -> bool:
+    """Tell whether parsed settings data sets a password anywhere (any table, any list of tables)."""
+    if isinstance(data, dict):
+        return any((k in SECRET_KEYS and v) or holds_secret(v) for k, v in data.items())
+    if isinstance(data, list):
+        return any(holds_secret(item) for item in data)
+    return False
+
+
+def exposed(path: Path) -> str | None:
+    """Say who besides the owner can read `path` ("group", "others", "group and others"), or None."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    who = [name for name, bit in (("group", stat.S_IRGRP), ("others", stat.S_IROTH)) if mode & bit]
+    return " and ".join(who) or None
+
+
+def secrets(config: Path, password_files: Iterable[Path] = ()) -> Iterator[Check]:
+    """Warn about files holding a secret that group or others can read: the settings file when it sets a
+    password, and each password file given."""
+    holders = list(password_files)
+    try:
+        if config.is_file() and holds_secret(tomllib.loads(config.read_text(encoding="utf-8"))):
+            holders.insert(0, config)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        pass  # the settings check already said what is wrong with the file
+    for path in holders:
+        who = exposed(path)
+        if who:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            yield Check("secrets", "WARN", f"{path} holds a password and is readable by {who} (mode {mode:o}); "
+                        f"run: chmod 600 {path}")
+        else:
+            yield Check("secrets", "ok", f"{path} holds a password and only its owner can read it")

@@ -14,11 +14,12 @@ import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
 from datasketch import MinHash
-from datasketch.lsh import _optimal_param
+from scipy.integrate import quad
 
 from digest.models import Article, Role
 
@@ -149,12 +150,33 @@ def _is_near_duplicate(a: _Sketch, b: _Sketch, threshold: float) -> bool:
     return overlap >= (threshold * SAME_TITLE_FACTOR if same_title else threshold)
 
 
+@cache
+def lsh_layout(threshold: float, num_perm: int) -> tuple[int, int]:
+    """Return the (bands, rows per band) of `num_perm` hashes that best separate pairs above and below `threshold`.
+
+    The layout minimises the false-positive and false-negative areas under the LSH S-curve, equally
+    weighted: the rule datasketch's MinHashLSH applies (its helper for it is private, so it is here).
+    """
+    best, layout = float("inf"), (0, 0)
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            def found(s: float, b: int = bands, r: int = rows) -> float:
+                return float(1 - (1 - s**r) ** b)
+
+            false_positive = quad(found, 0.0, threshold)[0]
+            false_negative = quad(lambda s: 1 - found(s), threshold, 1.0)[0]
+            error = 0.5 * false_positive + 0.5 * false_negative
+            if error < best:
+                best, layout = error, (bands, rows)
+    return layout
+
+
 def _bucket_pairs(signatures: np.ndarray) -> np.ndarray:
     """Return (later, earlier) row pairs that share an LSH band bucket, each once; rows are in processing order.
 
     A bucket shared by many articles (common wording) pairs each member with its first MAX_BUCKET_PEERS only.
     """
-    bands, rows = _optimal_param(LSH_THRESHOLD, NUM_PERM, 0.5, 0.5)
+    bands, rows = lsh_layout(LSH_THRESHOLD, NUM_PERM)
     n = len(signatures)
     found = []
     position = np.arange(n)

@@ -13,12 +13,13 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from digest.errors import RunInProgress, StateError
 from digest.models import ArticleRecord
+from digest.store_base import SqliteStore
+from digest.store_base import now as _now
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -85,10 +86,6 @@ def describe(exc: BaseException, path: Path) -> str:
     return f"cannot use the state store {path} ({text}); if it is damaged, {REPAIR}"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 @dataclass(frozen=True)
 class DigestRow:
     id: int
@@ -111,53 +108,20 @@ class StoryRow:
     shown: list[str]  # summary sentences already shown to readers
 
 
-class StateStore:
+class StateStore(SqliteStore):
     """Open (creating when missing) the SQLite state file; use as a context manager or call close()."""
 
-    def __init__(self, path: Path, timeout: float = 30.0) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        except (sqlite3.Error, OSError) as exc:
-            raise StateError(describe(exc, self.path)) from exc
-        try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            check = self.db.execute("PRAGMA quick_check").fetchone()
-            if check and check[0] != "ok":
-                raise sqlite3.DatabaseError(f"database disk image is malformed ({check[0]})")
-            self.db.executescript(SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            self.db.close()
-            raise StateError(describe(exc, self.path)) from exc
+    SCHEMA = SCHEMA
+    PRAGMAS = ("PRAGMA foreign_keys=ON",)
+    CHECK_INTEGRITY = True
+
+    def open_error(self, exc: BaseException) -> StateError:
+        return StateError(describe(exc, self.path))
 
     def is_empty(self) -> bool:
         """Whether the store knows no article and no digest (new, or lost and created again)."""
         row = self.db.execute("SELECT (SELECT COUNT(*) FROM articles) + (SELECT COUNT(*) FROM digests)").fetchone()
         return not row[0]
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> StateStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run the block in one immediate transaction: all or nothing."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
 
     # --- articles ---------------------------------------------------------------------------
 

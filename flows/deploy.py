@@ -144,15 +144,19 @@ def trigger(timeout: float, echo: Callable[[str], None]) -> tuple[Any, list[str]
 
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
 
     from flows.daily_digest import RUN_LOGGER
 
+    url = os.environ.get("PREFECT_API_URL")
     try:
         run: Any = run_deployment(DEPLOYMENT, timeout=0, as_subflow=False)  # sync call: a FlowRun
-    except Exception as exc:  # httpx/Prefect errors: the server is missing or the deployment unknown
+    except ObjectNotFound as exc:
+        raise DigestError(NO_DEPLOYMENT.format(url=url)) from exc
+    except Exception as exc:  # httpx/Prefect errors: the server is missing or went away
         raise DigestError(
-            f"cannot start {DEPLOYMENT} through {os.environ.get('PREFECT_API_URL')}: {exc}. "
-            "Is `digest server` running and `digest serve` registered?"
+            f"cannot start {DEPLOYMENT} through {url}: {_reason(exc)}. "
+            "Is `digest server` running and the deployment registered (`digest scheduler` or `digest deploy`)?"
         ) from exc
     echo(f"digest: started run {run.name} of {DEPLOYMENT}")
     seen: set[Any] = set()
@@ -181,6 +185,16 @@ def trigger(timeout: float, echo: Callable[[str], None]) -> tuple[Any, list[str]
 
 
 LOG_GRACE_SECONDS = 15
+NO_DEPLOYMENT = (
+    "there is no deployment " + DEPLOYMENT + " on the Prefect server at {url}; register it first: "
+    "`digest scheduler` (runs the schedule in that process) or `digest deploy` (for work-pool workers)"
+)
+
+
+def _reason(exc: BaseException) -> str:
+    """Say what an exception means even when its message is empty (Prefect's not-found errors say "None")."""
+    text = str(exc).strip()
+    return text if text and text != "None" else exc.__class__.__name__
 
 
 def _new_lines(client: Any, flow_run_id: Any, seen: set[Any], logger_name: str) -> list[str]:
@@ -258,17 +272,42 @@ def ensure_pool(name: str = POOL) -> bool:
     return True
 
 
-def deploy(settings: Settings, config: Path | None = None, pool: str = POOL) -> tuple[bool, Any]:
-    """Register `daily-digest/daily` on the process work pool `pool`; return (pool created?, deployment id).
+def registered_pool() -> tuple[bool, str | None]:
+    """Return whether the deployment is registered, and the work pool holding it (None: served by a process)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            found = client.read_deployment_by_name(DEPLOYMENT)
+        except ObjectNotFound:
+            return False, None
+    return True, found.work_pool_name or None
+
+
+def deploy(settings: Settings, config: Path | None = None, pool: str = POOL, move: bool = False) -> tuple[bool, Any, str | None]:
+    """Register `daily-digest/daily` on the process work pool `pool`.
 
     Any machine that runs `prefect worker start --pool digest` against the same Prefect API, with
-    digest installed at the same path, picks up the scheduled and triggered runs.
+    digest installed at the same path, picks up the scheduled and triggered runs. A deployment that
+    `digest scheduler` serves, or that another pool holds, is moved only with `move` (else
+    DigestError says so). Return (pool created?, deployment id, where it was moved from or None).
     """
     from prefect.schedules import Cron
 
     from flows.daily_digest import daily_digest
 
     try:
+        exists, holder = registered_pool()
+        moved_from = None
+        if exists and holder != pool:
+            moved_from = "`digest scheduler` (served, no work pool)" if holder is None else f"work pool {holder!r}"
+            if not move:
+                raise DigestError(
+                    f"{DEPLOYMENT} is registered through {moved_from}; `digest deploy` would move it onto work "
+                    f"pool {pool!r}, and only workers of that pool would run it. Pass --move to do so"
+                    + (", then stop `digest scheduler`" if holder is None else "")
+                )
         created = ensure_pool(pool)
         remote = daily_digest.from_source(source=str(project_root()), entrypoint="flows/daily_digest.py:daily_digest")
         assert not inspect.isawaitable(remote)  # from a synchronous caller it returns the flow
@@ -287,7 +326,7 @@ def deploy(settings: Settings, config: Path | None = None, pool: str = POOL) -> 
         raise
     except Exception as exc:  # httpx/Prefect errors: no server to register with
         raise DigestError(
-            f"cannot register {DEPLOYMENT} on work pool {pool!r} through {api_url(settings)}: {exc}. "
+            f"cannot register {DEPLOYMENT} on work pool {pool!r} through {api_url(settings)}: {_reason(exc)}. "
             "Is `digest server` running (or PREFECT_API_URL set)?"
         ) from exc
-    return created, deployment_id
+    return created, deployment_id, moved_from

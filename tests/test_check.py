@@ -15,7 +15,7 @@ from test_deliver import client_tls as client_tls
 from test_deliver import server_tls as server_tls
 from test_deliver import settings as smtp_settings
 
-from digest import deliver
+from digest import checks, deliver
 from digest.errors import DeliveryError
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
@@ -63,6 +63,41 @@ def test_check_prints_one_line_per_check(tmp_path: Path) -> None:
     smtp_line = lines(bad.stdout)["smtp"]
     assert smtp_line.startswith("FAIL  smtp: SMTP server 127.0.0.1") and "535" in smtp_line and "not-it" not in bad.stdout
     assert bad.returncode == 1
+
+
+def test_check_warns_when_others_can_read_a_file_holding_a_password(tmp_path: Path) -> None:
+    (tmp_path / "inbox").mkdir()
+    config = tmp_path / "digest.toml"
+    config.write_text('[smtp]\npassword = "s3cret"\n', encoding="utf-8")
+    config.chmod(0o644)
+    env = {"DIGEST_SERVER_PORT": "9"}
+    loose = digest("check", "--state", str(tmp_path / "st"), cwd=tmp_path, env=env, timeout=120)
+    assert lines(loose.stdout)["secrets"] == (
+        f"WARN  secrets: {config.name} holds a password and is readable by group and others (mode 644); run: chmod 600 {config.name}"
+    )
+    assert loose.returncode == 0, loose.stdout + loose.stderr  # a warning, not a failure
+    assert "s3cret" not in loose.stdout
+    config.chmod(0o600)
+    tight = digest("check", "--state", str(tmp_path / "st"), cwd=tmp_path, env=env, timeout=120)
+    assert lines(tight.stdout)["secrets"].startswith("ok    secrets: ")
+
+
+def test_secret_check_covers_password_files_and_passwordless_settings(tmp_path: Path) -> None:
+    plain = tmp_path / "digest.toml"
+    plain.write_text('title = "Morning"\n[[sources]]\nurl = "https://a.example/rss"\n', encoding="utf-8")
+    plain.chmod(0o644)
+    assert list(checks.secrets(plain)) == []  # nothing secret in it: readable is fine
+    imap = tmp_path / "imap.toml"
+    imap.write_text('[[sources]]\nimap = "imaps://me@mail.example/INBOX"\npassword = "pw"\n', encoding="utf-8")
+    imap.chmod(0o640)
+    password_file = tmp_path / "smtp.pass"
+    password_file.write_text("pw\n", encoding="utf-8")
+    password_file.chmod(0o604)
+    found = [(c.outcome, c.detail.split(" (")[0]) for c in checks.secrets(imap, [password_file])]
+    assert found == [("WARN", f"{imap} holds a password and is readable by group"),
+                     ("WARN", f"{password_file} holds a password and is readable by others")]
+    password_file.chmod(0o600)
+    assert [c.outcome for c in checks.secrets(plain, [password_file])] == ["ok"]
 
 
 def test_check_passes_without_smtp_or_server(tmp_path: Path) -> None:

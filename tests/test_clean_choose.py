@@ -12,8 +12,9 @@ from lxml import etree
 
 from digest.clean import CleanOptions, clean_article
 from digest.clean import html as html_clean
-from digest.clean.choose import CHOICE_FEATURES, Pick, choice_features, mode_options, pick_of
+from digest.clean.choose import choice_features, mode_options, pick_of
 from digest.clean.model import LinearModel, shipped
+from digest.clean.picks import CHOICE_FEATURES, Pick
 from digest.clean.signals import normalise
 from digest.errors import ConfigError
 from digest.ingest import parse

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from digest.clean import CleanOptions, clean_article
-from digest.clean.choose import CHOICE_FEATURES
 from digest.clean.model import LinearModel, shipped
+from digest.clean.picks import CHOICE_FEATURES
 from digest.clean.text import classify
 from digest.models import Meta, RawArticle, Role
 

@@ -105,10 +105,54 @@ def test_prefect_trouble_is_one_clear_line(tmp_path: Path, value: str, code: int
 
 
 def test_help_has_examples() -> None:
-    for cmd in ("run", "clean", "serve", "server", "trigger", "status", "send-test", "check"):
+    for cmd in ("run", "clean", "scheduler", "serve", "server", "trigger", "status", "send-test", "check", "deploy"):
         out = digest(cmd, "--help", cwd=ROOT)
         assert out.returncode == 0
         assert "Example" in out.stdout, cmd
+
+
+def test_scheduler_is_listed_and_serve_is_its_hidden_old_name() -> None:
+    listed = digest("--help", cwd=ROOT)
+    commands = {line.split()[0] for line in listed.stdout.split("Commands:")[1].splitlines() if line.strip()}
+    assert "scheduler" in commands and "server" in commands and "serve" not in commands
+    old = digest("serve", "--help", cwd=ROOT)
+    assert old.returncode == 0 and "Register the deployment daily-digest/daily and run its schedule" in old.stdout
+    # the old name runs the same command: it needs a server, and says so
+    for name in ("scheduler", "serve"):
+        out = digest(name, cwd=ROOT, env={"PREFECT_API_URL": "http://127.0.0.1:9/api"}, timeout=120)
+        assert out.returncode == 2 and "no Prefect server answers at http://127.0.0.1:9/api" in out.stderr, name
+
+
+def test_output_closed_early_ends_quietly(tmp_path: Path) -> None:
+    """`digest status | head -1`: the reader goes away; no "Broken pipe" message, the SIGPIPE status."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line is written
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env["PREFECT_API_URL"] = "http://127.0.0.1:9/api"
+    try:
+        proc = subprocess.run([sys.executable, "-m", "digest.cli", "status"], cwd=tmp_path, env=env, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(write_end)
+    assert proc.stderr == ""
+    assert proc.returncode == 141
+
+
+def test_trafilatura_discard_notice_is_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from trafilatura import bare_extraction
+
+    import digest.clean.html  # noqa: F401  (installs the filter)
+
+    page = "<html><body><article><p>" + "A line about the harbour and its boats. " * 20 + "</p></article></body></html>"
+    with caplog.at_level(logging.DEBUG):
+        assert bare_extraction(page, deduplicate=True) is not None
+        assert bare_extraction(page, deduplicate=True) is None  # seen before: trafilatura discards it, and says so
+        logging.getLogger("trafilatura.core").warning("something else: %s", "kept")
+    messages = [r.getMessage() for r in caplog.records if r.name == "trafilatura.core"]
+    assert "something else: kept" in messages
+    assert not any(m.startswith("discarding data") for m in messages)
 
 
 def test_clean_command_variants(tmp_path: Path, corpus: Path, seeds: Path) -> None:

@@ -88,3 +88,13 @@ def test_articles_too_short_to_shingle_are_kept_and_empty_input_is_fine() -> Non
     short = [article("s1", "Brief", ["Bridge shut."]), article("s2", "Other", ["Road open today."])]
     assert sorted(a.id for a in deduplicate(short).kept) == ["s1", "s2"]
     assert deduplicate([]).kept == []
+
+
+def test_lsh_layout_is_the_one_datasketch_picks_for_the_threshold() -> None:
+    from datasketch import MinHashLSH
+
+    from digest.dedupe import LSH_THRESHOLD, NUM_PERM, lsh_layout
+
+    for threshold, num_perm in ((LSH_THRESHOLD, NUM_PERM), (0.5, 64), (0.8, 128)):
+        index = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        assert lsh_layout(threshold, num_perm) == (index.b, index.r), (threshold, num_perm)

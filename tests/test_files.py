@@ -46,3 +46,19 @@ def test_digest_and_archive_files_are_readable_by_others(tmp_path: Path, umask: 
     written = sorted(html.parent.iterdir()) + [index]
     assert [p.suffix for p in written] == [".eml", ".html", ".json", ".txt", ".html"]
     assert {p.name: mode(p) for p in written} == {p.name: 0o644 for p in written}
+
+
+def test_atomic_write_keeps_the_mode_of_the_file_it_replaces(tmp_path: Path, umask: None) -> None:
+    secret = tmp_path / "digest.toml"
+    secret.write_text('smtp_password = "hunter2"\n', encoding="utf-8")
+    secret.chmod(0o600)
+    atomic_write(secret, 'smtp_password = "hunter3"\n')  # text is written as UTF-8
+    assert secret.read_text(encoding="utf-8") == 'smtp_password = "hunter3"\n' and mode(secret) == 0o600
+    shared = tmp_path / "shared.txt"
+    shared.write_bytes(b"x")
+    shared.chmod(0o664)
+    atomic_write(shared, b"y")
+    assert mode(shared) == 0o664
+    atomic_write(tmp_path / "new" / "file.txt", "é", make_parent=True)
+    assert (tmp_path / "new" / "file.txt").read_bytes() == "é".encode() and mode(tmp_path / "new" / "file.txt") == 0o644
+    assert [p.name for p in tmp_path.rglob(".*")] == []

@@ -1,4 +1,4 @@
-"""The schedule for real: a Prefect server on a free loopback port, `digest serve`, a triggered run."""
+"""The schedule for real: a Prefect server on a free loopback port, `digest scheduler`, a triggered run."""
 
 from __future__ import annotations
 
@@ -30,6 +30,21 @@ def digest_env(api: str, state: Path) -> dict[str, str]:
     return env
 
 
+def test_trigger_without_a_deployment_says_what_to_run(prefect_server: Server, tmp_path: Path) -> None:
+    server = prefect_server.api
+    existing = httpx.get(f"{server}/deployments/name/daily-digest/daily", timeout=10)
+    if existing.status_code == 200:  # another test registered it on this shared server
+        httpx.delete(f"{server}/deployments/{existing.json()['id']}", timeout=10).raise_for_status()
+    env = digest_env(server, tmp_path / "state")
+    trig = subprocess.run([sys.executable, "-m", "digest.cli", "trigger", "--timeout", "30"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert trig.returncode == 1
+    assert trig.stderr.strip() == (
+        f"digest: there is no deployment daily-digest/daily on the Prefect server at {server}; register it first: "
+        "`digest scheduler` (runs the schedule in that process) or `digest deploy` (for work-pool workers)"
+    )
+
+
 def test_serve_registers_schedule_and_trigger_runs_it(prefect_server: Server, tmp_path: Path, seeds: Path) -> None:
     server = prefect_server.api
     assert (prefect_server.state / "prefect" / "server.db").exists()  # its database lives under the state folder
@@ -39,7 +54,7 @@ def test_serve_registers_schedule_and_trigger_runs_it(prefect_server: Server, tm
         shutil.copy(f, inbox / f.name)
     env = digest_env(server, tmp_path / "state")
     serve = subprocess.Popen(
-        [sys.executable, "-m", "digest.cli", "serve", "--inbox", str(inbox), "--outbox", str(tmp_path / "outbox")],
+        [sys.executable, "-m", "digest.cli", "scheduler", "--inbox", str(inbox), "--outbox", str(tmp_path / "outbox")],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -89,5 +104,17 @@ def test_serve_registers_schedule_and_trigger_runs_it(prefect_server: Server, tm
         assert f"schedule: 0 7 * * * ({TZ})" in status.stdout
         assert "next run: 20" in status.stdout
         assert "run " in status.stdout and "ok (5 new, 1 stories" in status.stdout
+
+        # `digest deploy` does not silently take the served deployment onto a work pool
+        moved = subprocess.run(
+            [sys.executable, "-m", "digest.cli", "deploy", "--pool", "elsewhere"], env=env, cwd=tmp_path,
+            capture_output=True, text=True, timeout=300,
+        )
+        assert moved.returncode == 1
+        assert "daily-digest/daily is registered through `digest scheduler` (served, no work pool)" in moved.stderr
+        assert "Pass --move to do so, then stop `digest scheduler`" in moved.stderr
+        after = httpx.get(f"{server}/deployments/name/daily-digest/daily", timeout=5).json()
+        assert after["id"] == deployment["id"] and after["work_pool_name"] is None
+        assert httpx.get(f"{server}/work_pools/elsewhere", timeout=5).status_code == 404
     finally:
         stop_group(serve)

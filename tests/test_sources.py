@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import mailbox
+import stat
 import sys
 import tomllib
 from datetime import UTC, datetime
@@ -166,6 +167,21 @@ def test_sources_are_appended_to_digest_toml_and_load_back(tmp_path: Path) -> No
     assert [s.label for s in settings.sources] == ['The "A" Times', "Letters"]
     assert settings.sources[0].tags == ["world"]
     assert tomllib.loads(config.read_text(encoding="utf-8"))["title"] == "Morning"
+
+
+def test_sources_add_keeps_a_private_settings_file_private(tmp_path: Path) -> None:
+    from test_cli import digest
+
+    config = tmp_path / "digest.toml"
+    config.write_text('mail_from = "digest@news.example"\nmail_to = ["me@news.example"]\n[smtp]\nhost = "mail.example"\npassword = "s3cret"\n',
+                      encoding="utf-8")
+    config.chmod(0o600)
+    added = digest("sources", "add", "https://a.example/rss", "--name", "A", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "added A" in added.stdout
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert [s.label for s in load_settings(config).sources] == ["A"]
+    assert load_settings(config).smtp_password is not None
 
 
 def test_a_source_needs_one_http_url_or_a_maildir(tmp_path: Path) -> None:

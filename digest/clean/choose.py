@@ -13,7 +13,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from enum import Enum
 from functools import lru_cache
 
 import numpy as np
@@ -23,22 +22,8 @@ from digest.clean.decide import html_decisions
 from digest.clean.html import HtmlResult
 from digest.clean.model import CleanModel, LinearModel
 from digest.clean.options import CleanOptions
+from digest.clean.picks import ALTERNATIVES, MODES, Pick
 from digest.models import Decision, Role
-
-
-class Pick(Enum):
-    """Where a page's kept text comes from."""
-
-    DEFAULT = "trafilatura"
-    RECALL = "trafilatura favor_recall"
-    PRECISION = "trafilatura favor_precision"
-    MODEL = "learned blocks"
-
-
-ALTERNATIVES = (Pick.RECALL, Pick.PRECISION, Pick.MODEL)
-_OTHERS = ALTERNATIVES
-# trafilatura's options per candidate: (favor_precision, favor_recall)
-MODES = {Pick.DEFAULT: (False, False), Pick.RECALL: (False, True), Pick.PRECISION: (True, False)}
 
 
 def mode_options(options: CleanOptions, pick: Pick) -> CleanOptions:
@@ -47,17 +32,8 @@ def mode_options(options: CleanOptions, pick: Pick) -> CleanOptions:
     fast = options.fast if pick is not Pick.DEFAULT else options.default_fast
     return replace(options, favor_precision=precision, favor_recall=recall, fast=fast)
 
-CHOICE_FEATURES: tuple[str, ...] = (
-    "default words",
-    "default blocks",
-    "default words / block",
-    "default sentence share",
-    "default is empty",
-    *(f"{p.name.lower()} words vs default" for p in _OTHERS),
-    *(f"{p.name.lower()} blocks vs default" for p in _OTHERS),
-    *(f"default in {p.name.lower()}" for p in _OTHERS),
-    *(f"{p.name.lower()} in default" for p in _OTHERS),
-)
+
+_OTHERS = ALTERNATIVES
 
 
 def _gram(words: Sequence[str], i: int) -> int:

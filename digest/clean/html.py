@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -29,6 +30,17 @@ class HtmlResult:
     title: str | None
     sitename: str | None
     comments_from: int | None = None  # blocks from this position on are the page's comments section
+
+
+class _NoDiscardNotice(logging.Filter):
+    """Drop trafilatura's "discarding data: None" warning: a page too short to extract is an outcome we
+    handle (the other candidates, or a clear reason), not something to print in the middle of a run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("discarding data")
+
+
+logging.getLogger("trafilatura.core").addFilter(_NoDiscardNotice())
 
 
 def defuse(markup: str) -> str:

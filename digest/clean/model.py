@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from digest.clean.features import HTML_FEATURES, TEXT_FEATURES
+from digest.clean.picks import CHOICE_FEATURES, Pick
 from digest.errors import (
     ConfigError as ModelError,  # a missing or stale model file is an installation problem
 )
@@ -157,9 +159,6 @@ class CleanModel:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CleanModel:
         """Build the models from `to_json` data; raise ModelError when it does not fit this version."""
-        from digest.clean.choose import CHOICE_FEATURES, Pick
-        from digest.clean.features import HTML_FEATURES, TEXT_FEATURES
-
         if not isinstance(data, dict) or "text" not in data or not isinstance(data.get("choose"), dict):
             raise ModelError("the clean model is malformed or stale; run: python -m digest.clean.train")
         if not set(data["choose"]) <= {pick.name for pick in Pick}:

@@ -8,10 +8,9 @@ it scores.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from digest.clean.model import CleanModel
+from digest.clean.model import CleanModel, shipped
+from digest.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -37,16 +36,12 @@ class CleanOptions:
     prose_words: int = 15  # a line this long (in words) is prose, which sites do not repeat across pages
 
     def __post_init__(self) -> None:
-        from digest.errors import ConfigError
-
         unknown = set(self.alternatives) - {"RECALL", "PRECISION"}
         if unknown:
             raise ConfigError(f"unknown trafilatura mode(s) {sorted(unknown)} in alternatives; use RECALL and/or PRECISION")
 
     def resolved_model(self) -> CleanModel:
         """Return the model to use: the one given, or the one shipped in the package."""
-        from digest.clean.model import shipped
-
         return self.model if self.model is not None else shipped()
 
 

@@ -15,8 +15,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from digest.clean.choose import ALTERNATIVES, CHOICE_FEATURES, Pick
 from digest.clean.model import LinearModel
+from digest.clean.picks import ALTERNATIVES, CHOICE_FEATURES, Pick
 
 BARS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.01)  # 1.01: the alternative is never chosen
 # an alternative is enabled only when it gains at least this much on every set (inner folds): the

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from pathlib import Path
 
 from digest.errors import ConfigError
+from digest.files import atomic_write
 from digest.settings import Source
 
 
@@ -45,6 +45,4 @@ def append_sources(config: Path, sources: list[Source]) -> None:
             f"cannot add to {config}: the result would not be valid TOML ({exc}). If the file sets "
             "`sources = [...]` inline, write the new source there by hand."
         ) from exc
-    tmp = config.with_name(f".{config.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, config)
+    atomic_write(config, text)  # keeps the file's mode: it may hold a password

@@ -7,7 +7,6 @@ reason are in its `SourceResult`. `fetch_all` maps it over every configured sour
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -18,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from digest.errors import FetchError, UnsafeAddress
+from digest.files import atomic_write
 from digest.settings import Settings, Source
 from digest.sources import imap, maildir
 from digest.sources.feeds import Entry, parse_feed, words
@@ -98,20 +98,9 @@ def slug(text: str, limit: int = 60) -> str:
     return cut or "item"
 
 
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write `data` to `path` via a hidden temporary file and a rename: ingest never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+def save_file(path: Path, data: bytes) -> Path:
+    """Write an inbox file atomically (ingest never sees half of one), creating its folder; return its path."""
+    atomic_write(path, data, make_parent=True)
     return path
 
 
@@ -230,7 +219,7 @@ def _save_entry(
         store.finish(source.key, entry.key, "failed", reason=reason)
         result.failed.append(f"{label}: {reason}")
         return
-    path = write_atomic(entry_path(inbox, outlet, entry.key, entry.title, entry.date, ".html"), markup)
+    path = save_file(entry_path(inbox, outlet, entry.key, entry.title, entry.date, ".html"), markup)
     store.finish(source.key, entry.key, "saved", path)
     result.saved.append(path)
 
@@ -252,7 +241,7 @@ def _mail_source(source: Source, store: SourceStore, inbox: Path, options: Fetch
         for key, data in messages:
             if known(key):
                 continue
-            path = write_atomic(entry_path(inbox, folder_name, key, None, None, ".eml"), data)
+            path = save_file(entry_path(inbox, folder_name, key, None, None, ".eml"), data)
             store.add_message(source.key, key, path)
             result.saved.append(path)
         result.new_entries = len(result.saved)

@@ -9,16 +9,14 @@ the feed then answers 304. It becomes `saved` only after its file is in the inbo
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from digest.errors import StateError
+from digest.store_base import SqliteStore
+from digest.store_base import now as _now
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -51,10 +49,6 @@ CREATE INDEX IF NOT EXISTS entries_status ON entries(status);
 """
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 @dataclass(frozen=True)
 class SourceState:
     key: str
@@ -68,48 +62,23 @@ class SourceState:
     title: str | None
 
 
-class SourceStore:
+class SourceStore(SqliteStore):
     """Open (creating when missing) the fetcher's SQLite file; safe to share between threads."""
 
+    SCHEMA = SCHEMA
+
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise StateError(
-                f"cannot open the sources store {self.path}: {exc}. Check the --state folder, "
-                "or move the broken file aside (every entry would then be fetched again)."
-            ) from exc
+        super().__init__(path, timeout=30, threads=True)
+
+    def open_error(self, exc: BaseException) -> StateError:
+        return StateError(
+            f"cannot open the sources store {self.path}: {exc}. Check the --state folder, "
+            "or move the broken file aside (every entry would then be fetched again)."
+        )
 
     @classmethod
     def in_state(cls, state: Path) -> SourceStore:
         return cls(Path(state) / "sources.sqlite")
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> SourceStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            else:
-                self.db.execute("COMMIT")
 
     # --- sources ----------------------------------------------------------------------------
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from itertools import groupby
+from typing import Protocol
 
 from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
-from sumy.summarizers._summarizer import AbstractSummarizer, SentenceInfo
+from sumy.summarizers import AbstractSummarizer
 from sumy.summarizers.edmundson import EdmundsonSummarizer
 from sumy.summarizers.kl import KLSummarizer
 from sumy.summarizers.lex_rank import LexRankSummarizer
@@ -24,6 +25,13 @@ from digest.summarise.units import Unit
 HEDGES = ("allegedly", "reportedly", "perhaps", "maybe", "might", "rumour", "rumor", "unconfirmed")
 BONUS_WORDS = 20
 SPARE = 3  # sentences asked for per sentence wanted, so redundancy removal has a choice
+
+
+class SentenceInfo(Protocol):
+    """What sumy hands a sentence count: a (sentence, order, rating) tuple (its type is not public)."""
+
+    @property
+    def sentence(self) -> Sentence: ...
 
 
 def document(units: Sequence[Unit]) -> ObjectDocumentModel:

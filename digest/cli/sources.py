@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli import config_option, handle_errors, settings_from
+from digest.cli.common import config_option, handle_errors, settings_from
 from digest.errors import ConfigError, DigestError
 from digest.settings import DEFAULT_CONFIG, Source
 
@@ -172,9 +172,3 @@ def fetch(config: Path | None, inbox: Path | None, state: Path | None) -> None:
     outcomes = [s["outcome"] for s in result["sources"]]  # type: ignore[attr-defined]
     if outcomes and all(o == "failed" for o in outcomes):
         raise DigestError(f"all {len(outcomes)} sources failed (reasons above); check the network and the URLs")
-
-
-def register(main: click.Group) -> None:
-    """Add these commands to the `digest` group."""
-    main.add_command(sources)
-    main.add_command(fetch)

@@ -1,134 +1,32 @@
-"""The `digest` command: a thin click layer that maps options onto settings and errors onto exit codes."""
+"""The `digest` group and its commands other than sources and fetch (those are in `sources.py`)."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from digest.errors import ConfigError, DigestError, InputError, Interrupted, RunInProgress, UndeliveredError
-from digest.settings import Settings, check_folders, load_settings
+from digest.cli.common import (
+    EPHEMERAL_SERVER_ADVICE,
+    EPHEMERAL_TIMEOUT,
+    EXIT_CONFIG,
+    EXIT_ERROR,
+    EXIT_INPUT,
+    config_option,
+    handle_errors,
+    keep_history_in,
+    quiet_prefect,
+    settings_from,
+    use_server,
+    with_folders,
+)
+from digest.errors import ConfigError, DigestError, InputError, Interrupted
+from digest.settings import check_folders
 from digest.state import run_lock
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-# Offline and quiet Prefect, set before anything imports it.
-PREFECT_DEFAULTS = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_LOGGING_SERVER_LEVEL": "CRITICAL",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
-    "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "CRITICAL",
-    "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "CRITICAL",
-    # `digest run`'s temporary API server: Prefect's 20 s is too short for a busy machine
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-}
-EPHEMERAL_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
-EPHEMERAL_SERVER_ADVICE = (
-    "the temporary Prefect API server did not start within {seconds} s; nothing was read or marked done. "
-    "On a busy machine raise " + EPHEMERAL_TIMEOUT + ", or start `digest server` once and set "
-    "PREFECT_API_URL=http://127.0.0.1:4200/api so runs use it"
-)
-EXIT_CONFIG, EXIT_INPUT, EXIT_BUSY, EXIT_ERROR = 2, 3, 4, 1
-EXIT_UNDELIVERED = 5  # the digest was written but did not reach every recipient
-EXIT_CODES: tuple[tuple[type[DigestError], int], ...] = (
-    (UndeliveredError, EXIT_UNDELIVERED),
-    (RunInProgress, EXIT_BUSY),
-    (ConfigError, EXIT_CONFIG),
-    (InputError, EXIT_INPUT),
-    (DigestError, EXIT_ERROR),
-)
-
-
-def quiet_prefect() -> None:
-    """Turn Prefect's telemetry off and its console logging down, unless the user set them."""
-    for key, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(key, value)
-
-
-def keep_history_in(state: Path) -> None:
-    """Keep Prefect's run history of `digest run` in the state folder, in the database `digest server` uses.
-
-    Only for the temporary in-process API (no PREFECT_API_URL) and unless a database is already
-    chosen; must run before Prefect is imported. `digest server` then shows these runs too.
-    """
-    if "PREFECT_API_URL" in os.environ or any(k in os.environ for k in PREFECT_DATABASE_VARIABLES):
-        return
-    folder = state.resolve() / "prefect"
-    folder.mkdir(parents=True, exist_ok=True)
-    os.environ["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{folder / 'server.db'}"
-
-
-PREFECT_DATABASE_VARIABLES = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
-
-
-def settings_from(
-    config: Path | None = None,
-    inbox: Path | None = None,
-    outbox: Path | None = None,
-    state: Path | None = None,
-    **more: Any,
-) -> Settings:
-    """Map command-line options onto the one settings object."""
-    return load_settings(config, inbox=inbox, outbox=outbox, state=state, **more)
-
-
-def handle_errors(fn: F) -> F:
-    """Turn digest's errors into a one-line message and an exit code, never a traceback."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DigestError as exc:
-            # most specific first: the exit code tells scripts what kind of trouble it was
-            code = next(c for kind, c in EXIT_CODES if isinstance(exc, kind))
-            prefix = "configuration error: " if isinstance(exc, ConfigError) else ""
-            click.echo(f"digest: {prefix}{exc}", err=True)
-            sys.exit(code)
-        except Interrupted as exc:
-            click.echo(f"digest: {exc}; what was written and sent is recorded, the next run picks up the rest", err=True)
-            sys.exit(128 + exc.signum)
-        except OSError as exc:  # a path the user gave: permissions, a full disk, a folder that vanished
-            where = f" ({exc.filename})" if exc.filename else ""
-            click.echo(f"digest: {exc.strerror or exc}{where}; check the path and its permissions", err=True)
-            sys.exit(EXIT_ERROR)
-        except KeyboardInterrupt:
-            click.echo("digest: interrupted; nothing was marked done, the next run picks up the same articles", err=True)
-            sys.exit(130)
-        except Exception as exc:
-            if type(exc).__module__.split(".")[0] not in ("pydantic", "pydantic_core"):
-                raise
-            # Prefect validates its PREFECT_* variables when it is first imported
-            first = str(exc).splitlines()
-            detail = "; ".join(line.strip() for line in first[:3])
-            click.echo(f"digest: configuration error: a Prefect setting is invalid ({detail}); "
-                       "fix or unset that PREFECT_* variable", err=True)
-            sys.exit(EXIT_CONFIG)
-
-    return wrapper  # type: ignore[return-value]
-
-
-config_option: Callable[[F], F] = click.option(
-    "--config", type=click.Path(path_type=Path, dir_okay=False), help="Settings file (default ./digest.toml)."
-)
-folder_options = [
-    click.option("--inbox", type=click.Path(path_type=Path, file_okay=False), help="Folder of new articles (default ./inbox)."),
-    click.option("--outbox", type=click.Path(path_type=Path, file_okay=False), help="Where digests are written (default ./outbox)."),
-    click.option("--state", type=click.Path(path_type=Path, file_okay=False), help="State folder (default ./.digest)."),
-]
-
-
-def with_folders(fn: F) -> F:
-    for option in reversed([config_option, *folder_options]):
-        fn = option(fn)
-    return fn
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -279,7 +177,7 @@ def clean(files: tuple[Path, ...], out: Path | None, explain: bool, fmt: str, co
 def server(config: Path | None, state: Path | None, port: int | None, no_ui: bool) -> None:
     """Start the embedded Prefect server on 127.0.0.1 with its dashboard, its database under the state folder.
 
-    Schedules need a real server; leave this running, then `digest serve` in another terminal. Open
+    Schedules need a real server; leave this running, then `digest scheduler` in another terminal. Open
     the dashboard in a browser to watch runs, their log lines and each run's report.
 
     \b
@@ -308,28 +206,20 @@ def server(config: Path | None, state: Path | None, port: int | None, no_ui: boo
     sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code)
 
 
-def use_server(settings: Settings) -> str:
-    """Point Prefect at PREFECT_API_URL or the embedded server; return the URL."""
-    from flows import deploy
-
-    url = deploy.api_url(settings)
-    os.environ["PREFECT_API_URL"] = url
-    return url
-
-
 @main.command()
 @with_folders
 @handle_errors
-def serve(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None) -> None:
-    """Register the deployment daily-digest/daily on its schedule and run it when due.
+def scheduler(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None) -> None:
+    """Register the deployment daily-digest/daily and run its schedule in this process until Ctrl-C.
 
-    The cron schedule (setting `schedule`, default "0 7 * * *") runs in the IANA time zone of the
-    setting `timezone` (default the machine's), so a DST change does not move the hour.
+    Needs `digest server` (or PREFECT_API_URL). The cron schedule (setting `schedule`, default
+    "0 7 * * *") runs in the IANA time zone of the setting `timezone` (default the machine's), so a
+    DST change does not move the hour. (`digest serve` is the old name of this command.)
 
     \b
     Examples:
-      digest serve
-      DIGEST_SCHEDULE="30 6 * * 1-5" DIGEST_TIMEZONE=Europe/Berlin digest serve
+      digest scheduler
+      DIGEST_SCHEDULE="30 6 * * 1-5" DIGEST_TIMEZONE=Europe/Berlin digest scheduler
     """
     from flows import deploy
 
@@ -337,19 +227,28 @@ def serve(config: Path | None, inbox: Path | None, outbox: Path | None, state: P
     check_folders(settings)
     url = use_server(settings)
     deploy.require_server(url)
-    click.echo(f"digest: serving {deploy.DEPLOYMENT} ({settings.schedule!r} in {deploy.timezone_of(settings)}) "
-               f"via {url}; Ctrl-C stops it")
+    click.echo(f"digest: running the schedule of {deploy.DEPLOYMENT} ({settings.schedule!r} in "
+               f"{deploy.timezone_of(settings)}) via {url}; Ctrl-C stops it")
     try:
         deploy.serve(settings, config)
     except KeyboardInterrupt:
         pass
 
 
+# the old name, kept working for scripts and unit files; hidden so `digest server` has no look-alike
+main.add_command(
+    click.Command("serve", callback=scheduler.callback, params=scheduler.params, help=scheduler.help, hidden=True)
+)
+
+
 @main.command()
 @with_folders
 @click.option("--pool", default="digest", show_default=True, help="Name of the process work pool.")
+@click.option("--move", is_flag=True,
+              help="Move the deployment onto the pool even when `digest scheduler` serves it or another pool holds it.")
 @handle_errors
-def deploy(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None, pool: str) -> None:
+def deploy(config: Path | None, inbox: Path | None, outbox: Path | None, state: Path | None, pool: str,
+           move: bool = False) -> None:
     """Register daily-digest/daily on a process work pool, for `prefect worker start` anywhere.
 
     Creates the work pool when missing and registers the deployment with the schedule (setting
@@ -358,6 +257,7 @@ def deploy(config: Path | None, inbox: Path | None, outbox: Path | None, state: 
     \b
     Examples:
       digest deploy
+      digest deploy --move                      # take over a deployment `digest scheduler` served
       prefect worker start --pool digest        # on each machine that should run digests
       digest trigger                            # a run now, picked up by a worker
     """
@@ -365,7 +265,9 @@ def deploy(config: Path | None, inbox: Path | None, outbox: Path | None, state: 
 
     settings = settings_from(config, inbox, outbox, state)
     url = use_server(settings)
-    created, deployment_id = deploying.deploy(settings, config, pool)
+    created, deployment_id, moved_from = deploying.deploy(settings, config, pool, move=move)
+    if moved_from is not None:
+        click.echo(f"digest: moved {deploying.DEPLOYMENT} from {moved_from} onto work pool {pool!r}")
     click.echo(f"digest: work pool {pool!r} {'created' if created else 'exists'}; {deploying.DEPLOYMENT} "
                f"({settings.schedule!r} in {deploying.timezone_of(settings)}) registered via {url} as {deployment_id}")
     click.echo(f"digest: now run `prefect worker start --pool {pool}` (PREFECT_API_URL={url}) on each machine")
@@ -419,7 +321,7 @@ def status(config: Path | None, inbox: Path | None, outbox: Path | None, state: 
             click.echo(f"schedule: {sched['cron']} ({sched['timezone']}){'' if sched['active'] else ' paused'}")
         click.echo(f"next run: {info['next_run'] or 'none scheduled'}")
     except Exception:  # no server, or no deployment yet: the local state still answers
-        click.echo("next run: unknown (no Prefect server with daily-digest/daily; start `digest server` and `digest serve`)")
+        click.echo("next run: unknown (no Prefect server with daily-digest/daily; start `digest server` and `digest scheduler`)")
     if not settings.db_path.exists():
         click.echo("no runs yet (state folder empty)")
         return
@@ -506,6 +408,7 @@ def check(config: Path | None, inbox: Path | None, outbox: Path | None, state: P
         sys.exit(EXIT_CONFIG)
     source = config or Path(os.environ.get("DIGEST_CONFIG", "digest.toml"))
     found = [checks.Check("settings", "ok", f"{source}" if source.is_file() else "defaults and DIGEST_* variables")]
+    found += checks.secrets(source)
     found += checks.folders(settings)
     found.append(checks.schedule(settings, deploy.timezone_of(settings)))
 
@@ -569,16 +472,3 @@ def stem(path: Path) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return path.stem
-
-
-# Only the module imported as digest.cli carries the sources commands: a copy run as __main__ (python
-# -m digest.cli) runs that module's group, and a copy re-imported by multiprocessing (__mp_main__)
-# needs none, so neither imports cli_sources (which imports digest.cli) while half-initialised.
-if __name__ == "digest.cli":
-    from digest.cli_sources import register
-
-    register(main)
-elif __name__ == "__main__":
-    from digest.cli import main as digest_main
-
-    digest_main()
