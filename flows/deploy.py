@@ -145,7 +145,7 @@ def trigger(timeout: float, echo: Callable[[str], None]) -> tuple[Any, list[str]
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
 
-    from flows.daily_digest import RUN_LOGGER
+    from flows.common import RUN_LOGGER
 
     try:
         run: Any = run_deployment(DEPLOYMENT, timeout=0, as_subflow=False)  # sync call: a FlowRun
