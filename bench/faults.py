@@ -39,7 +39,8 @@ for key, value in {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": 
 from support import bad_inputs, crash, poison  # noqa: E402
 from support.smtp import Behaviour, faulty_smtp, port_of  # noqa: E402
 
-from digest import ledger, pipeline  # noqa: E402
+from digest import pipeline, recovery  # noqa: E402
+from digest.delivery import ledger  # noqa: E402
 from digest.errors import DigestError, UndeliveredError  # noqa: E402
 from digest.settings import load_settings  # noqa: E402
 from digest.state import StateStore  # noqa: E402
@@ -277,9 +278,10 @@ SIGNAL_CHILD = r"""
 import sys
 from pathlib import Path
 from digest import pipeline
+from digest.delivery import send
 from digest.errors import Interrupted
 from digest.settings import load_settings
-pipeline.STOP_GRACE_SECONDS = float(sys.argv[5])
+send.STOP_GRACE_SECONDS = float(sys.argv[5])
 s = load_settings(None, inbox=Path(sys.argv[1]), outbox=Path(sys.argv[2]), state=Path(sys.argv[3]),
                   smtp_host="127.0.0.1", smtp_port=int(sys.argv[4]), smtp_security="none", mail_from="digest@news.example",
                   mail_to=["a@example.com", "b@example.com"], smtp_data_timeout=30.0)
@@ -345,7 +347,7 @@ def damaged_store(how: str) -> Callable[[Path, float], Tally]:
                 if "digest repair" not in outcome:
                     t.notes.append(f"the error does not name `digest repair`: {outcome}")
                     t.visible = False
-                pipeline.repair(load_settings(None, **{**s.settings, "smtp_port": port_of(server)}), lambda line: None)
+                recovery.repair(load_settings(None, **{**s.settings, "smtp_port": port_of(server)}), lambda line: None)
                 s.run(server, expect_failure=False)
             s.run(server, expect_failure=False)
             s.keep(server)

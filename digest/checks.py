@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import stat
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,14 +57,14 @@ def schedule(settings: Settings, zone: str) -> Check:
     return Check("schedule", "ok", f"{settings.schedule!r} in {zone}; next run {upcoming:%Y-%m-%d %H:%M %Z}")
 
 
-def smtp(settings: Settings, password: Callable[[], str | None]) -> Check:
+def smtp(settings: Settings) -> Check:
     """EHLO, STARTTLS and AUTH against the configured server, without sending."""
-    from digest import deliver
+    from digest.delivery.smtp import probe
 
     if not settings.smtp_host:
         return Check("smtp", "skip", "no smtp_host: digests stay in the outbox, nothing is sent")
     try:
-        return Check("smtp", "ok", deliver.probe(settings, password()))
+        return Check("smtp", "ok", probe(settings))
     except DigestError as exc:
         return Check("smtp", "FAIL", str(exc))
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from digest import ingest
+from digest.delivery import ledger
+from digest.runresult import NOTHING_NEW, RunResult, ingested
 from digest.settings import Settings
 from digest.state import StateStore, run_lock
-
-NOTHING_NEW = "nothing new in the inbox"
-DIGEST_PARTS = (".html", ".txt", ".eml", ".json")
 
 
 def _outbox_settled(settings: Settings, store: StateStore) -> bool:
@@ -28,7 +27,7 @@ def _outbox_settled(settings: Settings, store: StateStore) -> bool:
         for path in day.iterdir():
             if path.name.startswith("."):
                 return False  # a temporary file of an interrupted write: recovery removes it
-            if path.name.startswith("digest") and path.suffix in DIGEST_PARTS:
+            if path.name.startswith("digest") and path.suffix in ledger.DIGEST_PARTS:
                 if store.digest_by_path(path.with_suffix(".html")) is None:
                     return False
     return True
@@ -50,9 +49,7 @@ def answer(settings: Settings, report: Callable[[str], None]) -> bool:
         if not _outbox_settled(settings, store):
             return False
         run_id = store.start_run()
-        seen = f" ({scan.seen:,} already digested)" if scan.seen else ""
-        report(f"ingested 0 new articles{seen}")
+        report(ingested(0, scan.seen))
         report(f"{NOTHING_NEW}; no digest written")
-        summary = {"path": None, "new": 0, "stories": 0, "failed": 0, "sent": 0, "message": NOTHING_NEW}
-        store.finish_run(run_id, "nothing-new", summary)
+        store.finish_run(run_id, "nothing-new", RunResult(message=NOTHING_NEW).as_dict())
     return True

@@ -146,7 +146,7 @@ def trigger(timeout: float, echo: Callable[[str], None]) -> tuple[Any, list[str]
     from prefect.deployments import run_deployment
     from prefect.exceptions import ObjectNotFound
 
-    from flows.daily_digest import RUN_LOGGER
+    from flows.common import RUN_LOGGER
 
     url = os.environ.get("PREFECT_API_URL")
     try:

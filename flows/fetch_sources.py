@@ -7,18 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from digest.settings import Settings, Source, load_settings
 from digest.sources.fetch import FetchResult, SourceResult, crash_result, fetch_all
-from flows.daily_digest import quoted
-
-PLAIN: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
+from flows.common import PLAIN, quoted, say
 
 
 # No task retries: a failing source keeps its state and is tried again on the next run; within
@@ -54,16 +47,24 @@ def fetch_sources(
     return run(settings).as_dict()
 
 
+# The settings object itself (a subflow of daily-digest, or a command that built them): recorded
+# with the run as Prefect records any parameter, the password masked.
+@flow(name="fetch-sources", log_prints=False, task_runner=RUNNER, validate_parameters=False)
+def fetch_sources_with(settings: Settings) -> dict[str, object]:
+    """Run fetch-sources in this process on settings built already."""
+    return run(settings).as_dict()
+
+
 def run(settings: Settings) -> FetchResult:
     """Fetch inside a flow run, each source a task."""
     return fetch_all(settings, say, prefect_map)
 
 
-def fetch_first(settings: Settings, config: str | None) -> None:
+def fetch_first(settings: Settings) -> None:
     """Run fetch-sources (as a subflow) before a digest, when sources are configured; never fail the digest."""
     if not settings.sources:
         return
     try:
-        fetch_sources(inbox=str(settings.inbox), state=str(settings.state), config=config)
+        fetch_sources_with(settings)
     except Exception as exc:  # a crash in fetching must not cost the digest of what is already in
         say(f"fetching sources failed: {exc.__class__.__name__}: {exc}; digesting the inbox as it is")

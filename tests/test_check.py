@@ -15,7 +15,8 @@ from test_deliver import client_tls as client_tls
 from test_deliver import server_tls as server_tls
 from test_deliver import settings as smtp_settings
 
-from digest import checks, deliver
+from digest import checks
+from digest.delivery import smtp as deliver
 from digest.errors import DeliveryError
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")

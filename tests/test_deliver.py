@@ -27,7 +27,8 @@ from support.net import free_port
 from support.smtp import Behaviour, faulty_smtp, port_of
 from test_render import make_digest
 
-from digest import deliver, render
+from digest import render
+from digest.delivery import smtp as deliver
 from digest.errors import ConfigError, DeliveryError, TransientDeliveryError
 from digest.settings import Settings
 
@@ -365,6 +366,13 @@ def test_a_test_message_is_fresh(rendered: render.Rendered) -> None:
     assert fresh["Message-ID"] != rendered.message_id and fresh["Message-ID"].endswith("@news.example>")
     assert fresh["To"] is None  # each copy gets its reader's address when it is sent
     assert [p.get_content_type() for p in fresh.walk() if not p.is_multipart()] == ["text/plain", "text/html"]
+
+
+def test_a_test_copy_of_a_digest_rendered_without_mail_settings_gets_the_configured_from() -> None:
+    bare = b"Subject: Briefing\r\nMessage-ID: <old@localhost>\r\n\r\nA line of the briefing.\r\n"
+    fresh = email.message_from_bytes(deliver.test_message(bare, settings(25, mail_from="Desk <desk@paper.example>")), policy=default)
+    assert fresh["From"] == "Desk <desk@paper.example>"
+    assert fresh["Subject"] == "[test] Briefing"
 
 
 def test_the_session_deadline_ends_a_trickling_greeting(rendered: render.Rendered) -> None:

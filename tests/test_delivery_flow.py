@@ -14,7 +14,8 @@ import pytest
 from support.smtp import Behaviour, faulty_smtp, port_of
 from test_deliver import Inbox, smtp_server
 
-from digest import ledger, pipeline
+from digest import pipeline
+from digest.delivery import ledger
 from digest.errors import ConfigError, UndeliveredError
 from digest.settings import load_settings
 from digest.state import StateStore

@@ -18,6 +18,7 @@ from test_deliver import USER, Inbox, check_login, smtp_server
 from digest.errors import UndeliveredError
 from digest.settings import load_settings
 from flows import daily_digest as flow_module
+from flows.compute import Compute
 from flows.daily_digest import daily_digest
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
@@ -49,7 +50,7 @@ def run_flow(work: Path, port: int, extra: str = "") -> Any:
 
 
 def test_the_flow_sends_through_the_one_delivery_path(work: Path) -> None:
-    compute = flow_module.Compute(load_settings(None), in_process=True)
+    compute = Compute(load_settings(None), in_process=True)
     assert flow_module.prefect_steps(compute).deliver is flow_module.deliver_step
     handler = Inbox()
     with smtp_server(handler) as port:

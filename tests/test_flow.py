@@ -160,7 +160,7 @@ def test_a_parcel_is_passed_to_dask_unopened() -> None:
     from dask.base import tokenize
     from prefect.utilities.collections import visit_collection
 
-    from flows.daily_digest import Parcel, opened
+    from flows.compute import Parcel, opened
 
     class Untouchable:
         def __dask_tokenize__(self) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support import poison
 
-from digest import pipeline
+from digest import failures, pipeline
 from digest.settings import load_settings
 
 NAMES = [
@@ -78,7 +78,7 @@ def test_isolate_leaves_out_exactly_the_articles_a_stage_crashes_on(tmp_path: Pa
             raise ValueError("year 0 is out of range")
         return [a.id for a in batch]
 
-    result, left_out = pipeline.isolate(stage, articles, "clustering")
+    result, left_out = failures.isolate(stage, articles, "clustering")
     assert result == [articles[0].id, articles[2].id]
     [(article, reason)] = left_out
     assert article.path.name == "1.txt" and "clustering failed" in reason and "year 0" in reason
@@ -87,7 +87,7 @@ def test_isolate_leaves_out_exactly_the_articles_a_stage_crashes_on(tmp_path: Pa
         raise RuntimeError("the stage itself is broken")
 
     with pytest.raises(RuntimeError):  # no single article causes it: a bug, raised
-        pipeline.isolate(broken, articles, "clustering")
+        failures.isolate(broken, articles, "clustering")
 
 
 def test_a_year_one_date_no_longer_blocks_the_run(tmp_path: Path) -> None:

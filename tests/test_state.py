@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from support.smtp import faulty_smtp, port_of
 
-from digest import pipeline
+from digest import pipeline, recovery
 from digest.errors import ConfigError, RunInProgress, StateError
 from digest.models import ArticleRecord
 from digest.settings import load_settings
@@ -125,7 +125,7 @@ def test_a_damaged_store_is_rebuilt_from_the_outbox_without_resending(tmp_path: 
         if how in ("truncated", "corrupt"):
             with pytest.raises(StateError, match="digest repair"):
                 pipeline.run(settings, report=lines.append)
-            pipeline.repair(settings, lines.append)
+            recovery.repair(settings, lines.append)
             assert any("damaged state store aside" in line for line in lines), lines
         again = pipeline.run(settings, report=lines.append)
         assert again.path is None and again.sent == 0, lines  # nothing digested or sent again
@@ -143,7 +143,7 @@ def test_repair_on_a_healthy_store_changes_nothing(tmp_path: Path, seeds: Path) 
     settings = load_settings(None, inbox=tmp_path / "inbox", outbox=tmp_path / "outbox", state=tmp_path / "state")
     pipeline.run(settings, report=lambda line: None)
     lines: list[str] = []
-    pipeline.repair(settings, lines.append)
+    recovery.repair(settings, lines.append)
     assert len(lines) == 1 and lines[0].startswith(f"state store {settings.db_path}: 1 digest (1 outbox-only)"), lines
     assert not any("recovered" in line for line in lines)
 
@@ -186,7 +186,7 @@ def test_recovery_removes_only_files_digest_wrote(tmp_path: Path) -> None:
     (tmp_path / "inbox").mkdir()
     settings = load_settings(None, inbox=tmp_path / "inbox", outbox=outbox, state=tmp_path / "state")
     with StateStore(settings.db_path) as store:
-        pipeline.recover(settings, store, lambda line: None)
+        recovery.recover(settings, store, lambda line: None)
     assert all(p.exists() for p in keep)
     assert not any(p.exists() for p in torn)
 

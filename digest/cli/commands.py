@@ -89,17 +89,10 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
     from digest.summarise import summarizer_for
 
     summarizer_for(settings.summarizer)  # settings errors before the flow starts
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import daily_digest_with
 
     try:
-        result = daily_digest(
-            inbox=str(settings.inbox),
-            outbox=str(settings.outbox),
-            state=str(settings.state),
-            config=str(config) if config else None,
-            dry_run=dry_run,
-            fetch=fetch,
-        )
+        result = daily_digest_with(settings, dry_run=dry_run, fetch=fetch)
     except RuntimeError as exc:
         if "ephemeral Prefect API server" not in str(exc):
             raise
@@ -342,7 +335,7 @@ def status(config: Path | None, inbox: Path | None, outbox: Path | None, state: 
 
 def delivery_lines(rows: list[Any]) -> list[str]:
     """One line per digest not delivered to everyone (each digest once), with each recipient's outcome."""
-    from digest import ledger
+    from digest.delivery import ledger
     from digest.errors import StateError
 
     lines, seen = [], set()
@@ -378,10 +371,10 @@ def repair(config: Path | None, inbox: Path | None, outbox: Path | None, state: 
     Example:
       digest repair --state ~/.digest --outbox ~/briefings
     """
-    from digest import pipeline
+    from digest import recovery
 
     settings = settings_from(config, inbox, outbox, state)
-    pipeline.repair(settings, lambda line: click.echo(f"digest: {line}"))
+    recovery.repair(settings, lambda line: click.echo(f"digest: {line}"))
 
 
 @main.command()
@@ -412,14 +405,7 @@ def check(config: Path | None, inbox: Path | None, outbox: Path | None, state: P
     found += checks.folders(settings)
     found.append(checks.schedule(settings, deploy.timezone_of(settings)))
 
-    def password() -> str | None:
-        if settings.smtp_password is not None or not settings.smtp_password_block:
-            return settings.smtp_password.get_secret_value() if settings.smtp_password else None
-        from flows.daily_digest import smtp_password  # a Prefect Secret block: import Prefect only then
-
-        return smtp_password(settings)
-
-    found.append(checks.smtp(settings, password))
+    found.append(checks.smtp(settings))
     url = deploy.api_url(settings)
     problem = deploy.server_problem(url)
     if problem is None:
@@ -449,7 +435,7 @@ def send_test(config: Path | None, outbox: Path | None, to: tuple[str, ...]) -> 
     Example:
       DIGEST_SMTP_HOST=smtp.example.com DIGEST_SMTP_USER=me DIGEST_SMTP_PASSWORD=... digest send-test --to me@example.com
     """
-    from digest import deliver
+    from digest.delivery import smtp
 
     settings = settings_from(config, outbox=outbox, mail_to=list(to))
     if not settings.smtp_host:
@@ -458,10 +444,8 @@ def send_test(config: Path | None, outbox: Path | None, to: tuple[str, ...]) -> 
     if not latest:
         raise ConfigError(f"no digest in {settings.outbox}; run `digest run` first")
     eml = max(latest, key=lambda p: p.stat().st_mtime)
-    from flows.daily_digest import smtp_password
-
-    message = deliver.test_message(eml.read_bytes(), settings)
-    deliver.send(message, settings, smtp_password(settings), recipients=list(to))
+    message = smtp.test_message(eml.read_bytes(), settings)
+    smtp.send(message, settings, recipients=list(to))
     click.echo(f"digest: sent a test copy of {eml} to {', '.join(to)}")
 
 

@@ -166,9 +166,9 @@ def fetch(config: Path | None, inbox: Path | None, state: Path | None) -> None:
     settings = settings_from(config, inbox=inbox, state=state)
     if not settings.sources:
         raise ConfigError("no sources configured: add one with `digest sources add URL` (or [[sources]] in digest.toml)")
-    from flows.fetch_sources import fetch_sources
+    from flows.fetch_sources import fetch_sources_with
 
-    result = fetch_sources(inbox=str(settings.inbox), state=str(settings.state), config=str(config) if config else None)
+    result = fetch_sources_with(settings)
     outcomes = [s["outcome"] for s in result["sources"]]  # type: ignore[attr-defined]
     if outcomes and all(o == "failed" for o in outcomes):
         raise DigestError(f"all {len(outcomes)} sources failed (reasons above); check the network and the URLs")

@@ -32,7 +32,7 @@ from email import message_from_bytes
 from email.parser import BytesHeaderParser
 from email.policy import default
 from email.utils import make_msgid, parseaddr
-from typing import Literal
+from typing import Literal, NoReturn, cast
 
 from digest.errors import ConfigError, DeliveryError, PartialDeliveryError, TransientDeliveryError
 from digest.settings import Settings
@@ -86,16 +86,27 @@ def test_message(message: bytes, settings: Settings) -> bytes:
     domain = parseaddr(settings.mail_from or "")[1].rpartition("@")[2] or "digest.localhost"
     for name in ("Subject", "Message-ID", "To", "Cc", "Bcc"):
         del msg[name]
+    if settings.mail_from:  # a digest rendered before SMTP was configured has no From: of its own
+        del msg["From"]
+        msg["From"] = settings.mail_from
     msg["Subject"] = f"[test] {subject}".strip()
     msg["Message-ID"] = make_msgid("digest-test", domain=domain)
     return msg.as_bytes()
 
 
-def _password(settings: Settings, password: str | None) -> str | None:
-    if password is not None:
-        return password
+def password(settings: Settings) -> str | None:
+    """Return the SMTP password: `smtp_password`, else the Prefect Secret block `smtp_password_block`, else None.
+
+    The one place the password is resolved. A Secret block lives in Prefect's store, so Prefect is
+    imported here only when such a block is named (never for a password given in the settings).
+    """
     if settings.smtp_password is not None:
         return settings.smtp_password.get_secret_value()
+    if settings.smtp_password_block:
+        from prefect.blocks.system import Secret
+
+        secret: Secret = Secret.load(settings.smtp_password_block)  # type: ignore[assignment]  # sync call
+        return str(secret.get())
     return None
 
 
@@ -204,17 +215,78 @@ def _classify(exc: BaseException, where: str, deadline: Deadline) -> DeliveryErr
     return DeliveryError(f"{where}: {exc}")
 
 
-def _check(settings: Settings, recipients: Sequence[str], password: str | None) -> str | None:
+def _secret(settings: Settings, given: str | None) -> str | None:
+    """Check the server settings; return the password (`given`, else the settings' own)."""
     if not settings.smtp_host:
         raise ConfigError("smtp_host is not set; set it in digest.toml ([smtp] host = ...) or DIGEST_SMTP_HOST")
+    secret = given if given is not None else password(settings)
+    if settings.smtp_user and not secret:
+        raise ConfigError("smtp_user is set but no password was given; set DIGEST_SMTP_PASSWORD or a secret block")
+    return secret
+
+
+def _check(settings: Settings, recipients: Sequence[str], given: str | None) -> str | None:
+    secret = _secret(settings, given)
     if not recipients:
         raise ConfigError("mail_to is empty; set it in digest.toml or DIGEST_MAIL_TO (comma-separated)")
     if not settings.mail_from:
         raise ConfigError("mail_from is not set; set it in digest.toml or DIGEST_MAIL_FROM, e.g. digest@example.com")
-    secret = _password(settings, password)
-    if settings.smtp_user and not secret:
-        raise ConfigError("smtp_user is set but no password was given; set DIGEST_SMTP_PASSWORD or a secret block")
     return secret
+
+
+class ServerName:
+    """An SSL context that always names the configured server (the name its certificate must carry).
+
+    smtplib passes the host given to its constructor as the server name, but a host given there is
+    connected to at once, before the session's watchdog can guard the greeting; so the client is made
+    without one and the name comes from here, through SSLContext.wrap_socket's public argument.
+    """
+
+    def __init__(self, context: ssl.SSLContext, host: str) -> None:
+        self.context, self.host = context, host
+
+    def wrap_socket(self, sock: socket.socket, server_hostname: str | None = None) -> ssl.SSLSocket:
+        return self.context.wrap_socket(sock, server_hostname=self.host)
+
+
+@contextmanager
+def session(settings: Settings, secret: str | None, context: ssl.SSLContext, deadline: Deadline) -> Iterator[smtplib.SMTP]:
+    """The one SMTP client set-up: connect, EHLO, TLS or STARTTLS and login, all under the session's deadline.
+
+    Yields the logged-in client and says QUIT when done; raises smtplib's, socket's or ssl's errors
+    (see `_classify`) when the set-up fails.
+    """
+    named = cast(ssl.SSLContext, ServerName(context, settings.smtp_host or ""))
+    client: smtplib.SMTP = (
+        smtplib.SMTP_SSL(timeout=settings.smtp_timeout, context=named)
+        if settings.smtp_security == "tls"
+        else smtplib.SMTP(timeout=settings.smtp_timeout)
+    )
+    with _watchdog(client, deadline):
+        try:
+            code, reply = client.connect(settings.smtp_host or "", settings.port)
+            if code != 220:
+                raise smtplib.SMTPConnectError(code, reply)
+            client.ehlo()
+            if settings.smtp_security == "starttls":
+                client.starttls(context=named)
+                client.ehlo()
+            if settings.smtp_user:
+                client.login(settings.smtp_user, secret or "")
+        except BaseException:
+            client.close()
+            raise
+        try:
+            yield client
+        finally:
+            _quit(client)
+
+
+def _raise_scrubbed(failure: BaseException, where: str, deadline: Deadline, secrets: list[str]) -> NoReturn:
+    """Raise the DeliveryError for a failed session, with no form of the password in it."""
+    error = _classify(failure, where, deadline)
+    leaks = any(s in f"{failure!s} {failure!r}" for s in secrets)
+    raise type(error)(_scrub(str(error), secrets)) from (None if leaks else failure)
 
 
 def send_each(
@@ -231,17 +303,16 @@ def send_each(
     """Send each recipient their own copy of `message` in one SMTP session; return an outcome per recipient.
 
     `before_data(address)` runs just before a copy's content goes out (record it as being sent),
-    `after(result)` as soon as its outcome is known. `password` defaults to settings.smtp_password;
-    `ssl_context` to the system CAs (or smtp_ca_file); `deadline` to smtp_session_timeout from now.
-    Raises ConfigError (no host, recipients or password), and DeliveryError or
-    TransientDeliveryError when the session fails before any copy's content went out; a session
-    that breaks later gives the rest of the recipients `deferred`.
+    `after(result)` as soon as its outcome is known. `password` defaults to the settings' (see
+    `password`); `ssl_context` to the system CAs (or smtp_ca_file); `deadline` to
+    smtp_session_timeout from now. Raises ConfigError (no host, recipients or password), and
+    DeliveryError or TransientDeliveryError when the session fails before any copy's content went
+    out; a session that breaks later gives the rest of the recipients `deferred`.
     """
     secret = _check(settings, recipients, password)
     where = f"SMTP server {settings.smtp_host}:{settings.port}"
     secrets = _secrets(settings.smtp_user, secret)
     deadline = deadline or Deadline(settings.smtp_session_timeout)
-    context = ssl_context or ssl_context_for(settings)
     results: list[RecipientResult] = []
 
     def settle(result: RecipientResult) -> None:
@@ -249,52 +320,24 @@ def send_each(
         results.append(result)
         after(result)
 
-    client: smtplib.SMTP = (
-        smtplib.SMTP_SSL(timeout=settings.smtp_timeout, context=context)
-        if settings.smtp_security == "tls"
-        else smtplib.SMTP(timeout=settings.smtp_timeout)
-    )
     failure: BaseException | None = None
-    with _watchdog(client, deadline):
-        try:
-            _open(client, settings, secret, context)
-        except (smtplib.SMTPException, OSError) as exc:
-            failure = exc
-        if failure is None:
-            try:
-                for address in recipients:
-                    settle(_transaction(client, settings, address, message, where, deadline, before_data))
-                    if deadline.passed or client.sock is None:  # smtplib closes a broken session
-                        break
-            except (smtplib.SMTPException, OSError) as exc:  # broke between transactions
-                failure = exc
-            finally:
-                _quit(client)
+    try:
+        with session(settings, secret, ssl_context or ssl_context_for(settings), deadline) as client:
+            for address in recipients:
+                settle(_transaction(client, settings, address, message, where, deadline, before_data))
+                if deadline.passed or client.sock is None:  # smtplib closes a broken session
+                    break
+    except (smtplib.SMTPException, OSError) as exc:  # the set-up failed, or the session broke between transactions
+        failure = exc
     if failure is not None and not results:
         # raised outside the except block so a password-bearing exception is not even kept as __context__
-        error = _classify(failure, where, deadline)
-        leaks = any(s in f"{failure!s} {failure!r}" for s in secrets)
-        raise type(error)(_scrub(str(error), secrets)) from (None if leaks else failure)
+        _raise_scrubbed(failure, where, deadline, secrets)
     done = {r.address for r in results}
     why = str(_classify(failure, where, deadline)) if failure else (deadline.why if deadline.passed else "the session broke")
     for address in recipients:
         if address not in done:
             settle(RecipientResult(address, "deferred", f"not tried: {why}"))
     return results
-
-
-def _open(client: smtplib.SMTP, settings: Settings, password: str | None, context: ssl.SSLContext) -> None:
-    client._host = settings.smtp_host or ""  # type: ignore[attr-defined]  # the TLS server name, as SMTP(host) sets it
-    code, reply = client.connect(settings.smtp_host or "", settings.port)
-    if code != 220:
-        client.close()
-        raise smtplib.SMTPConnectError(code, reply)
-    client.ehlo()
-    if settings.smtp_security == "starttls":
-        client.starttls(context=context)
-        client.ehlo()
-    if settings.smtp_user:
-        client.login(settings.smtp_user, password or "")
 
 
 def _transaction(
@@ -374,31 +417,17 @@ def probe(settings: Settings, password: str | None = None, *, ssl_context: ssl.S
 
     Raises ConfigError (no host, user without password), DeliveryError or TransientDeliveryError.
     """
-    if not settings.smtp_host:
-        raise ConfigError("smtp_host is not set; set it in digest.toml ([smtp] host = ...) or DIGEST_SMTP_HOST")
-    secret = _password(settings, password)
-    if settings.smtp_user and not secret:
-        raise ConfigError("smtp_user is set but no password was given; set DIGEST_SMTP_PASSWORD or a secret block")
+    secret = _secret(settings, password)
     where = f"SMTP server {settings.smtp_host}:{settings.port}"
-    secrets = _secrets(settings.smtp_user, secret)
     deadline = Deadline(settings.smtp_session_timeout)
-    context = ssl_context or ssl_context_for(settings)
-    client: smtplib.SMTP = (
-        smtplib.SMTP_SSL(timeout=settings.smtp_timeout, context=context)
-        if settings.smtp_security == "tls"
-        else smtplib.SMTP(timeout=settings.smtp_timeout)
-    )
     failure: BaseException | None = None
-    with _watchdog(client, deadline):
-        try:
-            _open(client, settings, secret, context)
-        except (smtplib.SMTPException, OSError) as exc:
-            failure = exc
-        _quit(client)
+    try:
+        with session(settings, secret, ssl_context or ssl_context_for(settings), deadline):
+            pass
+    except (smtplib.SMTPException, OSError) as exc:
+        failure = exc
     if failure is not None:
-        error = _classify(failure, where, deadline)
-        leaks = any(s in f"{failure!s} {failure!r}" for s in secrets)
-        raise type(error)(_scrub(str(error), secrets)) from (None if leaks else failure)
+        _raise_scrubbed(failure, where, deadline, _secrets(settings.smtp_user, secret))
     steps = ["EHLO", {"tls": "TLS", "starttls": "STARTTLS", "none": "no TLS"}[settings.smtp_security]]
     steps += [f"AUTH as {settings.smtp_user}"] if settings.smtp_user else []
     return f"{settings.smtp_host}:{settings.port} answered {', '.join(steps)}"

@@ -25,6 +25,7 @@ from typing import Any
 from digest.errors import StateError
 
 SUFFIX = ".delivery"
+DIGEST_PARTS = (".html", ".txt", ".eml", ".json")  # a digest's four files, beside this record
 TEMP_PREFIX = ".tmp-"  # the prefix of every temporary file digest writes into an outbox day folder
 TEMP_SUFFIX = ".part"
 
