@@ -558,8 +558,8 @@ def send_test(config: Path | None, outbox: Path | None, to: tuple[str, ...]) -> 
     from flows.daily_digest import smtp_password
 
     message = deliver.test_message(eml.read_bytes(), settings)
-    deliver.send(message, settings, smtp_password(settings), recipients=list(to))
-    click.echo(f"digest: sent a test copy of {eml} to {', '.join(to)}")
+    deliver.send(message, settings, smtp_password(settings), recipients=settings.mail_to)  # validated, deduplicated
+    click.echo(f"digest: sent a test copy of {eml} to {', '.join(settings.mail_to)}")
 
 
 def stem(path: Path) -> str:
