@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,6 +103,29 @@ def vetted_addresses(host: str, port: int, policy: AddressPolicy, resolver: Reso
     return allowed
 
 
+def within(timeout: float | None, work: Callable[[], list[str]], what: str) -> list[str]:
+    """`work()` when it ends within `timeout` seconds; else httpcore.ConnectTimeout (it runs on, abandoned)."""
+    if timeout is None:
+        return work()
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as exc:  # handed over to the caller's thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name=f"resolve {what}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise httpcore.ConnectTimeout(f"no answer from the name service for {what} within {timeout:g} s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return list(value)
+
+
 class GuardedBackend(httpcore.NetworkBackend):
     """httpcore's socket backend that resolves names itself and connects only to allowed addresses."""
 
@@ -118,14 +143,22 @@ class GuardedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         error: Exception | None = None
-        for address in vetted_addresses(host, port, self.policy, self.resolver):
+        until = None if timeout is None else time.monotonic() + timeout  # for the lookup and every address
+        for address in self.lookup(host, port, timeout):
+            left = None if until is None else until - time.monotonic()
+            if left is not None and left <= 0:
+                raise httpcore.ConnectTimeout(f"no connection to {host} within {timeout:g} s")
             # connect to the vetted address, never to the name again
             try:
-                return self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
+                return self.inner.connect_tcp(address, port, left, local_address, socket_options)
             except httpcore.ConnectError as exc:
                 error = exc
         assert error is not None
         raise error
+
+    def lookup(self, host: str, port: int, timeout: float | None) -> list[str]:
+        """The allowed addresses of `host`, resolved within `timeout` seconds (a name lookup can hang)."""
+        return within(timeout, lambda: vetted_addresses(host, port, self.policy, self.resolver), host)
 
     def connect_unix_socket(self, *args: object, **kwargs: object) -> httpcore.NetworkStream:
         raise httpcore.ConnectError("unix sockets are not used for fetching")
