@@ -6,6 +6,7 @@ the same thing whichever task runner ran the stages.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,32 @@ from digest.render import plural
 MAX_FAILED_SHOWN = 50  # a run over a broken inbox should not make a page of thousands of rows
 
 
+# what Markdown (CommonMark, GFM) would read as markup inside a line: emphasis, code, links, images,
+# tables, strikethrough; HTML's own characters become entities so no tag or entity of an article survives
+_MARKDOWN = frozenset("\\`*_[](){}!|~#")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+_INVISIBLE = ("Cc", "Cf", "Zl", "Zp")  # control, format (bidi overrides, zero-width), line and paragraph separators
+
+
+def _char(ch: str) -> str:
+    if ch in _HTML:
+        return _HTML[ch]
+    if ch in _MARKDOWN:
+        return "\\" + ch
+    return " " if unicodedata.category(ch) in _INVISIBLE else ch
+
+
 def _cell(text: object) -> str:
-    """Escape a value for one Markdown table cell."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+    """Escape a value (from an article, a file name, a server) for one line of Markdown: inert as text."""
+    return " ".join("".join(_char(ch) for ch in str(text)).split())
+
+
+def _code(text: object) -> str:
+    """A value as inline code when it can be one (no backtick, no invisible character), else escaped text."""
+    value = str(text)
+    if "`" in value or any(unicodedata.category(ch) in _INVISIBLE for ch in value):
+        return _cell(value)
+    return f"`{value}`"
 
 
 def markdown(
@@ -70,7 +94,7 @@ def markdown(
         if len(failed) > MAX_FAILED_SHOWN:
             lines.append(f"| ... | {len(failed) - MAX_FAILED_SHOWN:,} more in the digest's JSON |")
     if path:
-        lines += ["", f"Digest: `{path}` (also `.txt`, `.json`, `.eml` beside it)"]
+        lines += ["", f"Digest: {_code(path)} (also `.txt`, `.json`, `.eml` beside it)"]
     return "\n".join(lines) + "\n"
 
 
