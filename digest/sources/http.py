@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -21,7 +21,7 @@ import httpx
 
 from digest.errors import FetchError, UnsafeAddress
 from digest.settings import Settings
-from digest.sources.safety import AddressPolicy, GuardedBackend, Resolver, check_url, resolve
+from digest.sources.safety import AddressPolicy, Budget, GuardedBackend, Resolver, check_url, resolve
 
 REDIRECTS = (301, 302, 303, 307, 308)
 CHUNK = 64 * 1024  # decoded bytes per decompression step: a bomb never inflates more at once
@@ -141,105 +141,13 @@ class _Decoder:
                 return
 
 
-class Budget:
-    """The time left to this thread's current fetch: every connect, read and write waits at most that long.
-
-    httpx's timeouts bound each read; a server that sends one byte a second never trips them. The
-    budget is set per thread (each fetch runs in one thread, on whichever pooled connection).
-    """
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    @contextmanager
-    def running(self, seconds: float) -> Iterator[None]:
-        self._local.until = time.monotonic() + seconds
-        self._local.binding = False
-        try:
-            yield
-        finally:
-            self._local.until = None
-
-    def cut(self) -> bool:
-        """Whether the last wait of this thread's fetch was cut short by the budget (not by its own timeout)."""
-        return bool(getattr(self._local, "binding", False))
-
-    def clamp(self, timeout: float | None, error: type[Exception]) -> float | None:
-        """`timeout` cut to the time left; raise `error` when none is left."""
-        until = getattr(self._local, "until", None)
-        if until is None:
-            return timeout
-        left = until - time.monotonic()
-        self._local.binding = timeout is None or left <= timeout
-        if left <= 0:
-            raise error("the fetch's total deadline passed")
-        return left if timeout is None else min(timeout, left)
-
-
-class _BudgetedStream(httpcore.NetworkStream):
-    """A connection whose every operation waits no longer than the current fetch's budget."""
-
-    def __init__(self, inner: httpcore.NetworkStream, budget: Budget) -> None:
-        self.inner = inner
-        self.budget = budget
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.inner.read(max_bytes, self.budget.clamp(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.inner.write(buffer, self.budget.clamp(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        tls = self.inner.start_tls(ssl_context, server_hostname, self.budget.clamp(timeout, httpcore.ConnectTimeout))
-        return _BudgetedStream(tls, self.budget)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self.inner.get_extra_info(info)
-
-
-class _BudgetedBackend(GuardedBackend):
-    """The guarded backend whose connections (and name lookups) keep to the fetch's budget."""
-
-    def __init__(self, policy: AddressPolicy, resolver: Resolver, budget: Budget) -> None:
-        super().__init__(policy, resolver)
-        self.budget = budget
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        seconds = self.budget.clamp(timeout, httpcore.ConnectTimeout)
-        stream = super().connect_tcp(host, port, seconds, local_address, socket_options)
-        return _BudgetedStream(stream, self.budget)
-
-    def lookup(self, host: str, port: int, timeout: float | None) -> list[str]:
-        return super().lookup(host, port, self.budget.clamp(timeout, httpcore.ConnectTimeout))
-
-
 # httpcore's errors as httpx's, as httpx's own transport maps them (most specific first)
-_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
+_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = tuple(
+    (getattr(httpcore, name), getattr(httpx, name))
+    for name in (
+        "ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "TimeoutException", "ConnectError", "ReadError",
+        "WriteError", "RemoteProtocolError", "LocalProtocolError", "UnsupportedProtocol", "NetworkError", "ProtocolError",
+    )
 )
 
 
@@ -303,7 +211,7 @@ class Fetcher:
         transport = GuardedTransport(httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=max(options.workers, options.per_host) * 2,
-            network_backend=_BudgetedBackend(options.policy, resolver, self.budget),
+            network_backend=GuardedBackend(options.policy, resolver, self.budget),
             retries=0,
         ))
         self.client = httpx.Client(
