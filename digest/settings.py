@@ -65,7 +65,11 @@ def host_problem(host: str) -> str | None:
         return None
     except ValueError:
         pass
-    if _HOST.match(host):
+    try:
+        ascii_host = host.encode("idna").decode("ascii")  # an international name as DNS spells it
+    except UnicodeError:
+        return f"{host!r} is not a host name"
+    if _HOST.match(ascii_host):
         return None
     return f"{host!r} is not a host name"
 
