@@ -200,7 +200,7 @@ class Settings(BaseSettings):
 
     # delivery
     smtp_host: str | None = None
-    smtp_port: int | None = Field(None, gt=0, lt=65536)
+    smtp_port: int | None = Field(None, ge=0, lt=65536)  # None or 0: by smtp_security (25, 587, 465)
     smtp_security: Literal["none", "starttls", "tls"] = "starttls"
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None

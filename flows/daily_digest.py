@@ -82,7 +82,7 @@ def run_logger() -> logging.Logger:
 def to_run_log(line: str) -> None:
     """Send one line to the current Prefect run's log; outside a run, do nothing."""
     if FlowRunContext.get() or TaskRunContext.get():
-        run_logger().info(line)
+        run_logger().info(runreport.log_line(line))  # the dashboard renders log lines as Markdown
 
 
 def say(line: str) -> None:

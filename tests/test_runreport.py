@@ -103,3 +103,17 @@ def test_article_text_reaches_the_report_inert_for_markdown_and_html() -> None:
 def test_a_digest_path_with_a_backtick_is_not_a_code_span_that_breaks_out() -> None:
     text = markdown({"path": "o/`<img src=x>`/d.html", "failed": 0, "sent": 0, "message": ""})
     assert "<img" not in text and "Digest: o/\\`&lt;img" in text
+
+
+def test_log_lines_keep_ordinary_text_and_lose_links_images_tags_and_breaks() -> None:
+    from markdown_it import MarkdownIt
+
+    from digest.runreport import log_line
+
+    plain = "digest: /srv/out_box/2026-12-07/digest.html (3 stories, 1 failed: *.bin skipped)"
+    assert log_line(plain) == plain
+    for text in HOSTILE + ["\\[x](javascript:alert(1))", "a\\\\<img src=x>"]:
+        line = log_line(f"failed: {text}")
+        rendered = MarkdownIt("commonmark", {"html": True}).render(line)
+        assert "\n" not in line and "\r" not in line and "\u202e" not in line
+        assert not any(tag in rendered for tag in ("<img", "<a ", "<script", "href=")), (text, rendered)
