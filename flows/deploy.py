@@ -75,6 +75,8 @@ def _zone_like_local_time() -> str | None:
     abbreviations = set(time.tzname)
     matching.sort(key=lambda n: ("/" not in n or n.startswith("Etc/"), not {
         instants[0].astimezone(ZoneInfo(n)).tzname(), instants[26].astimezone(ZoneInfo(n)).tzname()} <= abbreviations, n))
+    if "UTC" in matching:
+        return "UTC"  # a local time with no offset ever (an unreadable TZ file, TZ=GMT0) is plain UTC
     return matching[0] if matching else None
 
 

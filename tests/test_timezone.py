@@ -51,7 +51,8 @@ def test_a_local_rule_without_an_iana_zone_is_a_config_error(tz: pytest.MonkeyPa
     assert timezone_of(load_settings(inbox=tmp_path / "in", timezone="Pacific/Chatham")) == "Pacific/Chatham"
 
 
-def test_an_empty_tz_is_utc(tz: pytest.MonkeyPatch) -> None:
-    tz.setenv("TZ", "")
+@pytest.mark.parametrize("value", ["", "UTC0", "XUT0"])
+def test_an_empty_or_zero_offset_tz_is_utc(tz: pytest.MonkeyPatch, value: str) -> None:
+    tz.setenv("TZ", value)
     time.tzset()
     assert machine_timezone() == "UTC" and follows_local_time("UTC")
