@@ -1,6 +1,7 @@
-"""A careful HTTP client for feeds and pages: httpx with timeouts, a size cap counted on decoded
-bytes, redirects followed by hand (each hop checked), a few requests per host with a delay between
-them, an honest User-Agent and robots.txt.
+"""A careful HTTP client for feeds and pages: httpx with a per-read timeout and a total deadline per
+fetch (name lookup, connect, headers, body and every redirect: a server trickling a byte a second is
+cut), a size cap counted on decoded bytes, redirects followed by hand (each hop checked), a few
+requests per host with a delay between them, an honest User-Agent and robots.txt.
 """
 
 from __future__ import annotations
