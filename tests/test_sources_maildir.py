@@ -43,7 +43,7 @@ def test_a_folder_of_large_letters_is_read_one_at_a_time(tmp_path: Path) -> None
 
     peak = peak_while(read_all)
     assert sorted(seen) == sorted(ids)
-    assert peak < 6 * MB, f"peak {peak:,} bytes for 24 letters of 1 MB"
+    assert peak < 8 * MB, f"peak {peak:,} bytes for 24 letters of 1 MB"
 
 
 def test_known_letters_are_not_read_past_their_head(tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_known_letters_are_not_read_past_their_head(tmp_path: Path) -> None:
     peak = peak_while(lambda: got.extend(read_maildir(tmp_path / "Mail", 5 * MB, known.__contains__)))
     assert [k for k, _ in got] == [ids[-1]]
     # the one new letter is read whole; the others only as far as their head
-    assert peak < 3 * MB
+    assert peak < 4 * MB  # 12 MB were the letters read whole
 
 
 def test_letters_without_a_message_id_keep_their_hash_and_oversized_ones_are_skipped(tmp_path: Path) -> None:
