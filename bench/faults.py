@@ -1,7 +1,8 @@
 """Reliability figures: bad inputs, SIGKILL crash trials, concurrent runs, and delivery and state faults
 against real SMTP servers on 127.0.0.1 (slow, trickling, dropping, refusing per recipient), signals
 during DATA, a lost, emptied, truncated and damaged state store, path spellings, manual then flow runs,
-read-only and locked storage.
+read-only and locked storage. Then the hostile world (issue 19): bad settings, injected addresses,
+trickling feed servers, article text in the run report, local time zones, a large Maildir.
 
 Prints the tables and a last line that sums them up:
 inputs tried / handled / lost, messages expected / delivered / duplicated, runs blocked.
@@ -9,6 +10,7 @@ inputs tried / handled / lost, messages expected / delivered / duplicated, runs 
     python bench/faults.py                 # DATA answered after 45 s by the slow server
     python bench/faults.py --slow 3        # a shorter slow server
     python bench/faults.py --full          # 60 crash trials
+    python bench/faults.py --only-hostile  # only the hostile-world cases
 """
 
 from __future__ import annotations
@@ -499,13 +501,215 @@ def delivery_faults(work: Path, slow: float, with_cli: bool) -> list[Tally]:
     return tallies
 
 
+# --- the hostile world: settings, addresses, network deadlines, escaping, time zones, Maildir memory ----
+
+BAD_VARIABLES = [  # (variable, value): each must fail when settings load, in one line naming the setting
+    ("DIGEST_ALLOW_NETWORKS", "10.0.0.0/33"), ("DIGEST_ALLOW_NETWORKS", "intranet"),
+    ("DIGEST_SOURCES", "ftp://feeds.example/rss"), ("DIGEST_SOURCES", '[{"url": '),
+    ("DIGEST_SOURCES", "https://feeds.example:99999/rss"), ("DIGEST_SMTP_RETRY_DELAYS", "inf"),
+    ("DIGEST_SMTP_RETRY_DELAYS", "nan"), ("DIGEST_SMTP_RETRY_DELAYS", "-5"), ("DIGEST_SMTP_PORT", "99999"),
+    ("DIGEST_SMTP_PORT", "-1"), ("DIGEST_SERVER_PORT", "70000"), ("DIGEST_FETCH_TIMEOUT", "1e999"),
+    ("DIGEST_SMTP_TIMEOUT", "nan"), ("DIGEST_STATE_TIMEOUT", "1e300"), ("DIGEST_SMTP_HOST", "mail host"),
+    ("DIGEST_MAIL_TO", "a@example.com;b@example.com"), ("DIGEST_MAIL_TO", "a@example.com\r\nBcc: spy@evil.example"),
+    ("DIGEST_MAIL_FROM", "digest@news.example\nBcc: spy@evil.example"),
+    ("DIGEST_UNSUBSCRIBE", "https://news.example/u\r\nBcc: spy@evil.example"),
+    ("DIGEST_UNSUBSCRIBE", "javascript:alert(1)"), ("DIGEST_REPLY_TO", "desk@news.example\u2028Bcc: x@evil.example"),
+    ("DIGEST_TITLE", "Briefing\r\nBcc: spy@evil.example"), ("DIGEST_FETCH_USER_AGENT", "ua\r\nX-Evil: 1"),
+    ("DIGEST_BASE_URL", "javascript:alert(1)"),
+]
+MAIL_ENV = {"DIGEST_SMTP_HOST": "mail.example", "DIGEST_MAIL_FROM": "digest@news.example",
+            "DIGEST_MAIL_TO": "a@example.com"}
+
+
+@dataclass
+class Hostile:
+    """One hostile-world case and how it went."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def _with_env(values: dict[str, str], work: Callable[[], Any]) -> Any:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        return work()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def bad_settings(work: Path) -> list[Hostile]:
+    """Every bad value: a one-line ConfigError when settings load; `digest check` and `run` say it in one line."""
+    from digest.errors import ConfigError
+
+    out = []
+    for variable, value in BAD_VARIABLES:
+        env = {**MAIL_ENV, variable: value}
+        try:
+            _with_env(env, lambda: load_settings(None, inbox=work / "inbox"))
+            out.append(Hostile(f"{variable}={value!r}", False, "accepted"))
+        except ConfigError as exc:
+            one_line = "\n" not in str(exc) and "\r" not in str(exc)
+            named = variable.removeprefix("DIGEST_").lower() in str(exc)
+            out.append(Hostile(f"{variable}={value!r}", one_line and named, str(exc)[:70]))
+        except Exception as exc:  # a traceback for the user
+            out.append(Hostile(f"{variable}={value!r}", False, f"traceback: {exc!r}"[:70]))
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    for command in ("check", "run"):
+        for variable, value in BAD_VARIABLES[::6]:
+            env = {**base, **MAIL_ENV, variable: value}
+            done = subprocess.run([sys.executable, "-m", "digest.cli", command], cwd=work, env=env, capture_output=True,
+                                  text=True, timeout=300, check=False)
+            text = (done.stdout + done.stderr).strip()
+            ok = "Traceback" not in text and variable.removeprefix("DIGEST_").lower() in text and done.returncode != 0
+            out.append(Hostile(f"digest {command}, {variable}={value!r}", ok, text.splitlines()[-1][:70] if text else "-"))
+    return out
+
+
+def one_mailbox_twice(work: Path) -> list[Hostile]:
+    """mail_to names a@ twice in different case: the server gets one copy for a@, one for b@."""
+    t = Tally("mail_to a@ twice in different case")
+    s = Setup(work, t, mail_to=["a@example.com", "A@Example.COM", "b@example.com"])
+    with faulty_smtp() as server:
+        s.run(server, expect_failure=False)
+        s.keep(server)
+    s.count(READERS)
+    rcpts = sorted(r.lower() for c in s.copies for r in c.rcpt)
+    return [Hostile(t.name, rcpts == READERS and t.duplicated == 0, f"recipients {rcpts}")]
+
+
+def trickling_feeds(work: Path, timeout: float = 3.0) -> list[Hostile]:
+    """Feed servers that trickle a byte a second (headers, body), a slow redirect chain: cut at 3 x fetch_timeout."""
+    from support.feed_server import FeedServer, Resource
+
+    from digest.sources.http import Fetcher, FetchOptions
+    from digest.sources.safety import AddressPolicy
+
+    body = b"<rss version='2.0'><channel><title>Slow</title></channel></rss>" * 8
+    bound = timeout * 3 + 2  # the deadline and a little for the machine
+    out = []
+    with FeedServer() as server:
+        urls = {
+            "feed headers a byte a second": server.add("/h.xml", Resource(body, conditional=False, trickle=1.0)),
+            "feed body a byte a second": server.add("/b.xml", Resource(body, conditional=False, trickle=1.0,
+                                                                       trickle_body_only=True)),
+        }
+        for i in range(6):
+            server.add(f"/r{i}", Resource(b"", status=302, headers={"Location": f"/r{i + 1}"}, delay=timeout * 0.8))
+        server.add("/r6", Resource(body))
+        urls["6 redirects, each just under the timeout"] = server.url("/r0")
+        options = FetchOptions(timeout=timeout, host_delay=0, max_redirects=8, policy=AddressPolicy(allow_private=True))
+        with Fetcher(options) as fetcher:
+            for name, url in urls.items():
+                started = time.monotonic()
+                try:
+                    fetcher.get(url)
+                    outcome = "fetched"
+                except DigestError as exc:
+                    outcome = str(exc).split(": ", 1)[-1]
+                took = time.monotonic() - started
+                out.append(Hostile(f"{name} (fetch_timeout {timeout:g})", outcome != "fetched" and took <= bound,
+                                   f"{took:.1f} s: {outcome[:50]}"))
+    return out
+
+
+def report_escaping() -> list[Hostile]:
+    """Article titles, outlets and file names with live markup: nothing of it renders in the run report."""
+    from markdown_it import MarkdownIt
+
+    from digest.runreport import markdown
+
+    hostile = ["<img src=https://tracker.example/p.png>", "[x](javascript:alert(1))", "![p](https://t.example/p.png)",
+               "<script>alert(1)</script>", "<https://phish.example>", "**bold** `code`", "a\nb | c\u202e"]
+    record = {"articles": [{"path": f"/in/{h}.txt", "status": "failed", "reason": h} for h in hostile],
+              "stories": [{"headline": h, "summary": ["x"], "sources": [{"outlet": h}]} for h in hostile]}
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(
+        markdown({"path": "o/d.html", "failed": len(hostile), "sent": 0}, record, ("sent", "")))
+    live = [tag for tag in ("<img", "<a ", "<script", "<strong>bold", "<code>code", "href=") if tag in html]
+    return [Hostile(f"{len(hostile) * 3} hostile titles/outlets/files in the report", not live,
+                    f"live markup: {live or 'none'}")]
+
+
+def time_zones() -> list[Hostile]:
+    """TZ in every form: the schedule's zone keeps local time's offsets, or a clear error asks for timezone."""
+    code = (
+        "import time, sys\nfrom datetime import UTC, datetime, timedelta\nfrom zoneinfo import ZoneInfo\n"
+        "from digest.errors import ConfigError\nfrom digest.settings import load_settings\n"
+        "from flows.deploy import timezone_of\ntry:\n    name = timezone_of(load_settings(None))\n"
+        "except ConfigError as exc:\n    sys.exit(print('clear error:', exc))\n"
+        "ts = [datetime(2027, m, 15, 12, tzinfo=UTC) for m in range(1, 13)]\n"
+        "ok = all(t.astimezone(ZoneInfo(name)).utcoffset() == timedelta(seconds=time.localtime(t.timestamp()).tm_gmtoff)"
+        " for t in ts)\nprint(name, ok)\n"
+    )
+    out = []
+    for tz in ("Japan", "EST5EDT", "EST5EDT,M3.2.0,M11.1.0", "JST-9", "<+0545>-5:45", ":Europe/Paris", "NZST-12NZDT"):
+        env = {**os.environ, "TZ": tz}
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+        got = done.stdout.strip() or done.stderr.strip()[-60:]
+        # a rule no IANA zone follows (NZ offsets on the C library's default US dates) must ask for `timezone`
+        out.append(Hostile(f"TZ={tz}", got.endswith(" True") or got.startswith("clear error"), got[:70]))
+    return out
+
+
+def maildir_memory(work: Path, count: int) -> list[Hostile]:
+    """A Maildir of `count` 1 MB letters: peak memory of a fetch with all new, then with nothing new."""
+    import mailbox
+    import tracemalloc
+
+    from digest.sources.maildir import read_maildir
+
+    box = mailbox.Maildir(work / "Mail", create=True)
+    filler = b"A letter of some length, sent every day. " * 25_000
+    for i in range(count):
+        box.add(f"From: letters@news.example\nMessage-ID: <{i}@news.example>\n\n".encode() + filler[:1_000_000])
+    out = []
+    for name, known in (("all new", None), ("nothing new", lambda key: True)):
+        tracemalloc.start()
+        n = sum(1 for _ in read_maildir(work / "Mail", 10_000_000, known))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        out.append(Hostile(f"Maildir {count} x 1 MB, {name}", peak < 5_000_000, f"{n} read, peak {peak / 1e6:.1f} MB"))
+    return out
+
+
+def hostile_world(work: Path, maildir_count: int) -> list[Hostile]:
+    (work / "inbox").mkdir(parents=True)
+    cases = bad_settings(work)
+    cases += one_mailbox_twice(work / "twice")
+    cases += trickling_feeds(work)
+    cases += report_escaping()
+    cases += time_zones()
+    cases += maildir_memory(work, maildir_count)
+    for c in cases:
+        print(f"  {c.name[:58]:<60}{'ok' if c.ok else 'NOT HANDLED':<13}{c.detail}", flush=True)
+    return cases
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="60 crash trials instead of 20")
     parser.add_argument("--slow", type=float, default=45.0, help="seconds the slow server takes to answer DATA")
     parser.add_argument("--no-cli", action="store_true", help="skip `digest run` under SIGTERM (starts Prefect)")
     parser.add_argument("--only-delivery", action="store_true", help="only the delivery and state faults")
+    parser.add_argument("--only-hostile", action="store_true", help="only the hostile-world cases")
+    parser.add_argument("--maildir", type=int, default=400, help="1 MB letters in the Maildir memory case")
     args = parser.parse_args()
+    if args.only_hostile:
+        work = Path(tempfile.mkdtemp(prefix="digest-hostile-"))
+        try:
+            print("hostile world:")
+            cases = hostile_world(work, args.maildir)
+            print(f"hostile: cases {len(cases)}, handled {sum(c.ok for c in cases)}, "
+                  f"not handled {sum(not c.ok for c in cases)}")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     trials = 60 if args.full else 20
     work = Path(tempfile.mkdtemp(prefix="digest-faults-"))
     start = time.perf_counter()
@@ -527,6 +731,8 @@ def main() -> None:
         lost_inputs = sum(1 for o in outcomes if not o.still_there or o.got == "missing")
         print("delivery and state faults:")
         tallies = delivery_faults(work / "delivery", args.slow, not args.no_cli)
+        print("hostile world:")
+        cases = [] if args.only_delivery else hostile_world(work / "hostile", args.maildir)
         print()
         print(f"{'delivery / state fault':<52}{'expected':>9}{'got':>6}{'dup':>6}{'retry':>7}{'blocked':>9}  visible")
         for t in tallies:
@@ -545,13 +751,16 @@ def main() -> None:
         print(f"{'crash trials recovered':<34}{n_trials:>8}{recovered:>8}{n_trials - recovered:>8}")
         print(f"{'concurrent runs, extra digests':<34}{runs:>8}{runs - extra:>8}{extra:>8}")
         print(f"{'delivery/state scenarios':<34}{len(tallies):>8}{len(tallies) - hidden:>8}{hidden:>8}")
+        hostile_ok = sum(c.ok for c in cases)
+        print(f"{'hostile-world cases':<34}{len(cases):>8}{hostile_ok:>8}{len(cases) - hostile_ok:>8}")
         print(f"(took {time.perf_counter() - start:.0f} s)")
         print(
             f"faults: inputs tried {len(outcomes)}, handled {handled}, lost {lost_inputs}; "
             f"messages expected {expected}, delivered {delivered}, duplicated {dup} "
             f"(+{retry} bounded retry copies after an unknown outcome); runs {n_runs}, blocked {blocked}; "
             f"{n_trials} crash trials, {lost} lost, {duplicated} duplicated; {runs} concurrent runs, {extra} duplicates; "
-            f"{hidden} scenarios with a failure not made visible"
+            f"{hidden} scenarios with a failure not made visible; hostile cases {len(cases)}, "
+            f"not handled {len(cases) - hostile_ok}"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

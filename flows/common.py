@@ -10,6 +10,8 @@ from prefect.context import FlowRunContext, TaskRunContext
 from prefect.logging.handlers import APILogHandler
 from prefect.utilities.annotations import quote
 
+from digest import runreport
+
 # Tasks whose inputs are large or pure: no input hashing, no result persistence.
 PLAIN: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 RUN_LOGGER = "digest.run"  # the stage lines in Prefect's run logs; `digest trigger` streams this logger
@@ -37,7 +39,7 @@ def run_logger() -> logging.Logger:
 def to_run_log(line: str) -> None:
     """Send one line to the current Prefect run's log; outside a run, do nothing."""
     if FlowRunContext.get() or TaskRunContext.get():
-        run_logger().info(line)
+        run_logger().info(runreport.log_line(line))  # the dashboard renders log lines as Markdown
 
 
 def say(line: str) -> None:

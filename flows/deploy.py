@@ -16,23 +16,68 @@ DEPLOYMENT = "daily-digest/daily"
 
 
 def machine_timezone() -> str:
-    """Return the machine's IANA time zone name (TZ, /etc/timezone, /etc/localtime), else UTC."""
-    tz = os.environ.get("TZ", "").lstrip(":")
-    if tz and "/" in tz and not tz.startswith("/"):
-        return tz
+    """Return the IANA name of the zone the machine's local time follows (TZ, /etc/timezone, /etc/localtime).
+
+    TZ wins, as it does for the digest's own dates: an IANA name or alias ("Japan", "EST5EDT"), a
+    zoneinfo file path, or a POSIX rule ("EST5EDT,M3.2.0,M11.1.0"), which is named by the IANA zone
+    with the same offsets over the next two years. Else UTC.
+    """
+    tz = os.environ.get("TZ")
+    if tz is not None:
+        if not tz.lstrip(":"):
+            return "UTC"  # the C library's reading of an empty TZ
+        # a rule no IANA zone follows is returned as it is: timezone_of then asks for a timezone setting
+        return _zone_named(tz.lstrip(":")) or _zone_like_local_time() or tz
     try:
-        name = Path("/etc/timezone").read_text().strip()
+        name = _zone_named(Path("/etc/timezone").read_text().strip())
         if name:
             return name
     except OSError:
         pass
     try:
-        target = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in target:
-            return target.split("zoneinfo/", 1)[1]
+        name = _zone_named(os.path.realpath("/etc/localtime"))
+        if name:
+            return name
     except OSError:
         pass
-    return "UTC"
+    return _zone_like_local_time() or "UTC"
+
+
+def _zone_named(text: str) -> str | None:
+    """`text` as a loadable IANA zone name (a zoneinfo file path gives its name); None when it is not one."""
+    from zoneinfo import ZoneInfo
+
+    name = text.split("zoneinfo/", 1)[1] if "zoneinfo/" in text else text
+    if not name or name.startswith("/") or ".." in name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        return None
+    return name
+
+
+def _zone_like_local_time() -> str | None:
+    """The IANA zone whose offsets match this process's local time at every sampled instant of two years."""
+    import time
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo, available_timezones
+
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    instants = [start + timedelta(days=7 * week, hours=week % 24) for week in range(105)]
+    local = [timedelta(seconds=time.localtime(t.timestamp()).tm_gmtoff) for t in instants]
+    matching = []
+    for name in sorted(available_timezones()):
+        zone = ZoneInfo(name)
+        if all(t.astimezone(zone).utcoffset() == offset for t, offset in zip(instants, local, strict=True)):
+            matching.append(name)
+    # a real place (Area/City) before an alias, then the one whose abbreviations are the machine's
+    abbreviations = set(time.tzname)
+    matching.sort(key=lambda n: ("/" not in n or n.startswith("Etc/"), not {
+        instants[0].astimezone(ZoneInfo(n)).tzname(), instants[26].astimezone(ZoneInfo(n)).tzname()} <= abbreviations, n))
+    if "UTC" in matching:
+        return "UTC"  # a local time with no offset ever (an unreadable TZ file, TZ=GMT0) is plain UTC
+    return matching[0] if matching else None
 
 
 def timezone_of(settings: Settings) -> str:
@@ -42,8 +87,13 @@ def timezone_of(settings: Settings) -> str:
     name = settings.timezone or machine_timezone()
     try:
         ZoneInfo(name)
-    except (KeyError, ValueError) as exc:
-        raise ConfigError(f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin") from exc
+    except (KeyError, ValueError, OSError) as exc:
+        if settings.timezone:
+            raise ConfigError(f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin") from exc
+        raise ConfigError(
+            f"the machine's time zone (TZ={name!r}) has no IANA name the schedule could use; "
+            "set timezone (DIGEST_TIMEZONE) to one such as Europe/Berlin"
+        ) from exc
     return name
 
 

@@ -60,3 +60,60 @@ def test_a_delivery_failure_and_a_long_failure_list_are_summed_up() -> None:
 def test_a_run_without_a_digest_says_why() -> None:
     text = markdown({"path": None, "failed": 2, "sent": 1, "message": "nothing new in the inbox"})
     assert text == "# Daily digest: nothing new in the inbox\n\n- failed files: 2\n- digests sent: 1\n"
+
+
+HOSTILE = [
+    "<img src=https://tracker.example/p.png onerror=alert(1)>",
+    "[click me](javascript:alert(1))",
+    "![pixel](https://tracker.example/p.png)",
+    "<https://phish.example/login>",
+    "<script>alert(1)</script>",
+    "**loud** _and_ `code` ~~gone~~ &amp; &#x3C;b&#x3E;",
+    "two\nlines | and a\u202e\u200b pipe",
+    "[ref]: javascript:alert(1)",
+]
+
+
+def hostile_record() -> dict[str, object]:
+    return {
+        "articles": [{"id": f"f{i}", "path": f"/in/{text}.txt", "status": "failed", "reason": text}
+                     for i, text in enumerate(HOSTILE)],
+        "stories": [{"headline": text, "is_update": False, "summary": ["One."], "sources": [{"outlet": text}]}
+                    for text in HOSTILE],
+    }
+
+
+def test_article_text_reaches_the_report_inert_for_markdown_and_html() -> None:
+    from markdown_it import MarkdownIt
+
+    text = markdown({"path": "o/d.html", "failed": len(HOSTILE), "sent": 0, "message": ""}, hostile_record(),
+                    ("unsent", "<b>451</b> [retry](javascript:x)"))
+    rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    for tag in ("<img", "<a ", "<script", "<strong>loud", "<em>and", "<code>code", "<b>", "href="):
+        assert tag not in rendered, tag
+    body = text.split("## Stories", 1)[1]
+    assert "\u202e" not in body and "\u200b" not in body
+    # every row stays on one line: 8 stories, a table head and 8 failed files
+    assert sum(line.startswith("- **") for line in body.splitlines()) == len(HOSTILE)
+    assert sum(line.startswith("| ") for line in body.splitlines()) == 2 + len(HOSTILE)
+    # ... and still reads as the article's words
+    assert "click me" in rendered and "javascript:alert(1)" in rendered and "&lt;script&gt;" in rendered
+
+
+def test_a_digest_path_with_a_backtick_is_not_a_code_span_that_breaks_out() -> None:
+    text = markdown({"path": "o/`<img src=x>`/d.html", "failed": 0, "sent": 0, "message": ""})
+    assert "<img" not in text and "Digest: o/\\`&lt;img" in text
+
+
+def test_log_lines_keep_ordinary_text_and_lose_links_images_tags_and_breaks() -> None:
+    from markdown_it import MarkdownIt
+
+    from digest.runreport import log_line
+
+    plain = "digest: /srv/out_box/2026-12-07/digest.html (3 stories, 1 failed: *.bin skipped)"
+    assert log_line(plain) == plain
+    for text in HOSTILE + ["\\[x](javascript:alert(1))", "a\\\\<img src=x>"]:
+        line = log_line(f"failed: {text}")
+        rendered = MarkdownIt("commonmark", {"html": True}).render(line)
+        assert "\n" not in line and "\r" not in line and "\u202e" not in line
+        assert not any(tag in rendered for tag in ("<img", "<a ", "<script", "href=")), (text, rendered)

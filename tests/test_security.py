@@ -207,3 +207,22 @@ def test_racing_links_never_leak_an_outside_file(tmp_path: Path) -> None:
         thread.join()
     assert not any(SECRET in text for text in texts)
     assert texts, "the regular file was never read: the race did not run"
+
+
+def test_send_test_refuses_an_injected_address_and_sends_one_copy_per_mailbox(tmp_path: Path, seeds: Path) -> None:
+    from support.smtp import faulty_smtp, port_of
+    from test_deliver_cli import digest, published, smtp_env
+
+    published(tmp_path, seeds)
+    with faulty_smtp() as server:
+        env = smtp_env(port_of(server), DIGEST_MAIL_TO="reader@example.com")
+        for injected in ("me@example.com\r\nBcc: spy@evil.example", "me@example.com\nBcc: spy@evil.example",
+                         "me@example.com;spy@evil.example", "me@example.com, spy@evil.example"):
+            out = digest("send-test", "--to", injected, cwd=tmp_path, env=env)
+            assert out.returncode != 0 and "Traceback" not in out.stderr and "mail_to" in out.stderr, out.stderr
+            assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert server.copies == []
+        out = digest("send-test", "--to", "Me@Example.com", "--to", "me@example.COM", cwd=tmp_path, env=env)
+        assert out.returncode == 0, out.stderr
+        assert [c.rcpt for c in server.copies] == [["Me@Example.com"]]
+        assert all(b"spy@evil" not in c.raw for c in server.copies)

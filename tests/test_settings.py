@@ -136,3 +136,83 @@ def test_unwritable_folders_are_found_before_any_work(tmp_path: Path) -> None:
     ]
     missing = load_settings(inbox=tmp_path / "nope", outbox=tmp_path / "o", state=tmp_path / "s")
     assert folder_problems(missing) == [f"inbox folder {tmp_path / 'nope'} does not exist; create it or pass --inbox DIR"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("DIGEST_ALLOW_NETWORKS", "192.168.7.0/40", "allow_networks"),
+        ("DIGEST_ALLOW_NETWORKS", "intranet", "allow_networks"),
+        ("DIGEST_SOURCES", "gopher://feeds.example/rss", "sources"),
+        ("DIGEST_SOURCES", '[{"url": "https://feeds.example/rss"', "sources"),
+        ("DIGEST_SOURCES", '{"url": "https://feeds.example/rss"}', "sources"),
+        ("DIGEST_SOURCES", "https://feeds.example:70000/rss", "sources"),
+        ("DIGEST_SMTP_RETRY_DELAYS", "inf", "smtp_retry_delays"),
+        ("DIGEST_SMTP_RETRY_DELAYS", "5, nan", "smtp_retry_delays"),
+        ("DIGEST_SMTP_RETRY_DELAYS", "-5", "smtp_retry_delays"),
+        ("DIGEST_SMTP_RETRY_DELAYS", "1e309", "smtp_retry_delays"),
+        ("DIGEST_SMTP_PORT", "99999", "smtp_port"),
+        ("DIGEST_SMTP_PORT", "-1", "smtp_port"),
+        ("DIGEST_SERVER_PORT", "0", "server_port"),
+        ("DIGEST_FETCH_TIMEOUT", "nan", "fetch_timeout"),
+        ("DIGEST_SMTP_SESSION_TIMEOUT", "1e300", "smtp_session_timeout"),
+        ("DIGEST_STATE_TIMEOUT", "-inf", "state_timeout"),
+        ("DIGEST_SMTP_HOST", "mail example.org", "smtp_host"),
+        ("DIGEST_BASE_URL", "javascript:alert(1)", "base_url"),
+        ("DIGEST_TITLE", "Morning\r\nBcc: spy@evil.example", "title"),
+        ("DIGEST_FETCH_USER_AGENT", "digest\r\nX-Injected: 1", "fetch_user_agent"),
+    ],
+)
+def test_every_bad_variable_is_one_line_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str, named: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert named in str(info.value) and "\n" not in str(info.value) and "\r" not in str(info.value)
+
+
+INJECTED = "a@example.com\r\nBcc: spy@evil.example"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"mail_to": [INJECTED]},
+        {"mail_to": ["a@example.com\nBcc: spy@evil.example"]},
+        {"mail_to": ["a@example.com;spy@evil.example"]},
+        {"mail_to": ["a@example.com, spy@evil.example"]},  # two mailboxes in one entry
+        {"mail_to": ["a@example.com\x00"]},
+        {"mail_to": ["spy@evil.example)<a@example.com>"]},
+        {"mail_from": "Digest <digest@news.example>\nBcc: spy@evil.example"},
+        {"reply_to": "desk@news.example\u2028Bcc: spy@evil.example"},
+        {"unsubscribe": "https://news.example/u\r\nBcc: spy@evil.example"},
+        {"unsubscribe": "mailto:leave@news.example>\r\nBcc: spy@evil.example"},
+        {"unsubscribe": "javascript:alert(1)"},
+        {"unsubscribe": "mailto:not an address"},
+    ],
+)
+def test_addresses_are_validated_when_settings_load(tmp_path: Path, values: dict[str, object]) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(inbox=tmp_path / "in", **{**GOOD_MAIL, **values})
+    assert "\n" not in str(info.value) and "\r" not in str(info.value)
+
+
+def test_good_addresses_links_and_lists_load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DIGEST_ALLOW_NETWORKS", "10.0.0.0/8, fd00::/8")
+    monkeypatch.setenv("DIGEST_SOURCES", "https://feeds.example/rss, http://news.example:8080/atom.xml")
+    monkeypatch.setenv("DIGEST_UNSUBSCRIBE", "mailto:leave@news.example?subject=stop")
+    settings = load_settings(**GOOD_MAIL, reply_to="Desk <desk@news.example>")
+    assert settings.allow_networks == ["10.0.0.0/8", "fd00::/8"]
+    assert [s.url for s in settings.sources] == ["https://feeds.example/rss", "http://news.example:8080/atom.xml"]
+    monkeypatch.setenv("DIGEST_SOURCES", '[{"url": "https://feeds.example/rss", "name": "Feeds"}]')
+    assert [s.label for s in load_settings().sources] == ["Feeds"]
+
+
+def test_one_mailbox_named_twice_in_different_case_gets_one_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DIGEST_MAIL_TO", "Ann@Example.com, b@example.com, Ann <ann@example.COM>, B@EXAMPLE.COM")
+    settings = load_settings(smtp_host="mail.example", mail_from="digest@news.example")
+    assert settings.mail_to == ["Ann@Example.com", "b@example.com"]

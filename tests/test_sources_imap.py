@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from digest import ingest
+from digest.errors import FetchError
 from digest.settings import Source
 from digest.sources.fetch import EntryRules, fetch_source
 from digest.sources.http import Fetcher, FetchOptions
+from digest.sources.imap import read_imap
 from digest.sources.safety import AddressPolicy
 from digest.sources.store import SourceStore
 
@@ -71,3 +73,12 @@ def test_imap_trouble_is_reported_by_reason(tmp_path: Path, imap: ImapServer) ->
     imap.commands.clear()
     private = fetch(Source(imap=url, password="s3cret"), tmp_path, AddressPolicy())
     assert "loopback" in private.reason and imap.commands == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("stalls_from", ["", "LOGIN", "UID"])
+def test_an_imap_server_trickling_its_answers_is_cut_at_the_deadline(tmp_path: Path, imap: ImapServer, stalls_from: str) -> None:
+    # a byte every 0.05 s passes a 0.2 s read timeout forever; the total deadline (0.6 s) does not
+    imap.trickle, imap.trickle_from = 0.05, stalls_from
+    url = f"imaps://reader@localhost:{imap.port}/News"
+    with pytest.raises(FetchError, match=r"no complete answer within 0\.6 s"):
+        list(read_imap(url, "s3cret", lambda key: False, AddressPolicy(allow_private=True), 0.2, 1_000_000))

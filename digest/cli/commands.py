@@ -445,8 +445,8 @@ def send_test(config: Path | None, outbox: Path | None, to: tuple[str, ...]) -> 
         raise ConfigError(f"no digest in {settings.outbox}; run `digest run` first")
     eml = max(latest, key=lambda p: p.stat().st_mtime)
     message = smtp.test_message(eml.read_bytes(), settings)
-    smtp.send(message, settings, recipients=list(to))
-    click.echo(f"digest: sent a test copy of {eml} to {', '.join(to)}")
+    smtp.send(message, settings, recipients=settings.mail_to)  # validated, deduplicated
+    click.echo(f"digest: sent a test copy of {eml} to {', '.join(settings.mail_to)}")
 
 
 def stem(path: Path) -> str:

@@ -233,7 +233,7 @@ def _mail_source(source: Source, store: SourceStore, inbox: Path, options: Fetch
 
     try:
         if source.maildir is not None:
-            messages: Iterable[tuple[str, bytes]] = maildir.read_maildir(source.maildir, options.max_bytes)
+            messages: Iterable[tuple[str, bytes]] = maildir.read_maildir(source.maildir, options.max_bytes, known)
         else:
             assert source.imap is not None
             password = source.password.get_secret_value() if source.password else None

@@ -1,6 +1,7 @@
-"""A careful HTTP client for feeds and pages: httpx with timeouts, a size cap counted on decoded
-bytes, redirects followed by hand (each hop checked), a few requests per host with a delay between
-them, an honest User-Agent and robots.txt.
+"""A careful HTTP client for feeds and pages: httpx with a per-read timeout and a total deadline per
+fetch (name lookup, connect, headers, body and every redirect: a server trickling a byte a second is
+cut), a size cap counted on decoded bytes, redirects followed by hand (each hop checked), a few
+requests per host with a delay between them, an honest User-Agent and robots.txt.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import httpx
 
 from digest.errors import FetchError, UnsafeAddress
 from digest.settings import Settings
-from digest.sources.safety import AddressPolicy, GuardedBackend, Resolver, check_url, resolve
+from digest.sources.safety import AddressPolicy, Budget, GuardedBackend, Resolver, check_url, resolve
 
 REDIRECTS = (301, 302, 303, 307, 308)
 CHUNK = 64 * 1024  # decoded bytes per decompression step: a bomb never inflates more at once
@@ -52,7 +53,7 @@ class FetchOptions:
 
     @property
     def deadline(self) -> float:
-        """Seconds one response may take in all: a trickling endless body is cut here."""
+        """Seconds one fetch may take in all (connect, headers, body, every redirect): a trickle is cut here."""
         return self.timeout * 3
 
     @classmethod
@@ -141,19 +142,79 @@ class _Decoder:
                 return
 
 
+# httpcore's errors as httpx's, as httpx's own transport maps them (most specific first)
+_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = tuple(
+    (getattr(httpcore, name), getattr(httpx, name))
+    for name in (
+        "ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "TimeoutException", "ConnectError", "ReadError",
+        "WriteError", "RemoteProtocolError", "LocalProtocolError", "UnsupportedProtocol", "NetworkError", "ProtocolError",
+    )
+)
+
+
+@contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        mapped = next((ours for theirs, ours in _ERRORS if isinstance(exc, theirs)), None)
+        if mapped is None:
+            raise
+        raise mapped(str(exc)) from exc
+
+
+class _Body(httpx.SyncByteStream):
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx_errors():
+            yield from self.inner
+
+    def close(self) -> None:
+        if hasattr(self.inner, "close"):
+            self.inner.close()
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """httpx over an httpcore connection pool on the guarded, budgeted backend (public API of both)."""
+
+    def __init__(self, pool: httpcore.ConnectionPool) -> None:
+        self.pool = pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        req = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme, host=request.url.raw_host, port=request.url.port, target=request.url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _as_httpx_errors():
+            resp = self.pool.handle_request(req)
+        return httpx.Response(status_code=resp.status, headers=resp.headers, stream=_Body(resp.stream), extensions=resp.extensions)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
 class Fetcher:
     """Fetch URLs under the options' limits; one per run, shared by its threads. Close it after use."""
 
     def __init__(self, options: FetchOptions, resolver: Resolver = resolve) -> None:
         self.options = options
         self.gate = HostGate(options.per_host, options.host_delay)
-        transport = httpx.HTTPTransport(retries=0)
+        self.budget = Budget()
         # the guarded backend checks every address connected to (after DNS, on every hop)
-        transport._pool = httpcore.ConnectionPool(
+        transport = GuardedTransport(httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=max(options.workers, options.per_host) * 2,
-            network_backend=GuardedBackend(options.policy, resolver),
-        )
+            network_backend=GuardedBackend(options.policy, resolver, self.budget),
+            retries=0,
+        ))
         self.client = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(options.timeout),
@@ -183,10 +244,13 @@ class Fetcher:
         """
         cap = max_bytes or self.options.max_bytes
         current = url
+        left = self.options.deadline  # for all hops; waiting for the host's turn does not count
         for hop in range(self.options.max_redirects + 1):
             _, host, _ = check_url(current)
             with self.gate.slot(host, self.crawl_delay(current)):
-                fetched = self._one(current, headers or {}, cap, hop)
+                started = time.monotonic()
+                fetched = self._one(current, headers or {}, cap, hop, left, origin=url)
+                left -= time.monotonic() - started
             if fetched.status in REDIRECTS:
                 location = fetched.headers.get("location")
                 if not location:
@@ -198,23 +262,32 @@ class Fetcher:
             return fetched
         raise FetchError(url, f"more than {self.options.max_redirects} redirects (last: {current})")
 
-    def _one(self, url: str, headers: dict[str, str], cap: int, hop: int) -> Fetched:
-        started = time.monotonic()
+    def _one(
+        self, url: str, headers: dict[str, str], cap: int, hop: int, seconds: float, origin: str | None = None
+    ) -> Fetched:
+        """One request and its response, within `seconds` in all; errors name `origin` (the URL asked for)."""
+        origin = origin or url
+        if seconds <= 0:
+            raise FetchError(origin, f"no answer within {self.options.deadline:g} s in all (redirects to {url}); cut off")
         with self._count_lock:
             self.requests += 1
         try:
-            with self.client.stream("GET", url, headers=headers) as resp:
+            with self.budget.running(seconds), self.client.stream("GET", url, headers=headers) as resp:
                 got = {k.lower(): v for k, v in resp.headers.items()}
                 if resp.status_code in REDIRECTS or resp.status_code == 304 or resp.status_code >= 400:
                     return Fetched(str(resp.url), resp.status_code, got, b"", hop)
-                body = self._read(url, resp, got.get("content-encoding", ""), cap, started)
+                body = self._read(url, resp, got.get("content-encoding", ""), cap)
                 return Fetched(str(resp.url), resp.status_code, got, body, hop)
         except httpx.TimeoutException as exc:
-            raise FetchError(url, f"timed out after {self.options.timeout:g} s ({exc.__class__.__name__})") from exc
+            if self.budget.cut():
+                raise FetchError(
+                    origin, f"no complete answer within {self.options.deadline:g} s (connect, headers and body); cut off"
+                ) from exc
+            raise FetchError(origin, f"timed out after {self.options.timeout:g} s ({exc.__class__.__name__})") from exc
         except httpx.HTTPError as exc:
             raise FetchError(url, f"{exc.__class__.__name__}: {exc}") from exc
 
-    def _read(self, url: str, resp: httpx.Response, encoding: str, cap: int, started: float) -> bytes:
+    def _read(self, url: str, resp: httpx.Response, encoding: str, cap: int) -> bytes:
         steps = [e.strip().lower() for e in encoding.split(",") if e.strip() and e.strip().lower() != "identity"]
         if len(steps) > 1 or (steps and steps[0] not in ("gzip", "x-gzip", "deflate")):
             raise FetchError(url, f"unsupported Content-Encoding {encoding!r}")
@@ -229,8 +302,6 @@ class Fetcher:
                     if size > cap or raw > cap:
                         raise FetchError(url, f"response larger than {cap:,} bytes (fetch_max_bytes); cut off")
                     parts.append(out)
-                if time.monotonic() - started > self.options.deadline:
-                    raise FetchError(url, f"response still coming after {self.options.deadline:g} s; cut off")
         except zlib.error as exc:
             raise FetchError(url, f"broken {encoding} compression ({exc})") from exc
         return b"".join(parts)
@@ -248,7 +319,7 @@ class Fetcher:
         try:
             _, host, _ = check_url(root)
             with self.gate.slot(host):
-                got = self._one(root + "/robots.txt", {}, ROBOTS_MAX_BYTES, 0)
+                got = self._one(root + "/robots.txt", {}, ROBOTS_MAX_BYTES, 0, self.options.deadline)
             if 400 <= got.status < 500 or got.status in REDIRECTS:
                 rules = True  # RFC 9309: an unavailable robots.txt allows everything
             elif got.status >= 500:

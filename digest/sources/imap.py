@@ -1,5 +1,9 @@
 """Newsletters from an IMAP folder over TLS: each message not seen before is read (without marking
 it read: BODY.PEEK) and handed on as bytes. The folder is opened read-only.
+
+Every exchange has a total deadline (three times the timeout): connecting with the greeting, login,
+folder and search, then each message. A server that trickles its answers a byte at a time passes
+every per-read timeout; past the deadline a watchdog shuts the connection down.
 """
 
 from __future__ import annotations
@@ -7,30 +11,101 @@ from __future__ import annotations
 import imaplib
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import httpcore
+
 from digest.errors import FetchError
-from digest.sources.safety import AddressPolicy, vetted_addresses
+from digest.sources.safety import AddressPolicy, vetted_addresses, within
+
+
+class Cutoff:
+    """A watchdog that shuts a socket down when the current exchange runs past its deadline; re-armable."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: float | None = None
+        self._sock: socket.socket | None = None
+        self._closed = False
+        self.fired = False
+        threading.Thread(target=self._loop, name="imap-deadline", daemon=True).start()
+
+    def arm(self, seconds: float) -> None:
+        with self._cond:
+            self._due = time.monotonic() + seconds
+            self._cond.notify()
+
+    def left(self) -> float:
+        with self._cond:
+            return max(0.0, self._due - time.monotonic()) if self._due is not None else 0.0
+
+    def attach(self, sock: socket.socket) -> None:
+        with self._cond:
+            self._sock = sock
+            if self.fired:
+                self._shut()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def _shut(self) -> None:
+        if self._sock is not None:
+            try:  # the plain socket's shutdown: a TLS socket's own would drop its state under a reader
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _loop(self) -> None:
+        with self._cond:
+            while not self._closed:
+                if self._due is None:
+                    self._cond.wait()
+                    continue
+                wait = self._due - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                self.fired = True
+                self._due = None
+                self._shut()
 
 
 class GuardedIMAP(imaplib.IMAP4_SSL):
-    """IMAP4 over TLS that connects only to an address the policy allows (checked after DNS)."""
+    """IMAP4 over TLS that connects only to an address the policy allows (checked after DNS), within the cutoff."""
 
-    def __init__(self, host: str, port: int, policy: AddressPolicy, timeout: float) -> None:
+    def __init__(self, host: str, port: int, policy: AddressPolicy, timeout: float, cutoff: Cutoff | None = None) -> None:
         self.policy = policy
+        self.cutoff = cutoff
         super().__init__(host, port, ssl_context=ssl.create_default_context(), timeout=timeout)
 
     def _create_socket(self, timeout: float | None) -> Any:
         error: OSError | None = None
-        for address in vetted_addresses(self.host, self.port, self.policy):
+        cutoff = self.cutoff
+        lookup = cutoff.left() if cutoff is not None else timeout
+        try:
+            addresses = within(lookup, lambda: vetted_addresses(self.host, self.port, self.policy), self.host)
+        except httpcore.ConnectTimeout as exc:
+            raise TimeoutError(str(exc)) from exc
+        for address in addresses:
+            wait = min(timeout or cutoff.left(), cutoff.left()) if cutoff is not None else timeout
+            if wait is not None and wait <= 0:
+                raise TimeoutError(f"no connection to {self.host} in time")
             try:
-                sock = socket.create_connection((address, self.port), timeout)
+                sock = socket.create_connection((address, self.port), wait)
             except OSError as exc:
                 error = exc
                 continue
-            return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+            tls = self.ssl_context.wrap_socket(sock, server_hostname=self.host, do_handshake_on_connect=False)
+            if cutoff is not None:
+                cutoff.attach(tls)  # shut down past the deadline, the TLS handshake included
+            tls.do_handshake()
+            return tls
         assert error is not None
         raise error
 
@@ -66,10 +141,15 @@ def read_imap(
     user, host, port, folder = parse_imap_url(url)
     if password is None:
         raise FetchError(url, "no password: add password = \"...\" to this [[sources]] block")
+    deadline = timeout * 3
+    cutoff = Cutoff()
+    cutoff.arm(deadline)  # connect, greeting, login, folder and search
+    late = f"no complete answer within {deadline:g} s; cut off"
     try:
-        conn = GuardedIMAP(host, port, policy, timeout)
+        conn = GuardedIMAP(host, port, policy, timeout, cutoff)
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise FetchError(url, f"cannot connect over TLS ({exc})") from exc
+        cutoff.close()
+        raise FetchError(url, late if cutoff.fired else f"cannot connect over TLS ({exc})") from exc
     try:
         conn.login(user, password)
         typ, _ = conn.select(_quoted(folder), readonly=True)
@@ -83,16 +163,23 @@ def read_imap(
             key = f"uid:{validity}:{uid.decode()}"
             if is_known(key):
                 continue
+            cutoff.arm(deadline)  # each message has the whole deadline to itself
             typ, data = conn.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
             message = next((part[1] for part in data if isinstance(part, tuple)), None) if typ == "OK" else None
             if message is not None and len(message) <= max_bytes:
                 yield key, message
     except imaplib.IMAP4.error as exc:
-        raise FetchError(url, f"the IMAP server said: {exc}") from exc
+        raise FetchError(url, late if cutoff.fired else f"the IMAP server said: {exc}") from exc
     except OSError as exc:
-        raise FetchError(url, f"connection lost ({exc})") from exc
+        raise FetchError(url, late if cutoff.fired else f"connection lost ({exc})") from exc
     finally:
         try:
-            conn.logout()
+            if cutoff.fired:
+                conn.shutdown()
+            else:
+                cutoff.arm(timeout)  # a polite LOGOUT, but no waiting on it
+                conn.logout()
         except (OSError, imaplib.IMAP4.error):
             pass
+        finally:
+            cutoff.close()

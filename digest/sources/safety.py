@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,12 +104,97 @@ def vetted_addresses(host: str, port: int, policy: AddressPolicy, resolver: Reso
     return allowed
 
 
+class Budget:
+    """The time left to this thread's current fetch: every connect, read and write waits at most that long.
+
+    httpx's timeouts bound each read; a server that sends one byte a second never trips them. The
+    budget is set per thread (each fetch runs in one thread, on whichever pooled connection).
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextmanager
+    def running(self, seconds: float) -> Iterator[None]:
+        self._local.until = time.monotonic() + seconds
+        self._local.binding = False
+        try:
+            yield
+        finally:
+            self._local.until = None
+
+    def cut(self) -> bool:
+        """Whether the last wait of this thread's fetch was cut short by the budget (not by its own timeout)."""
+        return bool(getattr(self._local, "binding", False))
+
+    def clamp(self, timeout: float | None, error: type[Exception]) -> float | None:
+        """`timeout` cut to the time left; raise `error` when none is left."""
+        until = getattr(self._local, "until", None)
+        if until is None:
+            return timeout
+        left = until - time.monotonic()
+        self._local.binding = timeout is None or left <= timeout
+        if left <= 0:
+            raise error("the fetch's total deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+
+class BudgetedStream(httpcore.NetworkStream):
+    """A connection whose every operation waits no longer than the current fetch's budget."""
+
+    def __init__(self, inner: httpcore.NetworkStream, budget: Budget) -> None:
+        self.inner = inner
+        self.budget = budget
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, self.budget.clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, self.budget.clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        tls = self.inner.start_tls(ssl_context, server_hostname, self.budget.clamp(timeout, httpcore.ConnectTimeout))
+        return BudgetedStream(tls, self.budget)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
+def within(timeout: float | None, work: Callable[[], list[str]], what: str) -> list[str]:
+    """`work()` when it ends within `timeout` seconds; else httpcore.ConnectTimeout (it runs on, abandoned)."""
+    if timeout is None:
+        return work()
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as exc:  # handed over to the caller's thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name=f"resolve {what}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise httpcore.ConnectTimeout(f"no answer from the name service for {what} within {timeout:g} s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return list(value)
+
+
 class GuardedBackend(httpcore.NetworkBackend):
     """httpcore's socket backend that resolves names itself and connects only to allowed addresses."""
 
-    def __init__(self, policy: AddressPolicy, resolver: Resolver = resolve) -> None:
+    def __init__(self, policy: AddressPolicy, resolver: Resolver = resolve, budget: Budget | None = None) -> None:
         self.policy = policy
         self.resolver = resolver
+        self.budget = budget or Budget()  # without a fetch running, the budget leaves every timeout as it is
         self.inner = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -118,14 +206,23 @@ class GuardedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         error: Exception | None = None
-        for address in vetted_addresses(host, port, self.policy, self.resolver):
+        timeout = self.budget.clamp(timeout, httpcore.ConnectTimeout)
+        until = None if timeout is None else time.monotonic() + timeout  # for the lookup and every address
+        for address in self.lookup(host, port, timeout):
+            left = None if until is None else until - time.monotonic()
+            if left is not None and left <= 0:
+                raise httpcore.ConnectTimeout(f"no connection to {host} within {timeout:g} s")
             # connect to the vetted address, never to the name again
             try:
-                return self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
+                return BudgetedStream(self.inner.connect_tcp(address, port, left, local_address, socket_options), self.budget)
             except httpcore.ConnectError as exc:
                 error = exc
         assert error is not None
         raise error
+
+    def lookup(self, host: str, port: int, timeout: float | None) -> list[str]:
+        """The allowed addresses of `host`, resolved within `timeout` seconds (a name lookup can hang)."""
+        return within(timeout, lambda: vetted_addresses(host, port, self.policy, self.resolver), host)
 
     def connect_unix_socket(self, *args: object, **kwargs: object) -> httpcore.NetworkStream:
         raise httpcore.ConnectError("unix sockets are not used for fetching")

@@ -36,6 +36,8 @@ class Resource:
     encoding: str | None = None  # Content-Encoding of `body` as stored (e.g. an already-gzipped page)
     delay: float = 0.0  # seconds before answering (a timeout)
     endless: int = 0  # stream this many bytes of filler instead of `body`
+    trickle: float = 0.0  # send the whole response (headers too) one byte every this many seconds
+    trickle_body_only: bool = False  # ... but the headers at once: only the body trickles
     last_modified: datetime = field(default_factory=lambda: datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
 
     @property
@@ -99,6 +101,15 @@ class FeedServer:
         with self._lock:
             return [h for h in self.log if (path is None or h.path == path) and (status is None or h.status == status)]
 
+    def wait_for_hit(self, path: str, seconds: float = 30.0) -> Hit:
+        """The first logged request of `path`, waiting up to `seconds` for its answer to end."""
+        until = time.monotonic() + seconds
+        while not self.hits(path):
+            if time.monotonic() > until:
+                raise AssertionError(f"no request of {path} was answered")
+            time.sleep(0.05)
+        return self.hits(path)[0]
+
     def clear_log(self) -> None:
         with self._lock:
             self.log.clear()
@@ -125,6 +136,8 @@ class FeedServer:
                 return self._send(h, 304, b"", {"ETag": res.etag})
         if res.endless:
             return self._stream(h, res.endless, headers)
+        if res.trickle:
+            return self._trickle(h, res, headers)
         body = res.body
         if res.encoding:
             headers["Content-Encoding"] = res.encoding
@@ -144,6 +157,28 @@ class FeedServer:
         except (BrokenPipeError, ConnectionResetError):
             pass
         self._record(h, status, sent)
+
+    def _trickle(self, h: BaseHTTPRequestHandler, res: Resource, headers: dict[str, str]) -> None:
+        """Send the response a byte at a time, `res.trickle` seconds apart, until done or the client leaves."""
+        head = "HTTP/1.1 200 OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        head += f"Content-Length: {len(res.body)}\r\n\r\n"
+        sent = 0
+        try:
+            if res.trickle_body_only:
+                h.wfile.write(head.encode("latin-1"))
+                h.wfile.flush()
+                data = res.body
+            else:
+                data = head.encode("latin-1") + res.body
+            for i in range(len(data)):
+                h.wfile.write(data[i : i + 1])
+                h.wfile.flush()
+                sent += 1
+                time.sleep(res.trickle)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        h.close_connection = True
+        self._record(h, 200, sent)
 
     def _stream(self, h: BaseHTTPRequestHandler, total: int, headers: dict[str, str]) -> None:
         chunk = b"<p>" + b"x" * 65530 + b"</p>"

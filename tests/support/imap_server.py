@@ -7,6 +7,7 @@ from __future__ import annotations
 import socketserver
 import ssl
 import threading
+import time
 from typing import Any
 
 
@@ -16,6 +17,8 @@ class ImapServer:
     def __init__(self, tls: ssl.SSLContext, user: str, password: str, folder: str = "INBOX") -> None:
         self.messages: list[bytes] = []
         self.commands: list[str] = []
+        self.trickle = 0.0  # seconds between two bytes of every answer (a server that stalls the reader)
+        self.trickle_from = ""  # ... from this command's answer on (e.g. "UID"); "" from the greeting
         self.user, self.password, self.folder = user, password, folder
         outer = self
 
@@ -47,8 +50,17 @@ class ImapServer:
         self.server.server_close()
 
     def _session(self, rfile: Any, wfile: Any) -> None:
+        slow = [self.trickle > 0 and not self.trickle_from]
+
         def send(line: str | bytes) -> None:
-            wfile.write(line if isinstance(line, bytes) else line.encode() + b"\r\n")
+            data = line if isinstance(line, bytes) else line.encode() + b"\r\n"
+            if not slow[0]:
+                wfile.write(data)
+                return
+            for i in range(len(data)):
+                wfile.write(data[i : i + 1])
+                wfile.flush()
+                time.sleep(self.trickle)
 
         send("* OK IMAP4rev1 test server ready")
         authed = selected = False
@@ -59,6 +71,7 @@ class ImapServer:
             tag, _, rest = raw.decode().rstrip("\r\n").partition(" ")
             verb, _, args = rest.partition(" ")
             verb = verb.upper()
+            slow[0] = slow[0] or (self.trickle > 0 and verb == self.trickle_from)
             self.commands.append(f"{verb} {args}" if verb != "LOGIN" else "LOGIN ***")
             if verb == "CAPABILITY":
                 send("* CAPABILITY IMAP4rev1")
