@@ -1,4 +1,4 @@
-"""Keep docs/settings.md in step with the settings model: every setting documented, nothing extra, same defaults."""
+"""Keep docs/settings.md in step with the settings model: every setting documented, nothing extra, same defaults and ranges."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_PAGE = ROOT / "docs" / "settings.md"
 HEADING = re.compile(r"^### `(\w+)`$", re.MULTILINE)
 # the line under each heading: `DIGEST_NAME` · default `toml value` | default unset ...
-ENTRY = re.compile(r"^### `(?P<name>\w+)`\n\n`(?P<variable>DIGEST_\w+)` · default (?:`(?P<default>[^`]*)`|(?P<unset>unset))", re.MULTILINE)
+ENTRY = re.compile(r"^### `(?P<name>\w+)`\n\n`(?P<variable>DIGEST_\w+)` · default (?:`(?P<default>[^`]*)`|(?P<unset>unset))(?P<rest>.*)$", re.MULTILINE)
+BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 
 
 def documented() -> dict[str, re.Match[str]]:
@@ -59,3 +60,15 @@ def test_documented_default_is_the_models(name: str) -> None:
     else:
         value = tomllib.loads(f"value = {entry['default']}")["value"]
         assert value == comparable(field.default), f"{name}: documented default {entry['default']}, model's {field.default!r}"
+
+
+@pytest.mark.parametrize("name", sorted(Settings.model_fields))
+def test_documented_range_is_the_models(name: str) -> None:
+    entry = documented().get(name)
+    if entry is None:
+        pytest.fail(f"{name} is not documented in docs/settings.md")
+    bounds = [(BOUNDS[kind], getattr(rule, kind)) for rule in Settings.model_fields[name].metadata for kind in BOUNDS if hasattr(rule, kind)]
+    documented_bounds = re.findall(r"(>=|<=|>|<) (-?[0-9.]+)", entry["rest"])
+    assert sorted((sign, float(value)) for sign, value in documented_bounds) == sorted((sign, float(v)) for sign, v in bounds), (
+        f"{name}: documented range {entry['rest']!r}, model's {bounds}"
+    )
