@@ -429,7 +429,7 @@ def _unknown(what: str, name: str, prefix: str = "") -> str:
     close = difflib.get_close_matches(key, sorted(FIELDS), n=1, cutoff=0.6)
     if close:
         return f"unknown {what}; did you mean {prefix}{close[0].upper() if prefix else close[0]}?"
-    return f"unknown {what}; settings are listed in the README's Settings section"
+    return f"unknown {what}; settings are listed in docs/settings.md"
 
 
 def problems(settings: Settings) -> list[str]:

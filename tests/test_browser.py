@@ -26,6 +26,8 @@ from test_render import make_digest, settings
 from digest import render
 from digest.models import Digest
 
+pytestmark = pytest.mark.slow  # end to end: make test-quick skips it
+
 CHROMIUM = os.environ.get("DIGEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

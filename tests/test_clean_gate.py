@@ -68,12 +68,14 @@ def out_of_fold(corpus: Path) -> dict[tuple[str, str], float]:
     return {key: f1_of(scores)[2] for key, scores in results.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", sorted(FLOORS))
 def test_out_of_fold_f1_stays_above_its_floor(out_of_fold: dict[tuple[str, str], float], key: tuple[str, str]) -> None:
     got = out_of_fold[key]
     assert got >= FLOORS[key], f"{key}: out-of-fold F1 {got:.3f} fell below the gate {FLOORS[key]:.3f}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", sorted(SAMPLE))
 def test_html_is_not_below_trafilaturas_own_result(out_of_fold: dict[tuple[str, str], float], dataset: str) -> None:
     ours, bare = out_of_fold[(dataset, "html")], out_of_fold[(dataset, "trafilatura")]

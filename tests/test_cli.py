@@ -34,6 +34,7 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subproce
     return work, first, second
 
 
+@pytest.mark.slow
 def test_run_prints_one_line_per_stage_and_the_path(sample_run) -> None:  # type: ignore[no-untyped-def]
     work, first, _ = sample_run
     assert first.returncode == 0, first.stderr
@@ -48,6 +49,7 @@ def test_run_prints_one_line_per_stage_and_the_path(sample_run) -> None:  # type
     assert data["stories"] and any(a["status"] == "duplicate" for a in data["articles"])
 
 
+@pytest.mark.slow
 def test_second_run_says_nothing_new(sample_run) -> None:  # type: ignore[no-untyped-def]
     _, _, second = sample_run
     assert second.returncode == 0
@@ -55,6 +57,7 @@ def test_second_run_says_nothing_new(sample_run) -> None:  # type: ignore[no-unt
     assert "Traceback" not in second.stdout + second.stderr
 
 
+@pytest.mark.slow
 def test_status_lists_runs(sample_run) -> None:  # type: ignore[no-untyped-def]
     work, _, _ = sample_run
     out = digest("status", cwd=work, env={"PREFECT_API_URL": "http://127.0.0.1:9/api"})
@@ -64,6 +67,7 @@ def test_status_lists_runs(sample_run) -> None:  # type: ignore[no-untyped-def]
     assert "included" in out.stdout
 
 
+@pytest.mark.slow
 def test_send_test_delivers_the_latest_digest(sample_run) -> None:  # type: ignore[no-untyped-def]
     work, _, _ = sample_run
     handler = Inbox()
@@ -95,6 +99,7 @@ def test_bad_setting_is_a_clear_error(tmp_path: Path) -> None:
     ("soon", 2, "a Prefect setting is invalid"),  # Prefect rejects its own variable when imported
     ("0", 1, "temporary Prefect API server did not start within 0 s"),  # a real start that cannot make it
 ])
+@pytest.mark.slow
 def test_prefect_trouble_is_one_clear_line(tmp_path: Path, value: str, code: int, says: str) -> None:
     shutil.copytree(ROOT / "inbox", tmp_path / "inbox")
     out = digest("run", cwd=tmp_path, env={"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": value,

@@ -11,6 +11,8 @@ from support import crash
 from digest import pipeline
 from digest.settings import load_settings
 
+pytestmark = pytest.mark.slow  # end to end: make test-quick skips it
+
 TRIALS = 20
 
 

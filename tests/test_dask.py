@@ -20,6 +20,8 @@ from support.net import free_port
 from support.prefect_server import wait_for
 from support.procs import stop_group
 
+pytestmark = pytest.mark.slow  # end to end: make test-quick skips it
+
 PAGES = 14  # extraction-benchmark pages beside the five seeds: 19 articles, 5 batches of 4
 DIGEST = [sys.executable, "-m", "digest.cli"]
 

@@ -13,10 +13,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from support.smtp import Behaviour, faulty_smtp, port_of
 
 from digest import pipeline
 from digest.settings import load_settings
+
+pytestmark = pytest.mark.slow  # end to end: make test-quick skips it
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,7 @@ from flows import daily_digest as flow_module
 from flows.compute import Compute
 from flows.daily_digest import daily_digest
 
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -39,6 +39,7 @@ def test_decoded_encodings_keep_their_text(tmp_path_factory: pytest.TempPathFact
     assert "Минске" in texts or "Президент" in texts
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_never_digest_the_same_articles(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()

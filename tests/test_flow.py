@@ -15,6 +15,8 @@ from prefect.testing.utilities import prefect_test_harness
 from digest.state import StateStore
 from flows.daily_digest import daily_digest
 
+pytestmark = pytest.mark.slow  # end to end: make test-quick skips it
+
 BOILERPLATE = ("dark mode light mode", "related articles", "you're all caught up", "by clicking on the",
                "story stats", "top keywords", "the breakdown")
 

@@ -348,6 +348,7 @@ def test_settle_time_is_on_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings(None).settle_seconds == 0.5
 
 
+@pytest.mark.slow
 def test_half_written_file_is_digested_once_when_complete(tmp_path: Path) -> None:
     import json
 

@@ -100,6 +100,7 @@ def test_a_year_one_date_no_longer_blocks_the_run(tmp_path: Path) -> None:
     assert any("bad-date.txt" in line and "out of range" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_a_memory_limited_run_digests_the_good_articles(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()

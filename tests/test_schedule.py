@@ -11,8 +11,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from support.prefect_server import Server, wait_for
 from support.procs import stop_group
+
+pytestmark = pytest.mark.slow  # end to end: make test-quick skips it
 
 TZ = "America/New_York"  # observes DST: the hour must stay 07:00 local across the change
 

@@ -74,7 +74,7 @@ def test_a_misspelt_variable_gets_the_nearest_name(monkeypatch: pytest.MonkeyPat
         load_settings()
     monkeypatch.delenv("DIGEST_SMPT_HOST")
     monkeypatch.setenv("DIGEST_ZZZ", "1")  # nothing close: say where the names are
-    with pytest.raises(ConfigError, match=r"^unknown variable DIGEST_ZZZ; settings are listed in the README"):
+    with pytest.raises(ConfigError, match=r"^unknown variable DIGEST_ZZZ; settings are listed in docs/settings\.md"):
         load_settings()
 
 

@@ -251,6 +251,7 @@ def test_maildir_messages_become_eml_files_once(tmp_path: Path) -> None:
         assert bad.outcome == "failed" and "not a Maildir" in bad.reason
 
 
+@pytest.mark.slow
 def test_the_served_deployment_fetches_before_digesting(tmp_path: Path) -> None:
     from flows.daily_digest import daily_digest
     from flows.deploy import deployment_parameters

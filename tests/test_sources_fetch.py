@@ -207,6 +207,7 @@ def digest_cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Complet
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_run_fetch_digests_the_feeds_stories_with_their_names_as_outlets(tmp_path: Path, server: FeedServer, corpus: Path) -> None:
     feeds = story_feeds(server, corpus / "extraction-benchmark")
     (tmp_path / "subs.opml").write_bytes(__import__("urllib.request").request.urlopen(feeds["opml"]).read())

@@ -20,6 +20,8 @@ from support.prefect_server import Server, wait_for
 from test_browser import CHROMIUM, Browser
 from test_cli import digest
 
+pytestmark = pytest.mark.slow  # end to end: make test-quick skips it
+
 PAGE_TEXT = "document.body ? document.body.innerText : ''"
 
 
