@@ -11,9 +11,10 @@ event, where shared topic words only make a related story.
 Candidate pairs come from an inverted index on each article's heaviest names and numbers (one sparse
 product, no all-pairs loop). Each candidate pair is described by a few features (cosine of the weighted
 bodies, of the headlines, of the leads, of plain TF-IDF rows; shared name and number mass; shared terms;
-same outlet; length ratio) and scored by a small logistic model learned on labelled story pairs
-(`story_model.json`, fitted by `bench/train_story_model.py`), then decayed by the gap between publication
-dates. Stories are formed by average-linkage merging over that sparse graph of probabilities, so one
+same outlet; length ratio; the share of each article's top names and numbers the other lacks: two events
+on one topic name other people and figures) and scored by a small logistic model learned on labelled
+story pairs batched by topic, so that it has seen other events on the same subject (`story_model.json`,
+fitted by `bench/train_story_model.py`), then decayed by the gap between publication dates. Stories are formed by average-linkage merging over that sparse graph of probabilities, so one
 article that resembles two stories cannot bridge them. Stories matching a remembered story keep its id
 and are flagged as updates.
 """
