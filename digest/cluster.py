@@ -11,9 +11,10 @@ event, where shared topic words only make a related story.
 Candidate pairs come from an inverted index on each article's heaviest names and numbers (one sparse
 product, no all-pairs loop). Each candidate pair is described by a few features (cosine of the weighted
 bodies, of the headlines, of the leads, of plain TF-IDF rows; shared name and number mass; shared terms;
-same outlet; length ratio) and scored by a small logistic model learned on labelled story pairs
-(`story_model.json`, fitted by `bench/train_story_model.py`), then decayed by the gap between publication
-dates. Stories are formed by average-linkage merging over that sparse graph of probabilities, so one
+same outlet; length ratio; the share of each article's top names and numbers the other lacks: two events
+on one topic name other people and figures) and scored by a small logistic model learned on labelled
+story pairs batched by topic, so that it has seen other events on the same subject (`story_model.json`,
+fitted by `bench/train_story_model.py`), then decayed by the gap between publication dates. Stories are formed by average-linkage merging over that sparse graph of probabilities, so one
 article that resembles two stories cannot bridge them. Stories matching a remembered story keep its id
 and are flagged as updates.
 """
@@ -97,7 +98,11 @@ NEIGHBOUR_CHUNK = 2_000  # articles whose neighbours are looked up at once (boun
 CALIBRATION = 0.52
 MEMORY_THRESHOLD = 0.3
 # what the pair model reads of a candidate pair (bench/train_story_model.py fits it; story_model.json ships it)
-FEATURES = ("body", "shared_terms", "names", "numbers", "title", "lead", "same_outlet", "log_length_ratio", "plain")
+FEATURES = ("body", "shared_terms", "names", "numbers", "title", "lead", "same_outlet", "log_length_ratio", "plain",
+            "top_names_missed")
+# an article's TOP_TERMS heaviest terms are what it is about: the names and numbers among them are its actors,
+# places and figures; two reports of one event carry each other's, two events on one topic name different ones
+TOP_TERMS = 10
 MODEL_FILE = "story_model.json"
 EDGE_FLOOR = 0.05  # pairs less likely than this are not linked at all
 # the training stories carry no publication dates, so the date gap is a prior, not a learned weight: two
@@ -304,6 +309,7 @@ class _Batch:
     named: np.ndarray  # per term: a name or a specific number, the evidence of one event
     number: np.ndarray  # per term: a specific number
     lengths: np.ndarray  # per article: kept tokens
+    top_named: sparse.csr_matrix  # per article: its TOP_TERMS heaviest terms that are names or numbers (1 each)
 
     def vector(self, members: Iterable[int], limit: int) -> Vector:
         """Return the normalised sum of some rows as a term -> weight dict."""
@@ -397,7 +403,15 @@ def _batch(articles: Sequence[Article]) -> _Batch:
     titles = _rows(title_counts, idf, vocab.boost, lang_of_article, TERMS_PER_ARTICLE)
     leads = _rows(lead_counts, idf, vocab.boost, lang_of_article, TERMS_PER_ARTICLE)
     wide = _rows(counts, idf, np.ones_like(vocab.boost), lang_of_article, WIDE_TERMS)
-    return _Batch(rows, titles, leads, wide, vocab.terms, df, vocab.named, vocab.number, lengths)
+    return _Batch(rows, titles, leads, wide, vocab.terms, df, vocab.named, vocab.number, lengths, _top_named(rows, vocab.named))
+
+
+def _top_named(rows: sparse.csr_matrix, named: np.ndarray) -> sparse.csr_matrix:
+    """Mark each row's TOP_TERMS heaviest terms that are names or numbers (1 each)."""
+    row = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    keep = _heaviest(row, rows.indices, rows.data, rows.indptr, TOP_TERMS)
+    keep = keep[named[rows.indices[keep]]]
+    return sparse.csr_matrix((np.ones(len(keep)), (row[keep], rows.indices[keep])), shape=rows.shape)
 
 
 def _outlet_codes(articles: Sequence[Article]) -> np.ndarray:
@@ -479,6 +493,13 @@ def _dot(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
     return np.asarray(a.multiply(b).sum(axis=1)).ravel()
 
 
+def _met(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
+    """Count, row by row, the terms two equally shaped sparse matrices both hold."""
+    both = a.multiply(b).tocsr()
+    both.eliminate_zeros()
+    return np.diff(both.indptr).astype(float)
+
+
 def _features(batch: _Batch, outlets: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Describe each candidate pair (i, j) by the FEATURES the pair model reads, one row per pair."""
     out = np.zeros((len(i), len(FEATURES)))
@@ -495,6 +516,12 @@ def _features(batch: _Batch, outlets: np.ndarray, i: np.ndarray, j: np.ndarray) 
     short, long = np.minimum(batch.lengths[i], batch.lengths[j]), np.maximum(batch.lengths[i], batch.lengths[j])
     out[:, 7] = np.log((short + 1.0) / (long + 1.0))
     out[:, 8] = _dot(batch.wide[i], batch.wide[j])
+    # the share of the two articles' top names and numbers that the other does not carry at all (a share, not
+    # a count: a short article names fewer people, and that is no evidence of one event)
+    own_i, own_j = batch.top_named[i], batch.top_named[j]
+    met = _met(own_i, batch.rows[j]) + _met(own_j, batch.rows[i])
+    count = np.diff(own_i.indptr) + np.diff(own_j.indptr)
+    out[:, 9] = 1.0 - met / np.maximum(count, 1)
     return out
 
 

@@ -188,3 +188,46 @@ def test_reports_sharing_rare_words_but_no_name_are_candidate_pairs() -> None:
     ids = [a.id for a in pairs.articles]
     found = {frozenset((ids[i], ids[j])) for i, j in zip(pairs.i.tolist(), pairs.j.tolist())}
     assert frozenset({"h1", "h2"}) in found
+
+
+# One vote told by two outlets of opposite leanings (other words, same names and figures), and another event
+# on the same topic with the same senator, from a third outlet three days later.
+BORDER_LEFT = [
+    "Senator Ana Ruiz's border bill cleared the Senate 52-48 on Wednesday after a marathon debate in Calder, a rare win for the governing coalition.",
+    "The bill funds 1,200 new asylum caseworkers and ends the detention of families at the Ostrava crossing, Ruiz told reporters after the vote.",
+    "Civil-rights groups welcomed the measure; opposition leader Tomas Heller called it an open door.",
+]
+BORDER_RIGHT = [
+    "A divided Senate narrowly passed Ana Ruiz's sweeping immigration overhaul, 52 to 48, on Wednesday, handing the coalition a victory critics say will cost billions.",
+    "Heller warned that ending family detention at Ostrava would invite a new wave of crossings, while Ruiz insisted 1,200 more caseworkers would clear the backlog.",
+    "The measure now goes to the lower house in Calder, where its fate is uncertain.",
+]
+HEALTH_BILL = [
+    "Senator Ana Ruiz's health bill collapsed in the lower house on Friday, falling 11 votes short after three coalition members abstained.",
+    "The plan would have capped insulin prices at 35 crowns a month and opened 40 rural clinics, Ruiz said in a statement.",
+    "Speaker Mila Varga said the chamber could take up a narrower version in the spring.",
+]
+
+
+def partisan() -> list[Article]:
+    return [
+        article("p1", "Senate passes Ruiz border bill", BORDER_LEFT, "Left Daily"),
+        article("p2", "Senate narrowly approves costly Ruiz immigration overhaul", BORDER_RIGHT, "Right Post"),
+        article("p3", "Ruiz health bill fails in lower house", HEALTH_BILL, "Centre Times", date="2024-03-08"),
+    ]
+
+
+def test_partisan_reports_of_one_event_join_and_another_event_with_the_same_senator_stays_apart() -> None:
+    assert groups(cluster(partisan())) == {frozenset({"p1", "p2"}), frozenset({"p3"})}
+
+
+def test_top_names_missed_is_the_share_of_top_names_the_other_report_lacks() -> None:
+    from digest.cluster import FEATURES, candidate_pairs
+
+    pairs = candidate_pairs(partisan())
+    ids = [a.id for a in pairs.articles]
+    missed = {frozenset((ids[i], ids[j])): f[FEATURES.index("top_names_missed")]
+              for i, j, f in zip(pairs.i.tolist(), pairs.j.tolist(), pairs.features)}
+    assert all(0.0 <= m <= 1.0 for m in missed.values())
+    one_event = missed[frozenset({"p1", "p2"})]
+    assert all(one_event < m for pair, m in missed.items() if "p3" in pair)
