@@ -40,7 +40,7 @@ from digest.clean import clean_article  # noqa: E402
 from digest.errors import InputError  # noqa: E402
 from digest.ingest import load_file  # noqa: E402
 from digest.models import Article, Story  # noqa: E402
-from digest.summarise import SUMMARIZERS, summarise  # noqa: E402
+from digest.summarise import SUMMARIZERS, lead_scores, pick, summarise  # noqa: E402
 from digest.summarise.coverage import PARAMS_FILE, Coverage, CoverageOptions, Tuning, fitted  # noqa: E402
 from digest.summarise.lexrank import rank  # noqa: E402
 from digest.summarise.prior import SentenceModel, fit  # noqa: E402
@@ -133,9 +133,11 @@ def load_cases(limit: int | None) -> list[Case]:
 
 
 def ours(case: Case, options: CoverageOptions, model: SentenceModel) -> list[int]:
-    """Our choice at the reference's length, in the order chosen (as the digest shows it)."""
+    """Our choice at the reference's length, in the order the digest shows it (a lone article: its lead)."""
     case.coverage.retune(options)
-    return case.coverage.choose(model.score(case.x), max_words=len(case.reference))
+    single = len({u.article for u in case.units}) == 1
+    scores = lead_scores(case.units) if single else model.score(case.x)
+    return pick(case.units, case.coverage, scores, max_words=len(case.reference))
 
 
 def lead(case: Case) -> list[int]:

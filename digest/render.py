@@ -55,6 +55,7 @@ MAX_SUBJECT_HEADLINE = 80  # the top story's headline in the e-mail subject
 MAX_OUTLET_CHARS = 60
 MAX_LINE_CHARS = 1000  # summary sentences, paths and failure reasons
 HEADLINE_LIST_FROM = 6  # a digest of more than five stories opens with a list of its headlines
+BRIEF_SENTENCES = 2  # a story told by one article shows its lead: one or two sentences
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,11 @@ def _recency(story: StorySummary) -> float:
 
 
 def ordered(stories: Sequence[StorySummary]) -> list[StorySummary]:
-    """Order stories by the number of distinct outlets reporting them, then the newest first."""
-    return sorted(stories, key=lambda s: (-outlet_count(s), -_recency(s)))
+    """Order stories by the number of distinct outlets reporting them, then the newest first.
+
+    Among stories as widely reported, one told by several articles comes before a lone article's.
+    """
+    return sorted(stories, key=lambda s: (-outlet_count(s), len(s.article_ids) == 1, -_recency(s)))
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", hang: str = "") -> str:
@@ -296,6 +300,10 @@ def _story_view(story: StorySummary, number: int) -> dict[str, Any]:
         "anchor": f"story-{number}",
         "headline": cap(story.headline, MAX_TITLE_CHARS) or "Untitled story",
         "is_update": story.is_update,
+        # one article (and its copies): a brief item, its lead in a paragraph and a link, not bullets
+        "brief": len(story.article_ids) == 1,
+        "lead": " ".join(str(b["text"]) for b in bullets[:BRIEF_SENTENCES]),
+        "link": next((s["url"] for s in sources if s["url"]), None),
         "sentences": bullets,
         "sources": sources,
         "sources_label": label,
@@ -331,6 +339,10 @@ class _Renderer:
         # remote loading off: nothing may be fetched at render time, and a digest must not phone home
         self.inliner = css_inline.CSSInliner(load_remote_stylesheets=False, extra_css=css)
         self.stories = [_story_view(s, n) for n, s in enumerate(digest.stories, 1)]
+        # the brief items follow the stories several outlets report, under one heading
+        first_brief = next((k for k, s in enumerate(self.stories) if s["brief"]), None)
+        for k, view in enumerate(self.stories):
+            view["opens_briefs"] = k == first_brief and k > 0
         self.failed = [
             {"path": cap(a.path, MAX_LINE_CHARS), "reason": cap(a.reason, MAX_LINE_CHARS)}
             for a in digest.articles
@@ -356,7 +368,7 @@ class _Renderer:
             **self.base,
             "contents": contents,
             "stories": self.stories[: cut.full],
-            "more": [{"text": s["headline"], "is_update": s["is_update"]} for s in shown],
+            "more": [{"text": s["headline"], "is_update": s["is_update"], "anchor": s["anchor"]} for s in shown],
             "more_label": plural(len(rest), "more story", "more stories"),
             "failed": self.failed if cut.failed else [],
         }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 
@@ -97,10 +97,17 @@ class Coverage:
         self.uncovered = (~self.told).astype(float)
         self.totals = np.asarray(self.matrix @ self.weights).ravel()
 
-    def choose(self, scores: np.ndarray, count: int | None = None, max_words: int | None = None) -> list[int]:
+    def choose(
+        self,
+        scores: np.ndarray,
+        count: int | None = None,
+        max_words: int | None = None,
+        admit: Callable[[int, Sequence[int]], bool] | None = None,
+    ) -> list[int]:
         """Return sentence indexes in the order chosen: up to `count` sentences or until `max_words` are used.
 
-        `scores` is each sentence's prior (higher first).
+        `scores` is each sentence's prior (higher first). `admit(i, chosen)` may refuse sentence i given
+        those chosen so far (a pronoun whose antecedent is not told); a refused sentence is not told.
         """
         uncovered = self.uncovered.copy()
         weight = self.options.gain_weight
@@ -124,6 +131,8 @@ class Coverage:
             key = scores[i] + weight * gain / self.totals[i]
             if heap and key < -heap[0][0]:
                 heapq.heappush(heap, (-key, i))  # stale bound: re-queue with its current key
+                continue
+            if admit is not None and not admit(i, chosen):
                 continue
             chosen.append(i)
             seen_texts.add(self.units[i].text)
