@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import random
 import subprocess
 import sys
@@ -67,8 +68,8 @@ def _file(folder: str, page: str, n: int) -> Path:
     return base / "html" / f"{page}.html.gz" if n % 2 == 0 else base / "text" / f"{page}.txt"
 
 
-def examples() -> tuple[list[str], list[tuple[str, int, Context]], list[int], list[str]]:
-    """Return each sentence's page, (sentence, paragraph, context), label and the pages' order."""
+def examples() -> tuple[list[str], list[tuple[str, int, tuple[str, list[str]]]], list[int], list[str]]:
+    """Return each sentence's page, (sentence, paragraph, (title, paragraphs)), label and the pages' order."""
     groups, rows, labels = [], [], []
     for page, path, body, comments in pages():
         try:
@@ -76,7 +77,7 @@ def examples() -> tuple[list[str], list[tuple[str, int, Context]], list[int], li
         except InputError:
             continue
         paragraphs = [whole_sentences(p.text) for p in article.paragraphs if p.role is Role.BODY]
-        ctx = Context.of(article.title, paragraphs)
+        page_text = (article.title, paragraphs)
         for k, paragraph in enumerate(paragraphs):
             for sentence in map(without_dateline, split_sentences(paragraph)):
                 if not worthy(sentence):
@@ -88,30 +89,46 @@ def examples() -> tuple[list[str], list[tuple[str, int, Context]], list[int], li
                 else:
                     continue  # half in the body: neither label is sure
                 groups.append(page)
-                rows.append((sentence, k, ctx))
+                rows.append((sentence, k, page_text))
                 labels.append(label)
     return groups, rows, labels, list(dict.fromkeys(groups))
 
 
-def auc(y: np.ndarray, p: np.ndarray) -> float:
-    order = np.argsort(p, kind="stable")
-    ranks = np.empty(len(p))
-    ranks[order] = np.arange(1, len(p) + 1)
-    pos = y == 1
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / max(n_pos * n_neg, 1))
+def auc(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
+    """Return the (weighted) area under the ROC curve: how often a furniture sentence outranks an article one."""
+    w = np.ones(len(y)) if w is None else w
+    order = np.argsort(-p, kind="stable")
+    tp = np.cumsum((w * (y == 1))[order])
+    fp = np.cumsum((w * (y == 0))[order])
+    if tp[-1] == 0 or fp[-1] == 0:
+        return 0.5
+    return float(np.trapezoid(np.concatenate([[0.0], tp / tp[-1]]), np.concatenate([[0.0], fp / fp[-1]])))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fit", action="store_true", help=f"write digest/summarise/{MODEL_FILE} from all pages")
+    parser.add_argument("--cache", type=Path, metavar="FILE", help="keep the cleaned pages' sentences in FILE between runs")
     args = parser.parse_args()
     started = time.perf_counter()
-    groups, rows, labels, order = examples()
+    if args.cache and args.cache.exists():
+        groups, rows, labels, order = pickle.loads(args.cache.read_bytes())
+    else:
+        groups, rows, labels, order = examples()
+        if args.cache:
+            args.cache.write_bytes(pickle.dumps((groups, rows, labels, order)))
     counts = Counter(w for s, _, _ in rows for w in set(words(s)))
     vocabulary = [w for w, _ in counts.most_common(VOCABULARY)]
-    x = np.array([features(s, k, ctx, vocabulary) for s, k, ctx in rows], dtype=float)
+    contexts: dict[str, Context] = {}
+    for group, (_, _, page) in zip(groups, rows, strict=True):
+        if group not in contexts:
+            contexts[group] = Context.of(*page)
+    x = np.array([features(s, k, contexts[g], vocabulary) for g, (s, k, _) in zip(groups, rows, strict=True)], dtype=float)
     y = np.array(labels)
+    # every page weighs the same: a forum page of 800 comments must not decide what a sentence is
+    size = Counter(groups)
+    w = np.array([1.0 / size[g] for g in groups])
+    w *= len(w) / w.sum()
     shuffled = list(order)
     random.Random(SEED).shuffle(shuffled)
     fold_of = {page: k % FOLDS for k, page in enumerate(shuffled)}
@@ -119,34 +136,35 @@ def main() -> None:
     oof = np.zeros(len(y))
     for fold in range(FOLDS):
         train = folds != fold
-        model = fit(x[train], y[train], vocabulary, 0.5)
+        model = fit(x[train], y[train], vocabulary, 0.5, weight=w[train])
         oof[~train] = model.probability(x[~train])
-    print(f"{len(order)} pages, {len(y)} sentences ({int(y.sum())} furniture or comments), {FOLDS}-fold by page")
-    print(f"  out-of-fold AUC {auc(y, oof):.3f}, Brier {float(np.mean((oof - y) ** 2)):.4f} (base rate {y.mean():.3f})")
-    print("  calibration (predicted -> observed, sentences):")
+    pos, neg = w * (y == 1), w * (y == 0)
+    print(f"{len(order)} pages, {len(y)} sentences ({int(y.sum())} furniture or comments), {FOLDS}-fold by page, pages weighted equally")
+    print(f"  out-of-fold AUC {auc(y, oof, w):.3f} (sentences unweighted {auc(y, oof):.3f}), Brier {float(np.average((oof - y) ** 2, weights=w)):.4f} (base rate {pos.sum() / w.sum():.3f})")
+    print("  calibration (predicted -> observed, weighted sentences):")
     for low in np.arange(0.0, 1.0, 0.1):
         sel = (oof >= low) & (oof < low + 0.1)
         if sel.any():
-            print(f"    {low:.1f}-{low + 0.1:.1f}: {oof[sel].mean():.3f} -> {y[sel].mean():.3f} ({int(sel.sum())})")
+            print(f"    {low:.1f}-{low + 0.1:.1f}: {np.average(oof[sel], weights=w[sel]):.3f} -> {np.average(y[sel], weights=w[sel]):.3f} ({int(sel.sum())})")
     best = THRESHOLDS[-1]
     print("  threshold: furniture caught (recall), precision, article sentences lost")
     for t in THRESHOLDS:
         drop = oof > t
-        recall = float((drop & (y == 1)).sum() / max((y == 1).sum(), 1))
-        precision = float((drop & (y == 1)).sum() / max(drop.sum(), 1))
-        lost = float((drop & (y == 0)).sum() / max((y == 0).sum(), 1))
+        recall = float(pos[drop].sum() / max(pos.sum(), 1e-9))
+        precision = float(pos[drop].sum() / max(w[drop].sum(), 1e-9))
+        lost = float(neg[drop].sum() / max(neg.sum(), 1e-9))
         print(f"    {t:.1f}: {recall:.3f} {precision:.3f} {lost:.3f}")
         if lost <= MAX_BODY_LOSS:
             best = min(best, t)
     print(f"  chosen threshold {best} (at most {MAX_BODY_LOSS:.0%} of article sentences lost, out-of-fold)")
     if args.fit:
-        model = fit(x, y, vocabulary, best)
+        model = fit(x, y, vocabulary, best, weight=w)
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
         data = {
             "trained_by": "python bench/furniture.py --fit",
             "data": f"headlines-dev (all pages) and {CLEANING_PAGES} cleaning-dev pages, seed {SEED}",
             "folds": FOLDS,
-            "out_of_fold_auc": round(auc(y, oof), 4),
+            "out_of_fold_auc_pages_weighted": round(auc(y, oof, w), 4),
             "commit": commit,
             "model": model.to_dict(),
         }

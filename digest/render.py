@@ -189,9 +189,9 @@ def _recency(story: StorySummary) -> float:
 def ordered(stories: Sequence[StorySummary]) -> list[StorySummary]:
     """Order stories by the number of distinct outlets reporting them, then the newest first.
 
-    Among stories as widely reported, one told by several articles comes before a lone article's.
+    Stories told by several articles come first; a lone article's (with any copies) is a brief item after them.
     """
-    return sorted(stories, key=lambda s: (-outlet_count(s), len(s.article_ids) == 1, -_recency(s)))
+    return sorted(stories, key=lambda s: (len(s.article_ids) == 1, -outlet_count(s), -_recency(s)))
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", hang: str = "") -> str:
@@ -361,12 +361,18 @@ class _Renderer:
         rest = self.stories[cut.full :]
         shown = rest[: cut.headlines]
         contents = []
+        briefs = ""
         if len(self.stories) >= HEADLINE_LIST_FROM:
             # the stories shown in full; a trimmed e-mail lists the others once, at its end
-            contents = [{"text": s["headline"], "is_update": s["is_update"], "anchor": s["anchor"]} for s in self.stories[: cut.full]]
+            listed = self.stories[: cut.full]
+            if any(not s["brief"] for s in listed):  # the brief items are one line: a phone reaches the news first
+                briefs = plural(sum(s["brief"] for s in listed), "more story", "more stories") if any(s["brief"] for s in listed) else ""
+                listed = [s for s in listed if not s["brief"]]
+            contents = [{"text": s["headline"], "is_update": s["is_update"], "anchor": s["anchor"]} for s in listed]
         return {
             **self.base,
             "contents": contents,
+            "contents_briefs": briefs,
             "stories": self.stories[: cut.full],
             "more": [{"text": s["headline"], "is_update": s["is_update"], "anchor": s["anchor"]} for s in shown],
             "more_label": plural(len(rest), "more story", "more stories"),

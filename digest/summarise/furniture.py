@@ -43,7 +43,12 @@ BASE_FEATURES = (
     "title words",  # share of its content words in the article's title
     "lead words",  # share of its content words in the article's first paragraph
     "article words",  # share of its content words found in other paragraphs
+    "after comments",  # a paragraph before it reads like a comments header or a comment's byline
+    "stamp nearby",  # its paragraph or a neighbour carries a post's date or time
 )
+# "12 Comments", "Posted by Tom", "Reply", "Anna says:", "Report this comment": where readers' words begin
+_COMMENT_MARK = re.compile(r"(?i)^\s*\d*\s*(?:comments?|responses?|replies)\b|posted by\b|\breply\b|\b(?:says|said|wrote):|report (?:this|abuse)")
+_STAMP = re.compile(r"(?i)\b\d{1,2}:\d\d\s*(?:am|pm)\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4}\b")
 
 
 def words(text: str) -> list[str]:
@@ -63,6 +68,8 @@ class Context:
     lead: frozenset[str]
     paragraphs: tuple[frozenset[str], ...]
     counts: dict[str, int]  # in how many paragraphs each content word occurs
+    comments_from: int  # the first paragraph after a comments marker (len(paragraphs) if none)
+    stamped: frozenset[int]  # paragraphs carrying a date or time stamp
 
     @classmethod
     def of(cls, title: str, paragraphs: Sequence[str]) -> Context:
@@ -71,7 +78,10 @@ class Context:
         for s in sets:
             for w in s:
                 counts[w] = counts.get(w, 0) + 1
-        return cls(frozenset(content(words(title))), sets[0] if sets else frozenset(), sets, counts)
+        marks = [k for k, p in enumerate(paragraphs) if _COMMENT_MARK.search(p)]
+        stamped = frozenset(k for k, p in enumerate(paragraphs) if _STAMP.search(p))
+        lead = sets[0] if sets else frozenset()
+        return cls(frozenset(content(words(title))), lead, sets, counts, marks[0] + 1 if marks else len(sets), stamped)
 
 
 def features(sentence: str, paragraph: int, ctx: Context, vocabulary: Sequence[str] = ()) -> list[float]:
@@ -98,6 +108,8 @@ def features(sentence: str, paragraph: int, ctx: Context, vocabulary: Sequence[s
         len(mine & ctx.title) / m,
         len(mine & ctx.lead) / m if paragraph else 1.0,
         sum(ctx.counts.get(w, 0) > 1 for w in mine) / m,
+        float(paragraph >= ctx.comments_from),
+        float(bool({paragraph - 1, paragraph, paragraph + 1} & ctx.stamped)),
         *(float(w in present) for w in vocabulary),
     ]
 
@@ -164,14 +176,16 @@ def shipped() -> FurnitureModel | None:
         return None
 
 
-def fit(x: np.ndarray, y: np.ndarray, vocabulary: Sequence[str], threshold: float, c: float = 0.5) -> FurnitureModel:
-    """Fit the logistic regression on feature rows `x` and labels `y` (used by bench/furniture.py --fit)."""
+def fit(
+    x: np.ndarray, y: np.ndarray, vocabulary: Sequence[str], threshold: float, c: float = 0.5, weight: np.ndarray | None = None
+) -> FurnitureModel:
+    """Fit the logistic regression on feature rows `x`, labels `y` and sample weights (used by bench/furniture.py --fit)."""
     from sklearn.linear_model import LogisticRegression
 
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
+    model = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y, sample_weight=weight)
     return FurnitureModel(
         tuple(vocabulary),
         tuple(float(v) for v in mean),
