@@ -56,6 +56,8 @@ MAX_OUTLET_CHARS = 60
 MAX_LINE_CHARS = 1000  # summary sentences, paths and failure reasons
 HEADLINE_LIST_FROM = 6  # a digest of more than five stories opens with a list of its headlines
 BRIEF_SENTENCES = 2  # a story told by one article shows its lead: one or two sentences
+BRIEF_WORDS = 60  # ... the second only if the two together are no longer than this
+MAX_UNBROKEN_NAME = 24  # an outlet name up to this long never wraps inside
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,12 @@ def cap(value: str | None, limit: int) -> str:
 
 
 def nbsp(name: str) -> str:
-    """Join the words of a name with non-breaking spaces, so it never wraps inside."""
-    return name.replace(" ", "\u00a0")
+    """Join the words of a short name with non-breaking spaces, so it never wraps inside.
+
+    A long one ("Zillow Blog - Real Estate Market Stats, ...") wraps as text does: unbroken, it would
+    be pushed whole onto a line of its own on a phone.
+    """
+    return name if len(name) > MAX_UNBROKEN_NAME else name.replace(" ", "\u00a0")
 
 
 def outlet_label(source: Source) -> str:
@@ -302,12 +308,23 @@ def _story_view(story: StorySummary, number: int) -> dict[str, Any]:
         "is_update": story.is_update,
         # one article (and its copies): a brief item, its lead in a paragraph and a link, not bullets
         "brief": len(story.article_ids) == 1,
-        "lead": " ".join(str(b["text"]) for b in bullets[:BRIEF_SENTENCES]),
+        "lead": _lead(bullets),
         "link": next((s["url"] for s in sources if s["url"]), None),
         "sentences": bullets,
         "sources": sources,
         "sources_label": label,
     }
+
+
+def _lead(bullets: Sequence[dict[str, Any]]) -> str:
+    """Return a brief item's lead: its first sentence, and the next ones while they stay short."""
+    lead: list[str] = []
+    for bullet in bullets[:BRIEF_SENTENCES]:
+        text = str(bullet["text"])
+        if lead and len(" ".join([*lead, text]).split()) > BRIEF_WORDS:
+            break
+        lead.append(text)
+    return " ".join(lead)
 
 
 def _environment(folder: Path) -> jinja2.Environment:

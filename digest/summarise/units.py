@@ -20,6 +20,7 @@ _CHROME = re.compile(
     r"advertisement|sponsored|editor'?s note|reporting by|editing by|writing by|additional reporting|by)\b)"
     r"|getty images|shutterstock|\(ap photo|\bap photo/|/reuters|afp via|©|copyright|all rights reserved"
     r"|click here|subscribe|sign up|newsletter|follow us|share this|cookies?\b|javascript|https?://|www\.|@\w+\.\w"
+    r"|(?:^|\s)@\w{2,}|^\s*(?:visit|follow|like) (?:us|our)\b"  # a site's handle, "Visit our directory"
     r"|\bpictured\b|\bseen here\b|\(left\)|\(right\)|\(centre\)|\(center\)"  # photo captions
 )
 # "BERLIN --", "TARRANT SPRINGS, Nov 17 (Northline) -", "VILNIUS, Lithuania —": where and who, not news
