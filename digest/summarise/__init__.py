@@ -123,20 +123,27 @@ def pick(
 ) -> list[int]:
     """Choose bullets that stand on their own, each fact once, and return them in the order facts unfold.
 
-    A sentence that points back is told only right after the sentence before it in its article; a
-    quotation only once, and only with its speaker named.
+    A sentence that points back is told right after the sentence before it in its article (which is
+    told first if it is not yet and stands on its own); a quotation only once, its speaker named.
     """
     before = {(u.article, u.position): i for i, u in enumerate(found)}
 
-    def admit(i: int, chosen: Sequence[int]) -> bool:
-        text = found[i].text
-        if points_back(text):
-            previous = before.get((found[i].article, found[i].position - 1))
-            if previous is None or previous not in chosen:
-                return False
-        if mostly_quoted(text):
-            return names_speaker(text) and not any(mostly_quoted(found[j].text) for j in chosen)
-        return True
+    def quotation_ok(i: int, chosen: Sequence[int], named_before: bool) -> bool:
+        if not mostly_quoted(found[i].text):
+            return True
+        return (named_before or names_speaker(found[i].text)) and not any(mostly_quoted(found[j].text) for j in chosen)
+
+    def admit(i: int, chosen: Sequence[int]) -> list[int]:
+        if not points_back(found[i].text):
+            return [i] if quotation_ok(i, chosen, False) else []
+        previous = before.get((found[i].article, found[i].position - 1))
+        if previous is None:
+            return []
+        if previous in chosen:
+            return [i] if quotation_ok(i, chosen, True) else []
+        if points_back(found[previous].text) or not quotation_ok(previous, chosen, False):
+            return []
+        return [previous, i] if quotation_ok(i, [*chosen, previous], True) else []
 
     return unfolding(found, coverage.choose(scores, count=count, max_words=max_words, admit=admit))
 
