@@ -57,7 +57,6 @@ MAX_LINE_CHARS = 1000  # summary sentences, paths and failure reasons
 HEADLINE_LIST_FROM = 6  # a digest of more than five stories opens with a list of its headlines
 BRIEF_SENTENCES = 2  # a story told by one article shows its lead: one or two sentences
 BRIEF_WORDS = 60  # ... the second only if the two together are no longer than this
-MAX_UNBROKEN_NAME = 24  # an outlet name up to this long never wraps inside
 
 
 @dataclass(frozen=True)
@@ -103,12 +102,8 @@ def cap(value: str | None, limit: int) -> str:
 
 
 def nbsp(name: str) -> str:
-    """Join the words of a short name with non-breaking spaces, so it never wraps inside.
-
-    A long one ("Zillow Blog - Real Estate Market Stats, ...") wraps as text does: unbroken, it would
-    be pushed whole onto a line of its own on a phone.
-    """
-    return name if len(name) > MAX_UNBROKEN_NAME else name.replace(" ", "\u00a0")
+    """Join the words of a name with non-breaking spaces, so it never wraps inside."""
+    return name.replace(" ", "\u00a0")
 
 
 def outlet_label(source: Source) -> str:
