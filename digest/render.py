@@ -102,8 +102,11 @@ def cap(value: str | None, limit: int) -> str:
 
 
 def nbsp(name: str) -> str:
-    """Join the words of a name with non-breaking spaces, so it never wraps inside."""
-    return name.replace(" ", "\u00a0")
+    """Join the words of a name with non-breaking spaces (and hyphens), so it never wraps inside.
+
+    A browser breaks a line after any hyphen: "Zillow Blog -" would end a line and the rest begin the next.
+    """
+    return name.replace(" ", "\u00a0").replace("-", "\u2011")
 
 
 def outlet_label(source: Source) -> str:

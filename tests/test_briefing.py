@@ -166,3 +166,4 @@ def test_a_brief_item_shows_one_sentence_when_two_would_be_long() -> None:
     rendered = render.render(Digest(DAY, "Daily briefing", (first, story_of(2, ["Beta"])), ()), Settings())
     assert long in rendered.text.replace("\n   ", " ") and "Sentence 1 of story 1" not in rendered.text
     assert "Sentence 1 of story 2" in rendered.html  # a short lead keeps its second sentence
+    assert render.nbsp("Zillow Blog - Real Estate") == "Zillow\u00a0Blog\u00a0\u2011\u00a0Real\u00a0Estate"  # no break at its hyphen
