@@ -10,6 +10,9 @@ ROUGE tokens (its output is cut there). Ours is scored out-of-fold: for each of 
 prior (ridge regression on each sentence's share of word pairs found in the reference, less the
 story's mean) is fitted on the other folds and the selection options (GRID) are chosen there by
 grid search; both are used on the held-out fold. Folds are drawn by story: no story is in two.
+Ours chooses as the digest does (`summarise.pick`): bullets that stand on their own (a pronoun only
+after the sentence that names whom it means, one quotation at most and its speaker named), in the
+order the facts unfold; a cluster left with one article is told by its lead.
 Baselines on the same clusters, in the same run: the lead (the first article's sentences, then the
 next article's), the first sentence of each article in turn, and every sumy summarizer of the
 registry run naively (its own ranking, no redundancy removal).
