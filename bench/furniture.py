@@ -123,7 +123,8 @@ def main() -> None:
     for group, (_, _, page) in zip(groups, rows, strict=True):
         if group not in contexts:
             contexts[group] = Context.of(*page)
-    x = np.array([features(s, k, contexts[g], vocabulary) for g, (s, k, _) in zip(groups, rows, strict=True)], dtype=float)
+    columns = {w: k for k, w in enumerate(vocabulary)}
+    x = np.array([features(s, k, contexts[g], columns) for g, (s, k, _) in zip(groups, rows, strict=True)], dtype=float)
     y = np.array(labels)
     # every page weighs the same: a forum page of 800 comments must not decide what a sentence is
     size = Counter(groups)

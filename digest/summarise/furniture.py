@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -84,8 +84,11 @@ class Context:
         return cls(frozenset(content(words(title))), lead, sets, counts, marks[0] + 1 if marks else len(sets), stamped)
 
 
-def features(sentence: str, paragraph: int, ctx: Context, vocabulary: Sequence[str] = ()) -> list[float]:
-    """Return the feature row of one sentence of paragraph `paragraph` (BASE_FEATURES, then one per vocabulary word)."""
+def features(sentence: str, paragraph: int, ctx: Context, vocabulary: Mapping[str, int] | None = None) -> list[float]:
+    """Return the feature row of one sentence of paragraph `paragraph` (BASE_FEATURES, then one per vocabulary word).
+
+    `vocabulary` maps each telling word to its column among the word features.
+    """
     tokens = words(sentence)
     n = max(len(tokens), 1)
     mine = content(tokens)
@@ -93,7 +96,7 @@ def features(sentence: str, paragraph: int, ctx: Context, vocabulary: Sequence[s
     raw = sentence.split()
     n_paragraphs = max(len(ctx.paragraphs), 1)
     present = set(tokens)
-    return [
+    row = [
         paragraph / n_paragraphs,
         float(paragraph == n_paragraphs - 1 and n_paragraphs > 1),
         math.log1p(paragraph),
@@ -110,8 +113,15 @@ def features(sentence: str, paragraph: int, ctx: Context, vocabulary: Sequence[s
         sum(ctx.counts.get(w, 0) > 1 for w in mine) / m,
         float(paragraph >= ctx.comments_from),
         float(bool({paragraph - 1, paragraph, paragraph + 1} & ctx.stamped)),
-        *(float(w in present) for w in vocabulary),
     ]
+    if vocabulary:
+        found = [0.0] * len(vocabulary)
+        for word in present:
+            column = vocabulary.get(word)
+            if column is not None:
+                found[column] = 1.0
+        row += found
+    return row
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,11 @@ class FurnitureModel:
     intercept: float
     threshold: float  # a sentence more likely than this to be furniture is left out
 
+    @cached_property
+    def columns(self) -> dict[str, int]:
+        """Map each vocabulary word to its column among the word features."""
+        return {w: k for k, w in enumerate(self.vocabulary)}
+
     def probability(self, rows: np.ndarray) -> np.ndarray:
         """Return each row's probability of being furniture or a comment."""
         if len(rows) == 0:
@@ -137,7 +152,7 @@ class FurnitureModel:
         if not sentences:
             return []
         ctx = Context.of(title, paragraphs)
-        rows = np.array([features(s, p, ctx, self.vocabulary) for p, s in sentences], dtype=float)
+        rows = np.array([features(s, p, ctx, self.columns) for p, s in sentences], dtype=float)
         return [bool(p > self.threshold) for p in self.probability(rows)]
 
     @classmethod
