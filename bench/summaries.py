@@ -10,6 +10,9 @@ ROUGE tokens (its output is cut there). Ours is scored out-of-fold: for each of 
 prior (ridge regression on each sentence's share of word pairs found in the reference, less the
 story's mean) is fitted on the other folds and the selection options (GRID) are chosen there by
 grid search; both are used on the held-out fold. Folds are drawn by story: no story is in two.
+Ours chooses as the digest does (`summarise.pick`): bullets that stand on their own (a pronoun only
+after the sentence that names whom it means, one quotation at most and its speaker named), in the
+order the facts unfold; a cluster left with one article is told by its lead.
 Baselines on the same clusters, in the same run: the lead (the first article's sentences, then the
 next article's), the first sentence of each article in turn, and every sumy summarizer of the
 registry run naively (its own ranking, no redundancy removal).
@@ -40,7 +43,7 @@ from digest.clean import clean_article  # noqa: E402
 from digest.errors import InputError  # noqa: E402
 from digest.ingest import load_file  # noqa: E402
 from digest.models import Article, Story  # noqa: E402
-from digest.summarise import SUMMARIZERS, summarise  # noqa: E402
+from digest.summarise import SUMMARIZERS, lead_scores, pick, summarise  # noqa: E402
 from digest.summarise.coverage import PARAMS_FILE, Coverage, CoverageOptions, Tuning, fitted  # noqa: E402
 from digest.summarise.lexrank import rank  # noqa: E402
 from digest.summarise.prior import SentenceModel, fit  # noqa: E402
@@ -133,9 +136,11 @@ def load_cases(limit: int | None) -> list[Case]:
 
 
 def ours(case: Case, options: CoverageOptions, model: SentenceModel) -> list[int]:
-    """Our choice at the reference's length, in the order chosen (as the digest shows it)."""
+    """Our choice at the reference's length, in the order the digest shows it (a lone article: its lead)."""
     case.coverage.retune(options)
-    return case.coverage.choose(model.score(case.x), max_words=len(case.reference))
+    single = len({u.article for u in case.units}) == 1
+    scores = lead_scores(case.units) if single else model.score(case.x)
+    return pick(case.units, case.coverage, scores, max_words=len(case.reference))
 
 
 def lead(case: Case) -> list[int]:

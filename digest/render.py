@@ -55,6 +55,8 @@ MAX_SUBJECT_HEADLINE = 80  # the top story's headline in the e-mail subject
 MAX_OUTLET_CHARS = 60
 MAX_LINE_CHARS = 1000  # summary sentences, paths and failure reasons
 HEADLINE_LIST_FROM = 6  # a digest of more than five stories opens with a list of its headlines
+BRIEF_SENTENCES = 2  # a story told by one article shows its lead: one or two sentences
+BRIEF_WORDS = 60  # ... the second only if the two together are no longer than this
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,11 @@ def cap(value: str | None, limit: int) -> str:
 
 
 def nbsp(name: str) -> str:
-    """Join the words of a name with non-breaking spaces, so it never wraps inside."""
-    return name.replace(" ", "\u00a0")
+    """Join the words of a name with non-breaking spaces (and hyphens), so it never wraps inside.
+
+    A browser breaks a line after any hyphen: "Zillow Blog -" would end a line and the rest begin the next.
+    """
+    return name.replace(" ", "\u00a0").replace("-", "\u2011")
 
 
 def outlet_label(source: Source) -> str:
@@ -186,8 +191,11 @@ def _recency(story: StorySummary) -> float:
 
 
 def ordered(stories: Sequence[StorySummary]) -> list[StorySummary]:
-    """Order stories by the number of distinct outlets reporting them, then the newest first."""
-    return sorted(stories, key=lambda s: (-outlet_count(s), -_recency(s)))
+    """Order stories by the number of distinct outlets reporting them, then the newest first.
+
+    Stories told by several articles come first; a lone article's (with any copies) is a brief item after them.
+    """
+    return sorted(stories, key=lambda s: (len(s.article_ids) == 1, -outlet_count(s), -_recency(s)))
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", hang: str = "") -> str:
@@ -296,10 +304,25 @@ def _story_view(story: StorySummary, number: int) -> dict[str, Any]:
         "anchor": f"story-{number}",
         "headline": cap(story.headline, MAX_TITLE_CHARS) or "Untitled story",
         "is_update": story.is_update,
+        # one article (and its copies): a brief item, its lead in a paragraph and a link, not bullets
+        "brief": len(story.article_ids) == 1,
+        "lead": _lead(bullets),
+        "link": next((s["url"] for s in sources if s["url"]), None),
         "sentences": bullets,
         "sources": sources,
         "sources_label": label,
     }
+
+
+def _lead(bullets: Sequence[dict[str, Any]]) -> str:
+    """Return a brief item's lead: its first sentence, and the next ones while they stay short."""
+    lead: list[str] = []
+    for bullet in bullets[:BRIEF_SENTENCES]:
+        text = str(bullet["text"])
+        if lead and len(" ".join([*lead, text]).split()) > BRIEF_WORDS:
+            break
+        lead.append(text)
+    return " ".join(lead)
 
 
 def _environment(folder: Path) -> jinja2.Environment:
@@ -331,6 +354,10 @@ class _Renderer:
         # remote loading off: nothing may be fetched at render time, and a digest must not phone home
         self.inliner = css_inline.CSSInliner(load_remote_stylesheets=False, extra_css=css)
         self.stories = [_story_view(s, n) for n, s in enumerate(digest.stories, 1)]
+        # the brief items follow the stories several outlets report, under one heading
+        first_brief = next((k for k, s in enumerate(self.stories) if s["brief"]), None)
+        for k, view in enumerate(self.stories):
+            view["opens_briefs"] = k == first_brief and k > 0
         self.failed = [
             {"path": cap(a.path, MAX_LINE_CHARS), "reason": cap(a.reason, MAX_LINE_CHARS)}
             for a in digest.articles
@@ -349,14 +376,20 @@ class _Renderer:
         rest = self.stories[cut.full :]
         shown = rest[: cut.headlines]
         contents = []
+        briefs = ""
         if len(self.stories) >= HEADLINE_LIST_FROM:
             # the stories shown in full; a trimmed e-mail lists the others once, at its end
-            contents = [{"text": s["headline"], "is_update": s["is_update"], "anchor": s["anchor"]} for s in self.stories[: cut.full]]
+            listed = self.stories[: cut.full]
+            if any(not s["brief"] for s in listed):  # the brief items are one line: a phone reaches the news first
+                briefs = plural(sum(s["brief"] for s in listed), "more story", "more stories") if any(s["brief"] for s in listed) else ""
+                listed = [s for s in listed if not s["brief"]]
+            contents = [{"text": s["headline"], "is_update": s["is_update"], "anchor": s["anchor"]} for s in listed]
         return {
             **self.base,
             "contents": contents,
+            "contents_briefs": briefs,
             "stories": self.stories[: cut.full],
-            "more": [{"text": s["headline"], "is_update": s["is_update"]} for s in shown],
+            "more": [{"text": s["headline"], "is_update": s["is_update"], "anchor": s["anchor"]} for s in shown],
             "more_label": plural(len(rest), "more story", "more stories"),
             "failed": self.failed if cut.failed else [],
         }

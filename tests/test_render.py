@@ -393,7 +393,8 @@ def test_stories_are_ordered_by_outlets_then_recency_in_every_format() -> None:
     two = summary_of(5, [src(5, 0, "Alpha"), src(5, 1, "Beta")], latest=None)
     digest = Digest(day, "Daily briefing", (lone_old, lone_new, two, two_same, three), ())
     rendered = render.render(digest, settings())
-    expected = ["Story 2", "Story 5", "Story 1", "Story 3", "Story 4"]
+    # as widely reported and as new: two articles (one outlet twice) before a lone article's brief item
+    expected = ["Story 2", "Story 5", "Story 3", "Story 1", "Story 4"]
     assert [s["headline"] for s in json.loads(rendered.json)["stories"]] == expected
     positions = [rendered.text.index(f"{i}. {h}") for i, h in enumerate(expected, 1)]
     assert positions == sorted(positions)

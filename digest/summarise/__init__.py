@@ -4,21 +4,32 @@ Summarizers live in one registry, `SUMMARIZERS`: "lexrank" (default; our fast mu
 and every sumy summarizer by name. Each takes the story's summary-worthy sentences and a count and
 returns sentence indexes, best first. The choice is shared: sentences are taken greedily for facts not
 told yet (coverage.py), led by a learned prior for leads and facts other sources repeat (prior.py).
+Every bullet must stand on its own (standalone.py): a sentence that points back ("He said...") only
+follows the sentence before it in its article, and one quotation at most, its speaker named. Bullets
+are shown in the order the facts unfold in the sources. A story told by one article is its lead; a
+story with no summary-worthy sentence falls back to its first sentences.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+import numpy as np
+
 from digest.errors import ConfigError
-from digest.models import Story, StorySummary, SummarySentence
+from digest.models import Role, Story, StorySummary, SummarySentence
 from digest.summarise import lexrank
 from digest.summarise.coverage import Coverage, Tuning, fitted
 from digest.summarise.ordering import headline
+from digest.summarise.standalone import mostly_quoted, names_speaker, points_back
 from digest.summarise.sumy_methods import SUMY_METHODS
-from digest.summarise.tokenizer import SumyTokenizer, split_sentences
-from digest.summarise.units import Unit, units, worthy
+from digest.summarise.tokenizer import SumyTokenizer, split_sentences, word_count
+from digest.summarise.units import Unit, units, whole_sentences, worthy
+
+LEAD_SENTENCES = 2  # a story told by one article shows its lead: the first sentences tell it best
+FALLBACK_MIN_WORDS = 4  # a fallback lead sentence shorter than this is a label, not news
 
 Summarizer = Callable[[Sequence[Unit], int], list[int]]
 
@@ -29,6 +40,8 @@ __all__ = [
     "Summarizer",
     "SumyTokenizer",
     "Tuning",
+    "lead_scores",
+    "pick",
     "split_sentences",
     "summarise",
     "summarizer_for",
@@ -66,22 +79,29 @@ def summarise(
     count = max(sentences, 1)
     tuning = tuning or fitted()
     coverage = Coverage(found, tuning.options, previous)
-    scores = tuning.model.score(coverage.features(summarizer(found, count)))
-    chosen = lead_first(found, coverage.choose(scores, count=count))
+    if len(story.articles) == 1:
+        count = min(count, LEAD_SENTENCES)
+        scores = lead_scores(found)
+    else:
+        scores = tuning.model.score(coverage.features(summarizer(found, count)))
+    chosen = pick(found, coverage, scores, count=count)
     outlets = [a.outlet for a in story.articles]
     dates = [a.date for a in story.articles if a.date is not None]
+    bullets = tuple(
+        SummarySentence(
+            found[i].text,
+            found[i].article_id,
+            found[i].outlet,
+            tuple(dict.fromkeys(outlets[a] for a in coverage.reporters(i))),
+        )
+        for i in chosen
+    )
+    if not bullets and not previous:
+        bullets = fallback(story, min(count, LEAD_SENTENCES))
     return StorySummary(
         story_id=story.id,
         headline=headline(story, found),
-        sentences=tuple(
-            SummarySentence(
-                found[i].text,
-                found[i].article_id,
-                found[i].outlet,
-                tuple(dict.fromkeys(outlets[a] for a in coverage.reporters(i))),
-            )
-            for i in chosen
-        ),
+        sentences=bullets,
         sources=tuple(s for a in story.articles for s in a.sources),
         article_ids=tuple(a.id for a in story.articles),
         is_update=story.is_update,
@@ -89,12 +109,85 @@ def summarise(
     )
 
 
-def lead_first(found: Sequence[Unit], chosen: list[int]) -> list[int]:
-    """Open with the chosen sentence nearest an article's start (the news itself), then the rest as chosen."""
+def lead_scores(found: Sequence[Unit]) -> np.ndarray:
+    """Score sentences by how early they stand in their article (the lead first)."""
+    return -np.array([u.position for u in found], dtype=float)
+
+
+def pick(
+    found: Sequence[Unit],
+    coverage: Coverage,
+    scores: np.ndarray,
+    count: int | None = None,
+    max_words: int | None = None,
+) -> list[int]:
+    """Choose bullets that stand on their own, each fact once, and return them in the order facts unfold.
+
+    A sentence that points back is told right after the sentence before it in its article (which is
+    told first if it is not yet and stands on its own); a quotation only once, its speaker named.
+    """
+    before = {(u.article, u.position): i for i, u in enumerate(found)}
+
+    def quotation_ok(i: int, chosen: Sequence[int], named_before: bool) -> bool:
+        if not mostly_quoted(found[i].text):
+            return True
+        return (named_before or names_speaker(found[i].text)) and not any(mostly_quoted(found[j].text) for j in chosen)
+
+    def admit(i: int, chosen: Sequence[int]) -> list[int]:
+        if not points_back(found[i].text):
+            return [i] if quotation_ok(i, chosen, False) else []
+        previous = before.get((found[i].article, found[i].position - 1))
+        if previous is None:
+            return []
+        if previous in chosen:
+            return [i] if quotation_ok(i, chosen, True) else []
+        if points_back(found[previous].text) or not quotation_ok(previous, chosen, False):
+            return []
+        return [previous, i] if quotation_ok(i, [*chosen, previous], True) else []
+
+    return unfolding(found, coverage.choose(scores, count=count, max_words=max_words, admit=admit))
+
+
+def unfolding(found: Sequence[Unit], chosen: list[int]) -> list[int]:
+    """Order bullets as their facts unfold: the lead first, then by how far into its article each stands.
+
+    A sentence that points back stays right after the one it follows.
+    """
     if not chosen:
         return chosen
-    first = min(chosen, key=lambda i: found[i].position)  # min keeps the earliest chosen among equals
-    return [first, *(i for i in chosen if i != first)]
+    sizes = Counter(u.article for u in found)
+    at = {(found[i].article, found[i].position): i for i in chosen}
+
+    def root(i: int) -> int:
+        while points_back(found[i].text) and (found[i].article, found[i].position - 1) in at:
+            i = at[(found[i].article, found[i].position - 1)]
+        return i
+
+    def key(i: int) -> tuple[float, int, int]:
+        r = found[root(i)]
+        return (r.position / sizes[r.article], r.article, found[i].position)
+
+    lead = min(chosen, key=lambda i: (found[root(i)].position, key(i)))
+    lead = root(lead)
+    rest = sorted((i for i in chosen if root(i) != lead), key=key)
+    return sorted((i for i in chosen if root(i) == lead), key=lambda i: found[i].position) + rest
+
+
+def fallback(story: Story, count: int) -> tuple[SummarySentence, ...]:
+    """Return the story's lead when no sentence is summary-worthy: the first whole sentences of its body."""
+    for article in story.articles:
+        body = [p.text for p in article.paragraphs if p.role is Role.BODY]
+        lead = [
+            s
+            for p in body
+            for s in split_sentences(whole_sentences(p))
+            if word_count(s) >= FALLBACK_MIN_WORDS and not points_back(s)
+        ][:count]
+        if not lead and article.description and word_count(article.description) >= FALLBACK_MIN_WORDS:
+            lead = split_sentences(article.description)[:count]
+        if lead:
+            return tuple(SummarySentence(s, article.id, article.outlet, (article.outlet,)) for s in lead)
+    return ()
 
 
 def _instant(when: datetime) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 
@@ -97,10 +97,18 @@ class Coverage:
         self.uncovered = (~self.told).astype(float)
         self.totals = np.asarray(self.matrix @ self.weights).ravel()
 
-    def choose(self, scores: np.ndarray, count: int | None = None, max_words: int | None = None) -> list[int]:
+    def choose(
+        self,
+        scores: np.ndarray,
+        count: int | None = None,
+        max_words: int | None = None,
+        admit: Callable[[int, Sequence[int]], Sequence[int]] | None = None,
+    ) -> list[int]:
         """Return sentence indexes in the order chosen: up to `count` sentences or until `max_words` are used.
 
-        `scores` is each sentence's prior (higher first).
+        `scores` is each sentence's prior (higher first). `admit(i, chosen)` returns the sentences to
+        tell for sentence i given those chosen so far: [i], the sentence it needs first and i (a pronoun
+        and the sentence that names whom it means), or none to refuse it (then it is not told).
         """
         uncovered = self.uncovered.copy()
         weight = self.options.gain_weight
@@ -125,10 +133,14 @@ class Coverage:
             if heap and key < -heap[0][0]:
                 heapq.heappush(heap, (-key, i))  # stale bound: re-queue with its current key
                 continue
-            chosen.append(i)
-            seen_texts.add(self.units[i].text)
-            used += self.words[i]
-            uncovered[row] = 0.0
+            told_now = [i] if admit is None else [k for k in admit(i, chosen) if self.units[k].text not in seen_texts]
+            if i not in told_now or (count is not None and len(chosen) + len(told_now) > count):
+                continue
+            for k in told_now:
+                chosen.append(k)
+                seen_texts.add(self.units[k].text)
+                used += self.words[k]
+                uncovered[self.matrix.indices[self.matrix.indptr[k] : self.matrix.indptr[k + 1]]] = 0.0
         return chosen
 
     def reporters(self, i: int) -> list[int]:
