@@ -160,11 +160,10 @@ def html_candidates(raw: RawArticle, options: CleanOptions = DEFAULT_OPTIONS) ->
     """Run trafilatura in its default mode and, with the model, in each alternative mode: (results, title, outlet)."""
     runs = options.alternatives if options.use_model else ()
     tree = html_clean.parse_tree(raw.text, raw.path) if runs else None  # parsed once, copied for each run
-    # ingest already read the metadata; ask trafilatura again only for what is missing
-    default = html_clean.extract(
-        raw.text, raw.path, mode_options(options, Pick.DEFAULT), metadata=not (raw.meta.title and raw.meta.outlet), tree=tree
-    )
-    title, outlet = _headline_and_outlet(raw.meta.title or default.title or "", raw.meta.outlet or default.sitename)
+    # ingest already read the headline and the outlet (digest.meta); trafilatura's title only stands in when it found none,
+    # and its site name never does (it falls back to the page title or a capitalised domain)
+    default = html_clean.extract(raw.text, raw.path, mode_options(options, Pick.DEFAULT), metadata=not raw.meta.title, tree=tree)
+    title, outlet = _headline_and_outlet(raw.meta.title or default.title or "", raw.meta.outlet)
     found = {Pick.DEFAULT: default}
     for name in runs:
         found[Pick[name]] = html_clean.extract(raw.text, raw.path, mode_options(options, Pick[name]), metadata=False, tree=tree)
@@ -195,11 +194,11 @@ def clean_article(
             decisions = html_verdict(found, title, options.resolved_model(), keys, options)
         else:
             decisions = html_clean.decide(found[Pick.DEFAULT], title, keys)
-        return _article(raw, decisions, title, outlet or raw.path.stem, min_words=options.min_body_words)
+        return _article(raw, decisions, title, outlet or "", min_words=options.min_body_words)
     meta_title, outlet = _headline_and_outlet(raw.meta.title or "", raw.meta.outlet)
     verdict = classify_text(raw.text, keys, raw.meta.title, options)
     line_title = verdict.decisions[verdict.title_index].text if verdict.title_index is not None else ""
-    outlet = outlet or _display_name(verdict.site_name) or raw.path.stem
+    outlet = outlet or _display_name(verdict.site_name) or ""  # no outlet is better than a wrong one (a file name)
     return _article(raw, verdict.decisions, meta_title or line_title, outlet, verdict.date, options.min_body_words)
 
 

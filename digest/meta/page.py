@@ -1,0 +1,45 @@
+"""Read one page's headline and outlet: the two calls ingest makes, for HTML and for plain text."""
+
+from __future__ import annotations
+
+from lxml.html import HtmlElement
+
+from digest.meta.headline import html_headline, text_headline, title_site, tokens
+from digest.meta.outlet import declared_name, outlet_name
+
+TITLE_SHARE = 0.8  # the first line of a copied page is its <title> when it holds this share of the headline's words
+
+
+def _page_title(tree: HtmlElement) -> str:
+    element = tree.find(".//head//title")
+    if element is None:
+        element = tree.find(".//title")
+    try:
+        return " ".join(element.text_content().split()) if element is not None else ""
+    except ValueError:
+        return ""
+
+
+def html_head(tree: HtmlElement, meta_title: str | None, url: str | None) -> tuple[str | None, str | None]:
+    """Return (headline, outlet) of a parsed HTML page; `meta_title` is trafilatura's, `url` its own address."""
+    headline = html_headline(tree, meta_title) or meta_title or None
+    site = title_site(_page_title(tree), headline)
+    return headline, outlet_name(declared_name(tree), site, url, headline)
+
+
+def text_head(
+    body: str, title: str | None = None, outlet: str | None = None, url: str | None = None
+) -> tuple[str | None, str | None]:
+    """Return (headline, outlet) of a plain-text page; `title`, `outlet`, `url` come from its header block, if any.
+
+    The first line of a copied page is its `<title>` when it holds the headline: what is left of it
+    ("... - SlashGear") may name the site.
+    """
+    headline = title or text_headline(body)
+    first = next((line.strip() for line in body.split("\n", 40)[:40] if line.strip()), "")
+    site = None
+    if headline and first:
+        words, line = tokens(headline), set(tokens(first))
+        if words and sum(w in line for w in words) >= TITLE_SHARE * len(words):
+            site = title_site(first, headline)
+    return headline, outlet_name(outlet, site, url, headline)
