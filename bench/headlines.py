@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest import ingest  # noqa: E402
-from digest.clean import clean_article  # noqa: E402
+from digest.clean import classify_text, clean_article  # noqa: E402
 from digest.errors import InputError  # noqa: E402
 from digest.meta.headline import Candidate, html_candidates, text_candidates, token_f1  # noqa: E402
 from digest.meta.outlet import names_site, registered_domain  # noqa: E402
@@ -55,6 +55,12 @@ def _markup(path: Path) -> str:
         return data.replace(b"\x00", b"").decode("utf-8", errors="replace")
 
 
+def _rule_title(text: str) -> str | None:
+    """Return the line the clean stage's layout rules read as the title (a feature of the text model)."""
+    verdict = classify_text(text)
+    return verdict.decisions[verdict.title_index].text if verdict.title_index is not None else None
+
+
 def load_pages() -> list[dict[str, object]]:
     """Read every labelled page: its candidates from HTML and text, trafilatura's title, its site."""
     truth = json.loads((HEADLINES / "truth.json").read_text("utf-8"))
@@ -76,7 +82,7 @@ def load_pages() -> list[dict[str, object]]:
                 "site": site,
                 "traf": meta_title or "",
                 "html": html_cands,
-                "text": text_candidates(text),
+                "text": text_candidates(text, _rule_title(text)),
             }
         )
     return pages

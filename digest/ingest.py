@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 
 from digest.deadline import Deadline, DeadlineExceeded
 from digest.errors import InputError
-from digest.meta import page as page_meta
+from digest.meta.page import html_head
 from digest.models import Kind, Meta, RawArticle
 
 SUFFIXES: dict[str, Kind] = {
@@ -273,10 +273,9 @@ def split_header_block(text: str) -> tuple[dict[str, str], str]:
 def _text_meta(text: str, path: Path) -> tuple[Meta, str]:
     header, body = split_header_block(text)
     url = header.get("url")
-    title, outlet = page_meta.text_head(body, header.get("title"), header.get("outlet"), url)
     meta = Meta(
-        title=title,
-        outlet=outlet,
+        title=header.get("title") or None,
+        outlet=header.get("outlet") or _outlet_from_url(url),
         url=url or None,
         date=_parse_date(header.get("date")) or _date_from_name(path),
         description=header.get("description") or None,
@@ -293,7 +292,7 @@ def html_meta(markup: str, path: Path) -> Meta:
         tree = load_html(markup)  # parsed once: trafilatura's metadata and our headline read the same tree
         doc = extract_metadata(tree, default_url=None, extensive=False) if tree is not None else None
         url = doc.url if doc and doc.url and doc.url.startswith(("http://", "https://")) else None
-        title, outlet = page_meta.html_head(tree, doc.title if doc else None, url) if tree is not None else (None, None)
+        title, outlet = html_head(tree, doc.title if doc else None, url) if tree is not None else (None, None)
     except Exception:
         return Meta(date=_date_from_name(path))
     return Meta(

@@ -34,8 +34,7 @@ def test_text_without_header_keeps_everything(tmp_path: Path) -> None:
     write(tmp_path, "2026-11-21-tram.txt", f"Tram line approved: what happens next\n\n{BODY}\n")
     raw = scan(tmp_path, set()).new[0]
     assert raw.text.startswith("Tram line approved: what happens next")
-    assert raw.meta.title == "Tram line approved: what happens next"  # the headline model's pick; the text stays whole
-    assert raw.meta.outlet is None  # nothing names one: no outlet rather than the file name
+    assert raw.meta.title is None
     assert raw.meta.date and raw.meta.date.day == 21  # from the file name
 
 

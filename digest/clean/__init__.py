@@ -29,6 +29,7 @@ from digest.clean.text import (
     split_site_suffix,
 )
 from digest.errors import InputError
+from digest.meta.page import text_head
 from digest.models import Article, Decision, Paragraph, RawArticle, Role
 
 TEXT_NODE = re.compile(r">([^<]{2,400})<")
@@ -110,6 +111,11 @@ def _display_name(name: str | None) -> str | None:
     ):
         return name
     return " ".join(w.capitalize() for w in words)
+
+
+def _kept_text(decisions: Sequence[Decision]) -> set[str]:
+    """Return the normalised lines kept as body or heading."""
+    return {sig.normalise(d.text) for d in decisions if d.kept and d.role in (Role.BODY, Role.HEADING)}
 
 
 def _headline_and_outlet(title: str, outlet: str | None) -> tuple[str, str | None]:
@@ -195,9 +201,14 @@ def clean_article(
         else:
             decisions = html_clean.decide(found[Pick.DEFAULT], title, keys)
         return _article(raw, decisions, title, outlet or "", min_words=options.min_body_words)
-    meta_title, outlet = _headline_and_outlet(raw.meta.title or "", raw.meta.outlet)
     verdict = classify_text(raw.text, keys, raw.meta.title, options)
     line_title = verdict.decisions[verdict.title_index].text if verdict.title_index is not None else ""
+    # the headline model reads the page's lines, the rules' pick among its features (a header's Title: wins);
+    # the first line's site suffix may name the outlet
+    headline, outlet = text_head(raw.text, raw.meta.title, raw.meta.outlet, raw.meta.url, line_title or None)
+    if headline and not raw.meta.title and sig.normalise(headline) in _kept_text(verdict.decisions):
+        headline = None  # the rules keep that line as the article's own text: never a body sentence as the headline
+    meta_title, outlet = _headline_and_outlet(headline or "", outlet)
     outlet = outlet or _display_name(verdict.site_name) or ""  # no outlet is better than a wrong one (a file name)
     return _article(raw, verdict.decisions, meta_title or line_title, outlet, verdict.date, options.min_body_words)
 

@@ -160,8 +160,11 @@ def _clean(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def text_candidates(text: str) -> list[Candidate]:
-    """Return the headline candidates of a plain-text page: its top lines and its first line's segments."""
+def text_candidates(text: str, rule_title: str | None = None) -> list[Candidate]:
+    """Return the headline candidates of a plain-text page: its top lines and its first line's segments.
+
+    `rule_title` is the line the clean stage's layout rules read as the title, if any (one more feature).
+    """
     lines: list[str] = []
     for raw in text.split("\n"):
         line = _clean(raw)
@@ -178,6 +181,7 @@ def text_candidates(text: str) -> list[Candidate]:
     title_toks, title_key = tokens(lines[0]), keys[0]
     first_prose = next((i for i, p in enumerate(prose) if p), len(lines))
     n = len(lines)
+    rule_key = " ".join(tokens(rule_title or ""))
     out: list[Candidate] = []
     pieces = segments(lines[0])
     if len(pieces) > 1:
@@ -185,14 +189,15 @@ def text_candidates(text: str) -> list[Candidate]:
             if tokens(piece):
                 feats = _features_of_line(piece, 0, n, counts, prose, first_prose)
                 feats |= _agreement(tokens(piece), title_toks, title_key, " ".join(tokens(piece)))
-                feats |= {"segment": 1.0, "first": 0.0, "repeats": min(repeats[" ".join(tokens(piece))], 3) / 3}
+                key = " ".join(tokens(piece))
+                feats |= {"segment": 1.0, "first": 0.0, "repeats": min(repeats[key], 3) / 3, "rule_pick": float(key == rule_key)}
                 out.append(Candidate(piece, feats))
     for i, line in enumerate(lines):
         if not keys[i] or counts[i] > MAX_CANDIDATE_WORDS or MARKUP.search(line):
             continue
         feats = _features_of_line(line, i, n, counts, prose, first_prose)
         feats |= _agreement(tokens(line), title_toks, title_key, keys[i]) if i else _agreement([], [], "", "")
-        feats |= {"segment": 0.0, "first": float(i == 0), "repeats": min(repeats[keys[i]] - 1, 3) / 3}
+        feats |= {"segment": 0.0, "first": float(i == 0), "repeats": min(repeats[keys[i]] - 1, 3) / 3, "rule_pick": float(keys[i] == rule_key)}
         out.append(Candidate(line, feats))
     return _ranked(out)
 
@@ -435,7 +440,7 @@ def html_headline(tree: HtmlElement, meta_title: str | None = None, model: Headl
     return best.text if best else None
 
 
-def text_headline(text: str, model: HeadlineModel | None = None) -> str | None:
-    """Return a plain-text page's headline, or None when no line looks like one."""
-    best = (model or shipped_model()).text.best(text_candidates(text))
+def text_headline(text: str, rule_title: str | None = None, model: HeadlineModel | None = None) -> str | None:
+    """Return a plain-text page's headline (`rule_title`: the layout rules' pick), or None when it has no lines."""
+    best = (model or shipped_model()).text.best(text_candidates(text, rule_title))
     return best.text if best else None

@@ -28,18 +28,24 @@ def html_head(tree: HtmlElement, meta_title: str | None, url: str | None) -> tup
 
 
 def text_head(
-    body: str, title: str | None = None, outlet: str | None = None, url: str | None = None
+    body: str, title: str | None = None, outlet: str | None = None, url: str | None = None, rule_title: str | None = None
 ) -> tuple[str | None, str | None]:
     """Return (headline, outlet) of a plain-text page; `title`, `outlet`, `url` come from its header block, if any.
 
+    `rule_title` is the line the clean stage's layout rules read as the title (the model weighs it).
     The first line of a copied page is its `<title>` when it holds the headline: what is left of it
     ("... - SlashGear") may name the site.
     """
-    headline = title or text_headline(body)
     first = next((line.strip() for line in body.split("\n", 40)[:40] if line.strip()), "")
-    site = None
-    if headline and first:
-        words, line = tokens(headline), set(tokens(first))
-        if words and sum(w in line for w in words) >= TITLE_SHARE * len(words):
-            site = title_site(first, headline)
+    headline = title or text_headline(body, rule_title)
+    confirmed = headline and _holds(first, headline) and (tokens(first) != tokens(headline) or body.count(headline) > 1)
+    if not title and rule_title and not confirmed:
+        headline = rule_title  # the model overrides the rules' pick only where the page's <title> line confirms it
+    site = title_site(first, headline) if headline and _holds(first, headline) else None
     return headline, outlet_name(outlet, site, url, headline)
+
+
+def _holds(first: str, headline: str) -> bool:
+    """Tell whether a page's first line (its <title>) holds most of a headline's words."""
+    words, line = tokens(headline), set(tokens(first))
+    return bool(words) and sum(w in line for w in words) >= TITLE_SHARE * len(words)
