@@ -39,8 +39,8 @@ def text_head(
     first = next((line.strip() for line in body.split("\n", 40)[:40] if line.strip()), "")
     headline = title or text_headline(body, rule_title)
     confirmed = headline and _holds(first, headline) and (tokens(first) != tokens(headline) or body.count(headline) > 1)
-    if not title and rule_title and not confirmed:
-        headline = rule_title  # the model overrides the rules' pick only where the page's <title> line confirms it
+    if not title and not confirmed:
+        headline = rule_title  # the model overrides the rules (their pick, or none) only where the <title> line confirms it
     site = title_site(first, headline) if headline and _holds(first, headline) else None
     return headline, outlet_name(outlet, site, url, headline)
 
