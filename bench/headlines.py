@@ -190,7 +190,11 @@ def main() -> None:
     parser.add_argument("--fit", action="store_true", help="write digest/meta/headline_model.json")
     parser.add_argument("-v", action="store_true", help="list the misses")
     parser.add_argument("--no-outlets", action="store_true", help="skip the outlet measure")
+    parser.add_argument("--outlets", action="store_true", help="only the outlet measure")
     args = parser.parse_args()
+    if args.outlets:
+        outlets()
+        return
     pages = load_pages()
     traf = sum(token_f1(str(p["traf"]), str(p["truth"])) >= HIT for p in pages) / len(pages)
     model: dict[str, object] = {"trained_by": "python bench/headlines.py --fit", "seed": SEED, "hit_f1": HIT}

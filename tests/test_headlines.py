@@ -154,3 +154,20 @@ def test_shipped_model_has_both_scorers_with_matching_lengths() -> None:
     model = shipped_model()
     for scorer in (model.html, model.text):
         assert len(scorer.names) == len(scorer.coef) == len(scorer.mean) == len(scorer.scale) > 10
+
+
+def test_every_page_of_one_site_shows_one_outlet() -> None:
+    from dataclasses import replace
+
+    from digest.clean import one_name_per_site
+    from digest.models import Article
+
+    base = Article("a", Path("a.html"), "f", "html", HEADLINE, "Harbour Post", (), url="https://www.harbourpost.com/1")
+    pages = [
+        base,
+        replace(base, id="b", outlet="harbourpost.com", url="https://harbourpost.com/2"),
+        replace(base, id="c", outlet="Harbour Post", url="https://news.harbourpost.com/3"),
+        replace(base, id="d", outlet="Bay Times", url="https://baytimes.com/4"),
+    ]
+    shown = [a.outlet for a in one_name_per_site(pages)]
+    assert shown == ["Harbour Post", "Harbour Post", "Harbour Post", "Bay Times"]

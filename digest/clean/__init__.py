@@ -8,9 +8,9 @@ files of one batch are learned as chrome first (`learn_boilerplate`).
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
@@ -29,6 +29,7 @@ from digest.clean.text import (
     split_site_suffix,
 )
 from digest.errors import InputError
+from digest.meta.outlet import registered_domain
 from digest.meta.page import text_head
 from digest.models import Article, Decision, Paragraph, RawArticle, Role
 
@@ -225,7 +226,27 @@ def clean_all(
             articles.append(clean_article(raw, learned, options))
         except InputError as exc:
             errors.append(exc)
-    return articles, errors
+    return one_name_per_site(articles), errors
+
+
+def one_name_per_site(articles: list[Article]) -> list[Article]:
+    """Show every page of one site (by registered domain) under one outlet: the name most of them declare."""
+    names: dict[str, Counter[str]] = defaultdict(Counter)
+    for article in articles:
+        domain = registered_domain(article.url)
+        if domain and article.outlet:
+            names[domain][article.outlet] += 1
+    chosen = {}
+    for domain, counted in names.items():
+        if len(counted) > 1:
+            # a name the site declares beats its bare domain; then the most common, then the first met
+            chosen[domain] = max(counted, key=lambda n: (n.lower() != domain, counted[n]))
+    if not chosen:
+        return articles
+    return [
+        replace(a, outlet=chosen[d]) if (d := registered_domain(a.url)) in chosen and a.outlet != chosen[d] else a
+        for a in articles
+    ]
 
 
 __all__ = [
@@ -236,4 +257,5 @@ __all__ = [
     "clean_article",
     "html_candidates",
     "learn_boilerplate",
+    "one_name_per_site",
 ]

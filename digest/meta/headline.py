@@ -101,10 +101,11 @@ def title_site(title: str | None, headline: str | None) -> str | None:
     pieces = segments(title)
     if len(pieces) < 2:
         return None
-    head = set(tokens(headline or ""))
+    head = tokens(headline or "")
     for piece in (pieces[-1], pieces[0]):
-        key = set(tokens(piece))
-        if _name_like(piece) and not (head and key <= head):
+        key = tokens(piece)
+        # a piece that is most of the headline is the headline; a name may recur inside it ("9to5Mac Gift Guide")
+        if _name_like(piece) and not (head and set(key) <= set(head) and 2 * len(key) >= len(head)):
             return piece
     return None
 

@@ -28,6 +28,7 @@ APP_META = './/head/meta[@name="application-name"]'
 LD_SCRIPT = './/script[@type="application/ld+json"]'
 LD_SITE_TYPES = frozenset({"WebSite", "NewsMediaOrganization"})
 WORD = re.compile(r"\w+")
+MIN_RUN = 5  # letters of a name's words found together inside a domain label that tie the two
 
 
 def registered_domain(url: str | None) -> str | None:
@@ -85,15 +86,22 @@ def names_site(name: str, domain: str | None) -> bool:
     """Tell whether a name is the site of a domain ("Los Angeles Times" of latimes.com, "CNBC" of cnbc.com)."""
     if not domain:
         return False
-    words = [w for w in WORD.findall(name.lower()) if w not in ("the", "www")]
-    compact = "".join(words)
-    if not compact:
+    every = [w for w in WORD.findall(name.lower()) if w != "www"]
+    words = [w for w in every if w != "the"]
+    if not words:
         return False
-    labels = [label for label in domain.split(".")[:-1] if label not in SECOND_LEVEL and len(label) > 1]
-    return any(
-        compact == label.replace("-", "") or (len(compact) >= 4 and compact in label) or _spells(label.replace("-", ""), words)
-        for label in labels
-    )
+    labels = [label.replace("-", "") for label in domain.split(".")[:-1] if label not in SECOND_LEVEL and len(label) > 1]
+    return any(_names_label(label, words, every) for label in labels)
+
+
+def _names_label(label: str, words: list[str], every: list[str]) -> bool:
+    """Tell whether a name's words spell a domain label: whole, by initials, or a run of them inside it."""
+    if _spells(label, words) or _spells(label, every):
+        return True
+    runs = ("".join(seq[i:j]) for seq in (words, every) for i in range(len(seq)) for j in range(i + 1, len(seq) + 1))
+    if any(len(run) >= MIN_RUN and run in label for run in runs):
+        return True  # "San Antonio" in mysanantonio, "The Real Deal" in therealdeal
+    return len(label) >= MIN_RUN - 1 and any(w.startswith(label) for w in words)  # "chron" of "Chronicle"
 
 
 def _meta_content(tree: HtmlElement, xpath: str) -> str | None:
