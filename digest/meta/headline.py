@@ -29,6 +29,9 @@ MARKUP = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*[\s/>]|=\"")  # a broken page's tag
 SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
 MAX_TEXT_LINES = 250  # a copied page's headline stands in its first lines, under the menus
 MAX_CANDIDATE_WORDS = 50
+LEDE_BLOCKS = 3  # prose blocks after a candidate that make its lede
+LEDE_PAGE = 250  # blocks whose prose words make the page's vocabulary
+CODE = re.compile(r"[{};]\s*$|\bvar\s+\w+\s*=|function\s*\(|font-size|sans-serif|^(?:\w ){4,}\w$")
 PROSE_WORDS = 25  # a block this long is article prose (or other prose), not a headline
 MAX_BLOCKS = 1500  # text elements of a page's body read as candidates (its headline is near the top)
 # the elements that may hold a headline, and the kinds they are grouped into
@@ -183,6 +186,9 @@ def text_candidates(text: str, rule_title: str | None = None) -> list[Candidate]
     first_prose = next((i for i, p in enumerate(prose) if p), len(lines))
     n = len(lines)
     rule_key = " ".join(tokens(rule_title or ""))
+    prose_words = [_content(key.split()) if p else set() for key, p in zip(keys, prose, strict=True)]
+    page_words = set().union(*prose_words[:LEDE_PAGE])
+    first_lede = _lede(prose_words, first_prose)
     out: list[Candidate] = []
     pieces = segments(lines[0])
     if len(pieces) > 1:
@@ -192,6 +198,7 @@ def text_candidates(text: str, rule_title: str | None = None) -> list[Candidate]
                 feats |= _agreement(tokens(piece), title_toks, title_key, " ".join(tokens(piece)))
                 key = " ".join(tokens(piece))
                 feats |= {"segment": 1.0, "first": 0.0, "repeats": min(repeats[key], 3) / 3, "rule_pick": float(key == rule_key)}
+                _overlap(feats, _content(key.split()), first_lede, page_words)
                 out.append(Candidate(piece, feats))
     for i, line in enumerate(lines):
         if not keys[i] or counts[i] > MAX_CANDIDATE_WORDS or MARKUP.search(line):
@@ -199,8 +206,23 @@ def text_candidates(text: str, rule_title: str | None = None) -> list[Candidate]
         feats = _features_of_line(line, i, n, counts, prose, first_prose)
         feats |= _agreement(tokens(line), title_toks, title_key, keys[i]) if i else _agreement([], [], "", "")
         feats |= {"segment": 0.0, "first": float(i == 0), "repeats": min(repeats[keys[i]] - 1, 3) / 3, "rule_pick": float(keys[i] == rule_key)}
+        _overlap(feats, _content(keys[i].split()), first_lede if i == 0 else _lede(prose_words, i + 1), page_words)
         out.append(Candidate(line, feats))
     return _ranked(out)
+
+
+def _content(words: Iterable[str]) -> set[str]:
+    """Return the words that carry content (longer than three letters)."""
+    return {w for w in words if len(w) > 3}
+
+
+def _overlap(features: dict[str, float], cand_words: set[str], lede: set[str], page: set[str]) -> None:
+    """Add how much of a candidate's content the prose after it (the lede) and the page's prose repeat."""
+    if not cand_words:
+        features["lede_overlap"] = features["page_overlap"] = 0.0
+        return
+    features["lede_overlap"] = len(cand_words & lede) / len(cand_words)
+    features["page_overlap"] = len(cand_words & page) / len(cand_words)
 
 
 def _ranked(cands: list[Candidate]) -> list[Candidate]:
@@ -212,12 +234,26 @@ def _ranked(cands: list[Candidate]) -> list[Candidate]:
         feats["title_match"] = match
         feats["title_near_prose"] = match * near
         feats["repeated_title"] = match * float(feats.get("repeats", 0.0) > 0 or feats.get("segment", 0.0) > 0)
+        feats["lede_title"] = feats.get("lede_overlap", 0.0) * feats.get("in_title", 0.0)
     best = max((c.features["title_match"] for c in cands), default=0.0)
     near = max((c.features["title_near_prose"] for c in cands), default=0.0)
     for cand in cands:
         cand.features["best_title_match"] = float(best > 0 and cand.features["title_match"] == best)
         cand.features["best_title_near_prose"] = float(near > 0 and cand.features["title_near_prose"] == near)
     return cands
+
+
+def _lede(prose_words: Sequence[set[str]], start: int) -> set[str]:
+    """Return the content words of the first few prose blocks from `start` on."""
+    found: set[str] = set()
+    taken = 0
+    for words in prose_words[start:]:
+        if words:
+            found |= words
+            taken += 1
+            if taken == LEDE_BLOCKS:
+                break
+    return found
 
 
 def _features_of_line(line: str, i: int, n: int, counts: Sequence[int], prose: Sequence[bool], first_prose: int) -> dict[str, float]:
@@ -315,7 +351,7 @@ def html_candidates(tree: HtmlElement, meta_title: str | None = None) -> list[Ca
     def add(text: str | None, source: str) -> Candidate | None:
         text = _clean(text)
         key = " ".join(tokens(text))
-        if not key or len(text.split()) > MAX_CANDIDATE_WORDS or MARKUP.search(text):
+        if not key or len(text.split()) > MAX_CANDIDATE_WORDS or MARKUP.search(text) or CODE.search(text):
             return None
         cand = found.get(key)
         if cand is None:
@@ -343,6 +379,7 @@ def html_candidates(tree: HtmlElement, meta_title: str | None = None) -> list[Ca
         for piece in pieces:
             add(piece, "segment")
     prose: list[int] = []  # positions of the body's prose blocks (the article's paragraphs)
+    prose_words: list[set[str]] = []
     h1s = 0
     for position, (element, text) in enumerate(_text_blocks(tree)):
         if position >= MAX_BLOCKS:
@@ -350,7 +387,13 @@ def html_candidates(tree: HtmlElement, meta_title: str | None = None) -> list[Ca
         words = len(text.split())
         if words >= PROSE_WORDS:
             prose.append(position)
+            prose_words.append(_content(tokens(text)))
             continue
+        own = _clean(element.text)
+        if own and len(element) and len(own.split()) >= 3 and own != text:
+            alone = add(own, "own_text")  # "Headline<span>Thursday, 10 January</span>": the headline alone
+            if alone is not None:
+                where.setdefault(" ".join(tokens(alone.text)), position)
         h1s += element.tag == "h1"
         cand = add(text, _kind_of(element))
         if cand is None:
@@ -363,6 +406,8 @@ def html_candidates(tree: HtmlElement, meta_title: str | None = None) -> list[Ca
             cand.features["linked"] = 1.0
     title_toks, title_key = tokens(page_title), " ".join(tokens(page_title))
     longest_key = " ".join(tokens(longest))
+    page_words = set().union(*prose_words[:LEDE_PAGE])
+    first_lede = set().union(*prose_words[:LEDE_BLOCKS])
     out = []
     for rank, key in enumerate(k for k in order if k in where):
         found[key].features["body_rank"] = math.log1p(rank) / 5
@@ -377,8 +422,11 @@ def html_candidates(tree: HtmlElement, meta_title: str | None = None) -> list[Ca
         if at is None:
             feats["body_rank"] = 1.5
             feats["prose_gap"] = 1.5
+            _overlap(feats, _content(key.split()), first_lede, page_words)
         else:
             after = next((p for p in prose if p > at), None)
+            k = next((j for j, p in enumerate(prose) if p > at), len(prose))
+            _overlap(feats, _content(key.split()), set().union(*prose_words[k : k + LEDE_BLOCKS]), page_words)
             feats["prose_gap"] = math.log1p(after - at) / 4 if after is not None else 1.5
             feats["prose_before"] = float(bool(prose) and prose[0] < at)
             feats["title_and_body"] = feats["in_title"]
