@@ -114,9 +114,23 @@ def _display_name(name: str | None) -> str | None:
     return " ".join(w.capitalize() for w in words)
 
 
-def _kept_text(decisions: Sequence[Decision]) -> set[str]:
-    """Return the normalised lines kept as body or heading."""
-    return {sig.normalise(d.text) for d in decisions if d.kept and d.role in (Role.BODY, Role.HEADING)}
+# what the rules drop as interface or notice is never a headline; other drop reasons (a short line in a
+# menu run, before the main block, a widget) also fall on real headlines (bench/headlines.py measures it)
+REFUSED_REASONS = (
+    "interface", "subscribe", "sign-in", "share bar", "follow-us", "cookie", "advertisement", "display toggle",
+    "legal", "live", "contact", "menu line",
+)
+
+
+def refused_lines(decisions: Sequence[Decision]) -> frozenset[str]:
+    """Return the normalised lines that cannot be the headline: kept body sentences, interface chrome, contacts."""
+    return frozenset(
+        sig.normalise(d.text)
+        for d in decisions
+        if (d.kept and d.role is Role.BODY and sig.ends_sentence(d.text))
+        or (not d.kept and any(reason in d.reason for reason in REFUSED_REASONS))
+        or not sig.title_candidate(d.text)  # contact details, links, interface words, live labels
+    )
 
 
 def _headline_and_outlet(title: str, outlet: str | None) -> tuple[str, str | None]:
@@ -206,9 +220,8 @@ def clean_article(
     line_title = verdict.decisions[verdict.title_index].text if verdict.title_index is not None else ""
     # the headline model reads the page's lines, the rules' pick among its features (a header's Title: wins);
     # the first line's site suffix may name the outlet
-    headline, outlet = text_head(raw.text, raw.meta.title, raw.meta.outlet, raw.meta.url, line_title or None)
-    if headline and not raw.meta.title and sig.normalise(headline) in _kept_text(verdict.decisions):
-        headline = None  # the rules keep that line as the article's own text: never a body sentence as the headline
+    refused = refused_lines(verdict.decisions)  # never a body sentence, a label or a menu as the headline
+    headline, outlet = text_head(raw.text, raw.meta.title, raw.meta.outlet, raw.meta.url, line_title or None, refused)
     meta_title, outlet = _headline_and_outlet(headline or "", outlet)
     outlet = outlet or _display_name(verdict.site_name) or ""  # no outlet is better than a wrong one (a file name)
     return _article(raw, verdict.decisions, meta_title or line_title, outlet, verdict.date, options.min_body_words)
@@ -258,4 +271,5 @@ __all__ = [
     "html_candidates",
     "learn_boilerplate",
     "one_name_per_site",
+    "refused_lines",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from lxml.html import HtmlElement
 
 from digest.meta.headline import html_headline, text_headline, title_site, tokens
@@ -28,21 +30,48 @@ def html_head(tree: HtmlElement, meta_title: str | None, url: str | None) -> tup
 
 
 def text_head(
-    body: str, title: str | None = None, outlet: str | None = None, url: str | None = None, rule_title: str | None = None
+    body: str,
+    title: str | None = None,
+    outlet: str | None = None,
+    url: str | None = None,
+    rule_title: str | None = None,
+    refused: Collection[str] = frozenset(),
 ) -> tuple[str | None, str | None]:
     """Return (headline, outlet) of a plain-text page; `title`, `outlet`, `url` come from its header block, if any.
 
-    `rule_title` is the line the clean stage's layout rules read as the title (the model weighs it).
+    `rule_title` is the line the clean stage's layout rules read as the title (the model weighs it), `refused`
+    the lines they read as chrome or as the article's text (never the headline).
     The first line of a copied page is its `<title>` when it holds the headline: what is left of it
     ("... - SlashGear") may name the site.
     """
-    first = next((line.strip() for line in body.split("\n", 40)[:40] if line.strip()), "")
-    headline = title or text_headline(body, rule_title)
-    confirmed = headline and _holds(first, headline) and (tokens(first) != tokens(headline) or body.count(headline) > 1)
-    if not title and not confirmed:
-        headline = rule_title  # the model overrides the rules (their pick, or none) only where the <title> line confirms it
+    first = first_line(body)
+    headline = title or settle(body, first, text_headline(body, rule_title), rule_title, refused)
     site = title_site(first, headline) if headline and _holds(first, headline) else None
     return headline, outlet_name(outlet, site, url, headline)
+
+
+def first_line(body: str) -> str:
+    """Return the first non-blank line of a page (a copied page's <title>)."""
+    return next((line.strip() for line in body.split("\n", 40)[:40] if line.strip()), "")
+
+
+def settle(
+    body: str, first: str, picked: str | None, rule_title: str | None, refused: Collection[str] = frozenset()
+) -> str | None:
+    """Return the model's pick, or the layout rules' where they refuse the model's line or only theirs has the title line's word.
+
+    `refused` holds the normalised lines the rules read as chrome (a label, a menu, a byline) or as the article's text.
+    """
+    if not picked or " ".join(tokens(picked)) in refused:
+        return rule_title
+    if rule_title and _confirmed(body, first, rule_title) and not _confirmed(body, first, picked):
+        return rule_title
+    return picked
+
+
+def _confirmed(body: str, first: str, headline: str) -> bool:
+    """Tell whether the page's <title> line (holding more than the headline, or printed again) vouches for a headline."""
+    return _holds(first, headline) and (tokens(first) != tokens(headline) or body.count(headline) > 1)
 
 
 def _holds(first: str, headline: str) -> bool:
