@@ -75,7 +75,7 @@ def load_pages() -> list[dict[str, object]]:
             doc = extract_metadata(tree, extensive=False)
             meta_title = doc.title if doc else None
             site = registered_domain(doc.url if doc else None) or pid
-            html_cands = html_candidates(tree, meta_title)
+            html_cands = html_candidates(tree, meta_title, doc.url if doc else None)
         text = (HEADLINES / "text" / f"{pid}.txt").read_text("utf-8", errors="replace")
         rule, refused = _rules(text)
         pages.append(

@@ -22,11 +22,14 @@ from typing import Any
 
 from lxml.html import HtmlElement
 
+from digest.meta.outlet import declared_name, names_site, registered_domain
+
 WORD = re.compile(r"\w+")
 # "Headline - Site", "Site | Section | Headline", "Blog :: Post", "Site » Headline"
 SEPARATOR = re.compile(r"\s+(?:\||-{1,2}|–|—|::|:|·|»|«|/)\s+|\s*(?:\||»)\s*|(?<=\w)(?:-|–|—)\s+")
 MARKUP = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*[\s/>]|=\"")  # a broken page's tags read as text
 SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
+MAX_TITLE_PIECES = 4  # a page title names its site among at most this many pieces
 MAX_TEXT_LINES = 250  # a copied page's headline stands in its first lines, under the menus
 MAX_CANDIDATE_WORDS = 50
 LEDE_BLOCKS = 3  # prose blocks after a candidate that make its lede
@@ -102,8 +105,8 @@ def title_site(title: str | None, headline: str | None) -> str | None:
     if not title:
         return None
     pieces = segments(title)
-    if len(pieces) < 2:
-        return None
+    if not 2 <= len(pieces) <= MAX_TITLE_PIECES:
+        return None  # more pieces than headline, section and site: a menu ("NASCAR | F1 | Indy | MotoGP")
     head = tokens(headline or "")
     for piece in (pieces[-1], pieces[0]):
         key = tokens(piece)
@@ -339,11 +342,14 @@ def _text_blocks(tree: HtmlElement) -> Iterator[tuple[HtmlElement, str]]:
             yield element, text
 
 
-def html_candidates(tree: HtmlElement, meta_title: str | None = None) -> list[Candidate]:
+def html_candidates(tree: HtmlElement, meta_title: str | None = None, url: str | None = None) -> list[Candidate]:
     """Return the headline candidates of an HTML page, each with the sources that name it merged.
 
-    `meta_title` is trafilatura's metadata title, when it was read (it counts as one more source).
+    `meta_title` is trafilatura's metadata title, when it was read (it counts as one more source);
+    `url` the page's own address, when it declares one (a candidate naming its site is the site's name).
     """
+    domain = registered_domain(url)
+    site = declared_name(tree)
     found: dict[str, Candidate] = {}
     order: list[str] = []
     where: dict[str, int] = {}  # key -> position of its first body element among the page's text blocks
@@ -416,6 +422,7 @@ def html_candidates(tree: HtmlElement, meta_title: str | None = None) -> list[Ca
         feats = cand.features
         at = where.get(key)
         feats |= _shape(cand.text) | _agreement(tokens(cand.text), title_toks, title_key, key)
+        feats["site_name"] = float(names_site(cand.text, domain) or (bool(site) and key == " ".join(tokens(site or ""))))
         feats["in_body"] = float(at is not None)
         feats["h1_count"] = math.log1p(h1s) / 3
         feats["longest_segment"] = float(len(pieces) > 1 and key == longest_key)
@@ -483,9 +490,11 @@ def shipped_model() -> HeadlineModel:
     return HeadlineModel(Scorer.from_dict(data["html"]), Scorer.from_dict(data["text"]))
 
 
-def html_headline(tree: HtmlElement, meta_title: str | None = None, model: HeadlineModel | None = None) -> str | None:
-    """Return an HTML page's headline, or None when no candidate looks like one."""
-    best = (model or shipped_model()).html.best(html_candidates(tree, meta_title))
+def html_headline(
+    tree: HtmlElement, meta_title: str | None = None, url: str | None = None, model: HeadlineModel | None = None
+) -> str | None:
+    """Return an HTML page's headline, or None when it has no candidate."""
+    best = (model or shipped_model()).html.best(html_candidates(tree, meta_title, url))
     return best.text if best else None
 
 

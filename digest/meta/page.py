@@ -24,7 +24,7 @@ def _page_title(tree: HtmlElement) -> str:
 
 def html_head(tree: HtmlElement, meta_title: str | None, url: str | None) -> tuple[str | None, str | None]:
     """Return (headline, outlet) of a parsed HTML page; `meta_title` is trafilatura's, `url` its own address."""
-    headline = html_headline(tree, meta_title) or meta_title or None
+    headline = html_headline(tree, meta_title, url) or meta_title or None
     site = title_site(_page_title(tree), headline)
     return headline, outlet_name(declared_name(tree), site, url, headline)
 
