@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 from lxml.html import HtmlElement
 
 from digest.meta.outlet import declared_name, names_site, registered_domain
@@ -36,6 +38,7 @@ LEDE_BLOCKS = 3  # prose blocks after a candidate that make its lede
 LEDE_PAGE = 250  # blocks whose prose words make the page's vocabulary
 CODE = re.compile(r"[{};]\s*$|\bvar\s+\w+\s*=|function\s*\(|font-size|sans-serif|^(?:\w ){4,}\w$")
 PROSE_WORDS = 25  # a block this long is article prose (or other prose), not a headline
+MIN_BODY_WORDS = 2  # a headline printed in the body has at least this many words
 MAX_BLOCKS = 1500  # text elements of a page's body read as candidates (its headline is near the top)
 # the elements that may hold a headline, and the kinds they are grouped into
 TAG_KINDS = {
@@ -334,9 +337,16 @@ def _kind_of(element: HtmlElement) -> str:
 def _text_blocks(tree: HtmlElement) -> Iterator[tuple[HtmlElement, str]]:
     """Yield the body's innermost text elements with their text, in document order."""
     body = tree.find(".//body")
-    for element in (body if body is not None else tree).iter(*CANDIDATE_TAGS):
-        if next(element.iterdescendants(*INNER_BLOCKS), None) is not None:
-            continue  # holds blocks: its text is theirs
+    root = body if body is not None else tree
+    holders: set[HtmlElement] = set()  # elements holding blocks: their text is their blocks' (one pass up from each block)
+    for block in root.iter(*INNER_BLOCKS):
+        parent = block.getparent()
+        while parent is not None and parent not in holders:
+            holders.add(parent)
+            parent = parent.getparent()
+    for element in root.iter(*CANDIDATE_TAGS):
+        if element in holders:
+            continue
         text = _element_text(element)
         if text:
             yield element, text
@@ -401,6 +411,8 @@ def html_candidates(tree: HtmlElement, meta_title: str | None = None, url: str |
             if alone is not None:
                 where.setdefault(" ".join(tokens(alone.text)), position)
         h1s += element.tag == "h1"
+        if words < MIN_BODY_WORDS:
+            continue  # "Home", "Sport": a menu's links, the bulk of a page's short blocks
         cand = add(text, _kind_of(element))
         if cand is None:
             continue
@@ -431,8 +443,8 @@ def html_candidates(tree: HtmlElement, meta_title: str | None = None, url: str |
             feats["prose_gap"] = 1.5
             _overlap(feats, _content(key.split()), first_lede, page_words)
         else:
-            after = next((p for p in prose if p > at), None)
-            k = next((j for j, p in enumerate(prose) if p > at), len(prose))
+            k = bisect_right(prose, at)  # the first prose block after the candidate
+            after = prose[k] if k < len(prose) else None
             _overlap(feats, _content(key.split()), set().union(*prose_words[k : k + LEDE_BLOCKS]), page_words)
             feats["prose_gap"] = math.log1p(after - at) / 4 if after is not None else 1.5
             feats["prose_before"] = float(bool(prose) and prose[0] < at)
@@ -472,7 +484,11 @@ class Scorer:
 
     def best(self, candidates: Sequence[Candidate]) -> Candidate | None:
         """Return the best-scoring candidate (None when there is none): the model ranks a page's candidates."""
-        return max(candidates, key=lambda c: self.score(c.features)) if candidates else None
+        if not candidates:
+            return None
+        rows = np.array([[c.features.get(name, 0.0) for name in self.names] for c in candidates])
+        scores = ((rows - np.array(self.mean)) / np.array(self.scale)) @ np.array(self.coef)
+        return candidates[int(np.argmax(scores))]
 
 
 @dataclass(frozen=True)
