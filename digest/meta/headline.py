@@ -32,6 +32,7 @@ SEPARATOR = re.compile(r"\s+(?:\||-{1,2}|–|—|::|:|·|»|«|/)\s+|\s*(?:\||»
 MARKUP = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*[\s/>]|=\"")  # a broken page's tags read as text
 SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
 MAX_TITLE_PIECES = 4  # a page title names its site among at most this many pieces
+MAX_LINE_WORDS = 30  # the longest of 272 headlines found as a line of a copied page has 24 words
 MAX_TEXT_LINES = 250  # a copied page's headline stands in its first lines, under the menus
 MAX_CANDIDATE_WORDS = 50
 LEDE_BLOCKS = 3  # prose blocks after a candidate that make its lede
@@ -207,8 +208,8 @@ def text_candidates(text: str, rule_title: str | None = None) -> list[Candidate]
                 _overlap(feats, _content(key.split()), first_lede, page_words)
                 out.append(Candidate(piece, feats))
     for i, line in enumerate(lines):
-        if not keys[i] or counts[i] > MAX_CANDIDATE_WORDS or MARKUP.search(line):
-            continue
+        if (i and not MIN_BODY_WORDS <= counts[i] <= MAX_LINE_WORDS) or not keys[i] or MARKUP.search(line):
+            continue  # a menu's single words and prose lines are context, not candidates
         feats = _features_of_line(line, i, n, counts, prose, first_prose)
         feats |= _agreement(tokens(line), title_toks, title_key, keys[i]) if i else _agreement([], [], "", "")
         feats |= {"segment": 0.0, "first": float(i == 0), "repeats": min(repeats[keys[i]] - 1, 3) / 3, "rule_pick": float(keys[i] == rule_key)}

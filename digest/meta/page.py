@@ -6,9 +6,10 @@ from collections.abc import Collection
 
 from lxml.html import HtmlElement
 
-from digest.meta.headline import html_headline, text_headline, title_site, tokens
+from digest.meta.headline import MAX_LINE_WORDS, SENTENCE_END, html_headline, text_headline, title_site, tokens
 from digest.meta.outlet import declared_name, outlet_name
 
+SHORT_LINE = 12  # a first line longer than this that ends a sentence is the article's prose: no title line
 TITLE_SHARE = 0.8  # the first line of a copied page is its <title> when it holds this share of the headline's words
 
 
@@ -45,7 +46,8 @@ def text_head(
     ("... - SlashGear") may name the site.
     """
     first = first_line(body)
-    headline = title or settle(body, first, text_headline(body, rule_title), rule_title, refused)
+    picked = text_headline(body, rule_title) if not title and title_like(first) else None
+    headline = title or settle(body, first, picked, rule_title, refused)
     site = title_site(first, headline) if headline and _holds(first, headline) else None
     return headline, outlet_name(outlet, site, url, headline)
 
@@ -62,11 +64,16 @@ def settle(
 
     `refused` holds the normalised lines the rules read as chrome (a label, a menu, a byline) or as the article's text.
     """
-    if not picked or " ".join(tokens(picked)) in refused:
+    if not picked or not title_like(first) or " ".join(tokens(picked)) in refused:
         return rule_title
-    if rule_title and _confirmed(body, first, rule_title) and not _confirmed(body, first, picked):
-        return rule_title
+    if rule_title and not _confirmed(body, first, picked) and (_confirmed(body, first, rule_title) or picked == first):
+        return rule_title  # the title line vouches only for the rules' pick, or the model's is that line alone
     return picked
+
+
+def title_like(first: str) -> bool:
+    """Tell whether a page's first line can be its <title> or headline (the model reads such pages; prose starts others)."""
+    return 0 < len(first.split()) <= MAX_LINE_WORDS and not (len(first.split()) > SHORT_LINE and SENTENCE_END.search(first))
 
 
 def _confirmed(body: str, first: str, headline: str) -> bool:
