@@ -9,6 +9,16 @@ pages of one site kept in one fold), printed beside trafilatura's metadata title
 Outlets (corpus/extraction-benchmark, 91 pages with their URLs): a page is right when the outlet
 shown names its site (its registered domain, or a name that spells one of the domain's labels);
 file names shown as outlets are counted apart (they must be none).
+
+Figures (7 Dec 2026, `python bench/headlines.py`):
+    headlines from html: 0.875 out-of-fold (a right candidate on 0.971); trafilatura metadata title 0.636
+    headlines from text: 0.846 out-of-fold (a right candidate on 0.971)
+    headlines from text as shipped (the model, checked by the layout rules): 0.843; the rules alone 0.714
+    outlets from html: 0.934 right (85/91); file names shown: 0
+    outlets from text: 0.659 right (60/91); file names shown: 0
+Of the six HTML outlets the measure does not tie to their domain, three are the site's own name
+(Connecticut Post on ctpost.com, Experience on expapp.com, the Japanese name of note100yen.com); the
+other three pages declare neither a name nor a URL, and show no outlet rather than a guess.
 """
 
 from __future__ import annotations
