@@ -27,6 +27,7 @@ import jinja2
 
 from digest.errors import RenderError
 from digest.files import atomic_write, fsync_dir, write_temp
+from digest.meta.outlet import registered_domain
 from digest.models import Digest, Source, StorySummary
 from digest.settings import Settings
 
@@ -110,14 +111,13 @@ def nbsp(name: str) -> str:
 
 
 def outlet_label(source: Source) -> str:
-    """Return the outlet to show for a source: its name, else its URL's site; never a file name ('' if none)."""
+    """Return the outlet to show for a source: its name, else its URL's registered domain; never a file name ('' if none)."""
     outlet = cap(source.outlet, MAX_OUTLET_CHARS)
     path = Path(source.path)
     if outlet and outlet not in (path.stem, path.name, path.name.split(".")[0]) and not _FILE_NAME.match(outlet):
         return outlet
     url = safe_url(source.url)
-    host = urlsplit(url).hostname if url and url.lower().startswith("http") else None
-    return host.removeprefix("www.") if host else ""
+    return registered_domain(url) or ""  # "nj.com" for every page of the site, news.* and www.* alike
 
 
 def safe_url(value: str | None) -> str | None:

@@ -96,7 +96,7 @@ def test_metadata_outlet_wins_over_the_page_top() -> None:
 )
 def test_no_outlet_from_lines_that_are_not_a_site_name(top: list[str]) -> None:
     article = clean_article(raw(page(top)))
-    assert article.outlet == "fenwick-robot"  # the file stem, the last fallback
+    assert article.outlet == ""  # no outlet rather than a wrong one (never the file name)
     assert article.title == HEADLINE
     assert [p.text for p in article.body] == BODY
 
@@ -105,7 +105,7 @@ def test_short_title_case_headline_at_the_top_stays_the_title() -> None:
     # a short headline in title case followed by a byline is the title, not a site name
     article = clean_article(raw(page(["Fenwick Robot Waters Garden", "By Ana Ruiz"])))
     assert article.title == "Fenwick Robot Waters Garden"
-    assert article.outlet == "fenwick-robot"
+    assert article.outlet == ""
 
 
 # --- the fallback title: the body's first whole sentence --------------------------------------------
@@ -231,9 +231,9 @@ def test_html_title_loses_the_site_name_that_is_the_outlet() -> None:
     assert HEADLINE not in [p.text for p in article.body]  # the <h1> repeats the title
 
 
-def test_html_title_keeps_a_section_that_is_not_the_outlet() -> None:
+def test_html_headline_is_the_printed_one_without_a_section_label() -> None:
     article = clean_article(html_raw(f"{HEADLINE} | Editorial", HEADLINE, "Fenwick Courier"))
-    assert article.title == f"{HEADLINE} | Editorial"
+    assert article.title == HEADLINE  # as the <h1> prints it: "Editorial" labels the section
     assert article.outlet == "Fenwick Courier"
 
 

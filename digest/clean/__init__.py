@@ -8,9 +8,9 @@ files of one batch are learned as chrome first (`learn_boilerplate`).
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
@@ -29,6 +29,8 @@ from digest.clean.text import (
     split_site_suffix,
 )
 from digest.errors import InputError
+from digest.meta.outlet import registered_domain
+from digest.meta.page import text_head
 from digest.models import Article, Decision, Paragraph, RawArticle, Role
 
 TEXT_NODE = re.compile(r">([^<]{2,400})<")
@@ -112,6 +114,25 @@ def _display_name(name: str | None) -> str | None:
     return " ".join(w.capitalize() for w in words)
 
 
+# what the rules drop as interface or notice is never a headline; other drop reasons (a short line in a
+# menu run, before the main block, a widget) also fall on real headlines (bench/headlines.py measures it)
+REFUSED_REASONS = (
+    "interface", "subscribe", "sign-in", "share bar", "follow-us", "cookie", "advertisement", "display toggle",
+    "legal", "live", "contact", "menu line",
+)
+
+
+def refused_lines(decisions: Sequence[Decision]) -> frozenset[str]:
+    """Return the normalised lines that cannot be the headline: kept body sentences, interface chrome, contacts."""
+    return frozenset(
+        sig.normalise(d.text)
+        for d in decisions
+        if (d.kept and d.role is Role.BODY and sig.ends_sentence(d.text))
+        or (not d.kept and any(reason in d.reason for reason in REFUSED_REASONS))
+        or not sig.title_candidate(d.text)  # contact details, links, interface words, live labels
+    )
+
+
 def _headline_and_outlet(title: str, outlet: str | None) -> tuple[str, str | None]:
     """Drop a site's name from the end of a title ("Headline - TechCrunch") when it is the outlet or none is known."""
     headline, suffix = split_site_suffix(title)
@@ -160,11 +181,10 @@ def html_candidates(raw: RawArticle, options: CleanOptions = DEFAULT_OPTIONS) ->
     """Run trafilatura in its default mode and, with the model, in each alternative mode: (results, title, outlet)."""
     runs = options.alternatives if options.use_model else ()
     tree = html_clean.parse_tree(raw.text, raw.path) if runs else None  # parsed once, copied for each run
-    # ingest already read the metadata; ask trafilatura again only for what is missing
-    default = html_clean.extract(
-        raw.text, raw.path, mode_options(options, Pick.DEFAULT), metadata=not (raw.meta.title and raw.meta.outlet), tree=tree
-    )
-    title, outlet = _headline_and_outlet(raw.meta.title or default.title or "", raw.meta.outlet or default.sitename)
+    # ingest already read the headline and the outlet (digest.meta); trafilatura's title only stands in when it found none,
+    # and its site name never does (it falls back to the page title or a capitalised domain)
+    default = html_clean.extract(raw.text, raw.path, mode_options(options, Pick.DEFAULT), metadata=not raw.meta.title, tree=tree)
+    title, outlet = _headline_and_outlet(raw.meta.title or default.title or "", raw.meta.outlet)
     found = {Pick.DEFAULT: default}
     for name in runs:
         found[Pick[name]] = html_clean.extract(raw.text, raw.path, mode_options(options, Pick[name]), metadata=False, tree=tree)
@@ -195,11 +215,15 @@ def clean_article(
             decisions = html_verdict(found, title, options.resolved_model(), keys, options)
         else:
             decisions = html_clean.decide(found[Pick.DEFAULT], title, keys)
-        return _article(raw, decisions, title, outlet or raw.path.stem, min_words=options.min_body_words)
-    meta_title, outlet = _headline_and_outlet(raw.meta.title or "", raw.meta.outlet)
+        return _article(raw, decisions, title, outlet or "", min_words=options.min_body_words)
     verdict = classify_text(raw.text, keys, raw.meta.title, options)
     line_title = verdict.decisions[verdict.title_index].text if verdict.title_index is not None else ""
-    outlet = outlet or _display_name(verdict.site_name) or raw.path.stem
+    # the headline model reads the page's lines, the rules' pick among its features (a header's Title: wins);
+    # the first line's site suffix may name the outlet
+    refused = refused_lines(verdict.decisions)  # never a body sentence, a label or a menu as the headline
+    headline, outlet = text_head(raw.text, raw.meta.title, raw.meta.outlet, raw.meta.url, line_title or None, refused)
+    meta_title, outlet = _headline_and_outlet(headline or "", outlet)
+    outlet = outlet or _display_name(verdict.site_name) or ""  # no outlet is better than a wrong one (a file name)
     return _article(raw, verdict.decisions, meta_title or line_title, outlet, verdict.date, options.min_body_words)
 
 
@@ -215,7 +239,27 @@ def clean_all(
             articles.append(clean_article(raw, learned, options))
         except InputError as exc:
             errors.append(exc)
-    return articles, errors
+    return one_name_per_site(articles), errors
+
+
+def one_name_per_site(articles: list[Article]) -> list[Article]:
+    """Show every page of one site (by registered domain) under one outlet: the name most of them declare."""
+    names: dict[str, Counter[str]] = defaultdict(Counter)
+    for article in articles:
+        domain = registered_domain(article.url)
+        if domain and article.outlet:
+            names[domain][article.outlet] += 1
+    chosen = {}
+    for domain, counted in names.items():
+        if len(counted) > 1:
+            # a name the site declares beats its bare domain; then the most common, then the first met
+            chosen[domain] = max(counted, key=lambda n: (n.lower() != domain, counted[n]))
+    if not chosen:
+        return articles
+    return [
+        replace(a, outlet=chosen[d]) if (d := registered_domain(a.url)) in chosen and a.outlet != chosen[d] else a
+        for a in articles
+    ]
 
 
 __all__ = [
@@ -226,4 +270,6 @@ __all__ = [
     "clean_article",
     "html_candidates",
     "learn_boilerplate",
+    "one_name_per_site",
+    "refused_lines",
 ]
