@@ -192,6 +192,7 @@ class Summarised:
 
 def group_stories(articles: Sequence[Article], settings: Settings, store: StateStore, report: Report) -> Grouped:
     """Deduplicate and cluster into stories, continuing the ones the store remembers."""
+    articles = clean.one_name_per_site(list(articles))  # every page of one site under one outlet name
     deduped, left_out = isolate(lambda arts: dedupe.deduplicate(arts, settings.duplicate_threshold), articles, "deduplication")
     report(
         f"deduplicated {plural(len(articles), 'article')} into {len(deduped.kept):,} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,45 @@ def test_every_page_of_one_site_shows_one_outlet() -> None:
     ]
     shown = [a.outlet for a in one_name_per_site(pages)]
     assert shown == ["Harbour Post", "Harbour Post", "Harbour Post", "Bay Times"]
+
+
+def _site_page(title: str, body: str, url: str, site_name: str | None) -> str:
+    site = f'<meta property="og:site_name" content="{site_name}">' if site_name else ""
+    paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n"))
+    return (
+        f'<html><head><title>{title}</title><meta property="og:url" content="{url}">{site}</head>'
+        f"<body><article><h1>{title}</h1>{paragraphs}</article></body></html>"
+    )
+
+
+def test_a_run_shows_every_page_of_one_site_under_one_outlet(tmp_path: Path) -> None:
+    """One page declares the site's name, the other only its URL: the digest names both alike."""
+    from digest import pipeline
+    from digest.settings import load_settings
+
+    inbox, outbox, state = tmp_path / "inbox", tmp_path / "outbox", tmp_path / "state"
+    inbox.mkdir()
+    first = (
+        "The harbour board of Wexmoor voted on Tuesday to close the old ferry pier for repairs this winter.\n"
+        "Engineers found corroded piles under the eastern berth during an inspection in October.\n"
+        "The board said the work would cost about four million and take until April."
+    )
+    second = (
+        "A new bakery opened on Quill Street in Wexmoor on Saturday, drawing a queue around the block.\n"
+        "The owners said they had saved for six years to open their own shop in the town.\n"
+        "They plan to bake rye bread from a recipe handed down by a grandmother from Riga."
+    )
+    (inbox / "pier.html").write_text(
+        _site_page("Wexmoor to close ferry pier for winter repairs", first, "https://www.wexmoor-tidings.example/pier", "Wexmoor Tidings"),
+        encoding="utf-8",
+    )
+    (inbox / "bakery.html").write_text(
+        _site_page("Queue around the block as Quill Street bakery opens", second, "https://wexmoor-tidings.example/bakery", None),
+        encoding="utf-8",
+    )
+    settings = load_settings(None, inbox=inbox, outbox=outbox, state=state)
+    result = pipeline.run(settings.model_copy(update={"settle_seconds": 0}), report=lambda line: None)
+    assert result.path is not None
+    record = json.loads(result.path.with_suffix(".json").read_text(encoding="utf-8"))
+    outlets = {src["outlet"] for story in record["stories"] for src in story["sources"]}
+    assert outlets == {"Wexmoor Tidings"}
