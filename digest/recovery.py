@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from digest import ingest, render
+from digest import inbox, ingest, render
 from digest.delivery import ledger, send, smtp
 from digest.errors import DeliveryError, StateError
 from digest.models import ArticleRecord
@@ -41,6 +41,8 @@ def recover(settings: Settings, store: StateStore, report: Report) -> None:
     that never got its JSON are a torn write nobody saw: removed; its articles stay pending. Only
     files digest writes are ever removed (`digest[-N].*` and its temporary files, in date folders).
     """
+    for row in send.waiting_and_gone(store):  # deleted with the outbox, or by hand: never "stays in the outbox"
+        send.gone(store, row, report)
     outbox = settings.outbox
     if not outbox.is_dir():
         return
@@ -182,7 +184,7 @@ def _fingerprint_of(store: StateStore, article: dict[str, Any]) -> str:
 
 def repair(settings: Settings, report: Report) -> None:
     """Rebuild a damaged or lost state store from the outbox; a damaged file is kept aside, never deleted."""
-    with run_lock(settings.state):
+    with run_lock(settings.state, folders=inbox.claimed_folders(settings)):
         try:
             store = StateStore(settings.db_path)
         except StateError as exc:
