@@ -11,13 +11,15 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Container
-from dataclasses import asdict
 from pathlib import Path
 
 from digest import ingest
 from digest.settings import Settings
 
-SOURCES_FILE = "sources.sqlite"  # the fetcher's store in the state folder (digest.sources.store)
+SOURCES_FILE = "sources.sqlite"
+# the settings an inbox file's failure may depend on: its budgets (see `budget_of`) and how it is cleaned
+CONDITIONS = ("max_file_bytes", "max_lines", "max_html_tags", "max_header_bytes", "max_title_chars",
+              "max_file_seconds", "learn_boilerplate")  # the fetcher's store in the state folder (digest.sources.store)
 
 
 def budget_of(settings: Settings) -> ingest.Budget:
@@ -38,7 +40,7 @@ def conditions_of(settings: Settings) -> str:
     A failure is recorded with this key; when any of these settings changes (a budget raised as the
     error advised), the file is tried again instead of staying "already handled".
     """
-    values = {**asdict(budget_of(settings)), "learn_boilerplate": settings.learn_boilerplate}
+    values = {name: getattr(settings, name) for name in CONDITIONS}
     return json.dumps(values, sort_keys=True, separators=(",", ":"))
 
 
