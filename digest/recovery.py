@@ -97,6 +97,8 @@ def _reconcile(settings: Settings, store: StateStore, html: Path, fresh: bool, r
     message_id = record.message_id if record else (_message_id(html) if complete else "")
     row = (store.digest_by_message_id(message_id) if message_id else None) or store.digest_by_path(html)
     if row is not None:
+        if row.delivery == "lost":
+            return "known"  # its files came back after its articles were digested again: never sent now
         if Path(row.path) != html:
             store.set_path(row.id, html)  # one identity: an older run spelt the path differently
         if record is None:
