@@ -187,7 +187,7 @@ def gone(store: StateStore, row: DigestRow, report: Report) -> str:
         return f"{html}: lost: {what}"
     reason = (f"its message {eml} is gone from the outbox after {plural(row.attempts, 'copy', 'copies')} went out; "
               "the readers not yet sent it never get it, and its articles are not digested again "
-              "(that would repeat them for the others); see `digest status`")
+              "(that would repeat them for the others)")
     store.set_delivery(row.id, "failed", reason)
     report(f"  not delivered: {html}: {reason}")
     return f"{html}: failed: {reason}"
