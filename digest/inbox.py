@@ -17,9 +17,11 @@ from digest import ingest
 from digest.settings import Settings
 
 SOURCES_FILE = "sources.sqlite"
-# the settings an inbox file's failure may depend on: its budgets (see `budget_of`) and how it is cleaned
+# the settings an inbox file's failure may depend on: its budgets (see `budget_of`), how it is cleaned, and
+# the later stages a crash on one article may come from
 CONDITIONS = ("max_file_bytes", "max_lines", "max_html_tags", "max_header_bytes", "max_title_chars",
-              "max_file_seconds", "learn_boilerplate")  # the fetcher's store in the state folder (digest.sources.store)
+              "max_file_seconds", "learn_boilerplate", "duplicate_threshold", "story_threshold", "summarizer",
+              "summary_sentences")  # the fetcher's store in the state folder (digest.sources.store)
 
 
 def budget_of(settings: Settings) -> ingest.Budget:
@@ -35,7 +37,7 @@ def budget_of(settings: Settings) -> ingest.Budget:
 
 
 def conditions_of(settings: Settings) -> str:
-    """The settings a file's failure may depend on (its budgets, how it is cleaned), as a stable key.
+    """The settings a file's failure may depend on (see CONDITIONS), as a stable key.
 
     A failure is recorded with this key; when any of these settings changes (a budget raised as the
     error advised), the file is tried again instead of staying "already handled".
