@@ -316,7 +316,7 @@ def test_delivery_refuses_a_from_that_breaks_headers(tmp_path: Path) -> None:
 def test_a_folder_whose_name_is_not_utf8_is_a_one_line_config_error(tmp_path: Path, folder: str) -> None:
     odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9"))
     odd.mkdir()
-    with pytest.raises(ConfigError, match=rf"{folder} folder .*caf\\\\xe9 has a name that is not valid UTF-8") as err:
+    with pytest.raises(ConfigError, match=rf"{folder} folder .*caf\\xe9 has a name that is not valid UTF-8") as err:
         settings_in(tmp_path, **{folder: odd})
     str(err.value).encode("utf-8")
     assert "\n" not in str(err.value)
