@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_fingerprint ON articles(fingerprint);
 CREATE INDEX IF NOT EXISTS articles_status ON articles(status);
+CREATE INDEX IF NOT EXISTS articles_path ON articles(path);
 CREATE TABLE IF NOT EXISTS digests (
     id INTEGER PRIMARY KEY,
     created TEXT NOT NULL,
