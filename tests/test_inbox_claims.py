@@ -79,6 +79,18 @@ def test_a_name_that_is_not_utf8_is_digested_and_shown_safely(tmp_path: Path, na
     assert again.path is None
 
 
+@pytest.mark.parametrize(("name", "spelt"), [(b"two\nlines.txt", "two\\nlines.txt"),
+                                            (b"\x1b[2Jwiped.txt", "\\x1b[2Jwiped.txt")])
+def test_a_name_with_control_characters_cannot_break_a_line_or_drive_a_terminal(tmp_path: Path, name: bytes,
+                                                                                spelt: str) -> None:
+    settings = settings_in(tmp_path)
+    write_articles(tmp_path / "inbox", 3, [b"a.txt", b"b.txt", name])
+    result, lines = run(settings)
+    assert result.path is not None and result.new == 3
+    assert not any(c in line for line in lines for c in "\n\x1b")
+    assert statuses(settings)[str(tmp_path / "inbox" / spelt)] in ("included", "duplicate")
+
+
 # --- a day behind: files digest saved itself -------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import zlib
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -25,17 +26,21 @@ def is_temporary(path: Path) -> bool:
     return name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES)
 
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # would break a log line or drive a terminal
+
+
 def safe_text(text: str) -> str:
     """Return `text` as it can be stored, printed and put in a page: each byte of a name that is not
-    valid UTF-8 (a latin-1 name from an old FTP drop) spelt `\\xNN`, any other lone surrogate `\\udNNN`."""
+    valid UTF-8 (a latin-1 name from an old FTP drop) spelt `\\xNN`, any other lone surrogate `\\udNNN`,
+    and control characters (a newline, an escape sequence in a file name) spelt the same way."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         try:
-            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         except UnicodeEncodeError:
-            return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def shown(path: Path) -> Path:
@@ -43,7 +48,7 @@ def shown(path: Path) -> Path:
     stays the same from run to run."""
     text = str(path)
     safe = safe_text(text)
-    return path if safe is text else Path(safe)
+    return path if safe == text else Path(safe)
 
 
 def packed(raw: RawArticle) -> RawArticle:
