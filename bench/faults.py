@@ -2,7 +2,10 @@
 against real SMTP servers on 127.0.0.1 (slow, trickling, dropping, refusing per recipient), signals
 during DATA, a lost, emptied, truncated and damaged state store, path spellings, manual then flow runs,
 read-only and locked storage. Then the hostile world (issue 19): bad settings, injected addresses,
-trickling feed servers, article text in the run report, local time zones, a large Maildir.
+trickling feed servers, article text in the run report, local time zones, a large Maildir; and
+nothing blocked, skipped, lost or sent twice: inbox names not UTF-8, files fetch saved, budgets raised
+after a failure, every subfolder, a waiting digest deleted, runs from two working folders,
+header-breaking addresses at send time.
 
 Prints the tables and a last line that sums them up:
 inputs tried / handled / lost, messages expected / delivered / duplicated, runs blocked.
@@ -11,11 +14,13 @@ inputs tried / handled / lost, messages expected / delivered / duplicated, runs 
     python bench/faults.py --slow 3        # a shorter slow server
     python bench/faults.py --full          # 60 crash trials
     python bench/faults.py --only-hostile  # only the hostile-world cases
+    python bench/faults.py --only-lost     # only the blocked/skipped/lost/twice cases
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -691,6 +696,243 @@ def hostile_world(work: Path, maildir_count: int) -> list[Hostile]:
     return cases
 
 
+# --- nothing blocked, skipped, lost or sent twice (issue 19, part B) -----------------------------------
+
+
+@dataclass
+class Claim:
+    """One case of part B and how it went."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def _articles(folder: Path, names: list[bytes], salt: str = "") -> list[Path]:
+    """Write one distinct article under each raw file name (bytes: names need not be UTF-8)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    topics = ("the river tram", "the new stadium", "the school meals plan", "the harbour pier", "the night buses",
+              "the library hours", "the flood barrier", "the market square")
+    out = []
+    for i, name in enumerate(names):
+        path = Path(os.fsdecode(os.path.join(os.fsencode(folder), name)))
+        topic = topics[i % len(topics)]
+        path.write_text(bad_inputs.good_article(f"Council decides on {topic} {salt}{i}", topic), encoding="utf-8")
+        out.append(path)
+    return out
+
+
+def _cli(work: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    done = subprocess.run([sys.executable, "-m", "digest.cli", *args], cwd=work, env={**base, **(env or {})},
+                          capture_output=True, text=True, errors="replace", timeout=600, check=False)
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def _clean_output(text: str) -> bool:
+    return "Traceback" not in text and "\ud800" not in text
+
+
+def _run_lines(settings: Any) -> tuple[Any, list[str], str]:
+    lines: list[str] = []
+    try:
+        return pipeline.run(settings, report=lines.append), lines, ""
+    except DigestError as exc:
+        return None, lines, str(exc)
+    except Exception as exc:  # a traceback for the user
+        return None, lines, f"traceback: {exc!r}"
+
+
+def odd_names(work: Path) -> list[Claim]:
+    """Inbox names that are not UTF-8 (latin-1, cp1252, Shift-JIS, a lone byte), through `digest run` and
+    `digest status`: digested, shown safely, no traceback."""
+    names = [b"caf\xe9.txt", b"\x93quoted\x94 news.txt", b"\x93\xfa\x96{.txt", b"\xff.txt", b"ok.txt"]
+    _articles(work / "inbox" / "old-ftp", names)
+    code, text = _cli(work, "run", "--state", "state", env={"DIGEST_SETTLE_SECONDS": "0"})
+    scode, stext = _cli(work, "status", "--state", "state")
+    with StateStore(work / "state" / "state.sqlite") as store:
+        done = sum(1 for a in store.articles() if a["status"] in ("included", "duplicate"))
+    ok = code == 0 and scode == 0 and done == len(names) and _clean_output(text + stext)
+    return [Claim(f"{len(names) - 1} inbox names not UTF-8, `digest run` + `status`", ok,
+                  f"exit {code}/{scode}, {done} of {len(names)} digested: {text.splitlines()[-1][:50] if text else '-'}")]
+
+
+def saved_by_fetch(work: Path) -> list[Claim]:
+    """Files `digest fetch` just saved (atomically), default settle time: digested in the same run."""
+    from digest.sources.store import SourceStore
+
+    settings = load_settings(None, inbox=work / "inbox", outbox=work / "outbox", state=work / "state",
+                             settle_seconds=10)
+    saved = _articles(work / "inbox" / "Feeds", [f"e{i}.txt".encode() for i in range(4)])
+    by_hand = _articles(work / "inbox" / "drop", [b"copying.txt"], salt="hand")
+    with SourceStore.in_state(settings.state) as sources:
+        for i, path in enumerate(saved):
+            sources.add_message("maildir:/var/mail/news", f"k{i}", path)
+    result, lines, error = _run_lines(settings)
+    waiting = [line for line in lines if line.startswith("  waiting:")]
+    ok = result is not None and result.new == len(saved) and len(waiting) == 1 and str(by_hand[0]) in waiting[0]
+    return [Claim("fetched files with settle_seconds 10", ok,
+                  f"{result.new if result else error} digested now, {len(waiting)} hand-copied file waiting")]
+
+
+BUDGETS = {  # setting: (too low, file over it)
+    "max_html_tags": (20, lambda f: _page(f, 40)),
+    "max_file_bytes": (2500, lambda f: _page(f, 40)),
+    "max_lines": (30, lambda f: _write(f / "long.txt", "Title: Tram timetable\n\n" + "\n".join(
+        f"Tram {i} leaves the depot at dawn and reaches the harbour before the ferry." for i in range(80)))),
+    "max_header_bytes": (1000, lambda f: _write(f / "letter.eml", "From: desk@news.example\nSubject: Stadium vote\n"
+                                                + "X-Long: " + "a" * 3000 + "\n\n" + "The stadium vote passed. " * 30)),
+}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _page(folder: Path, paragraphs: int) -> Path:
+    body = "".join(f"<p>The harbour authority said ship {i} would dock at the new pier in spring.</p>"
+                   for i in range(paragraphs))
+    return _write(folder / "pier.html", f"<html><head><title>Harbour pier opens</title></head><body><article>"
+                                        f"<h1>Harbour pier opens</h1>{body}</article></body></html>")
+
+
+def budgets_raised(work: Path) -> list[Claim]:
+    """A file over a budget fails; the budget is raised as advised; the next run digests it, status agrees."""
+    out = []
+    for setting, (low, make) in BUDGETS.items():
+        folder = work / setting
+        _articles(folder / "inbox", [b"a.txt", b"b.txt"])
+        path = make(folder / "inbox")
+        values = {"inbox": folder / "inbox", "outbox": folder / "outbox", "state": folder / "state"}
+        _, first, _ = _run_lines(load_settings(None, **values, **{setting: low}))
+        failed_first = any(line.startswith(f"  failed: {path}") and setting in line for line in first)
+        result, _, error = _run_lines(load_settings(None, **values, **{setting: low * 1000}))
+        with StateStore(folder / "state" / "state.sqlite") as store:
+            now = [a["status"] for a in store.articles() if a["path"] == str(path)]
+            stale = len(store.articles("failed"))
+        ok = failed_first and result is not None and now == ["included"] and stale == 0
+        out.append(Claim(f"{setting} raised after a failure", ok,
+                         f"then {now or error}, {stale} failure(s) still listed"))
+    return out
+
+
+def every_folder(work: Path) -> list[Claim]:
+    """Files under failed/, processed/, Failed/ and Processed/ are digested; hidden or linked folders named."""
+    folders = ["failed", "processed", "Failed", "Processed"]
+    files = [p for i, f in enumerate(folders) for p in _articles(work / "inbox" / f, [b"x.txt"], salt=f)]
+    _articles(work / "inbox" / ".sync", [b"y.txt"])
+    (work / "elsewhere").mkdir()
+    (work / "inbox" / "linked").symlink_to(work / "elsewhere")
+    (work / "inbox" / "scan.pdf").write_bytes(b"%PDF-1.4")
+    settings = load_settings(None, inbox=work / "inbox", outbox=work / "outbox", state=work / "state")
+    result, lines, error = _run_lines(settings)
+    named = [n for n in (".sync", "linked", "scan.pdf") if any(n in line for line in lines)]
+    ok = result is not None and result.new == len(files) and len(named) == 3
+    return [Claim("files under failed/ processed/ Failed/ Processed/", ok,
+                  f"{result.new if result else error} of {len(files)} digested; named {named}")]
+
+
+def outbox_deleted(work: Path) -> list[Claim]:
+    """A digest waiting for SMTP is deleted with the outbox: nobody had it -> digested and sent again, once;
+    someone had it -> reported, nothing resent; never "It stays in the outbox"."""
+    out = []
+    for name, refuse in (("nobody had it", lambda a: "451 4.3.0 try later"),
+                         ("a@ had it", lambda a: "451 4.3.0 try later" if a.startswith("b@") else None)):
+        folder = work / name.replace(" ", "-").replace("@", "")
+        t = Tally(name)
+        s = Setup(folder, t)
+        with faulty_smtp(Behaviour(rcpt_reply=refuse)) as server:
+            s.run(server, expect_failure=True)
+            s.keep(server)
+        shutil.rmtree(folder / "outbox")
+        lines: list[str] = []
+        with faulty_smtp() as server:
+            values = {**s.settings, "smtp_port": port_of(server)}
+            try:
+                pipeline.run(load_settings(None, **values), report=lines.append)
+                message = ""
+            except DigestError as exc:
+                message = str(exc)
+            s.keep(server)
+        per: dict[str, int] = {}
+        for c in s.copies:
+            for r in c.rcpt:
+                per[r] = per.get(r, 0) + 1
+        false = "stays in the outbox" in message or any("stays in the outbox" in line for line in lines)
+        told = any("gone from the outbox" in line for line in lines)
+        want = {"a@example.com": 1, "b@example.com": 1} if name == "nobody had it" else {"a@example.com": 1}
+        out.append(Claim(f"outbox deleted while waiting, {name}", per == want and told and not false,
+                         f"copies {per}, said {'yes' if told else 'no'}, false message {'yes' if false else 'no'}"))
+    return out
+
+
+CONCURRENT = (
+    "import sys; from pathlib import Path; from digest import pipeline; from digest.settings import load_settings\n"
+    "from digest.errors import RunInProgress\n"
+    "s = load_settings(None, inbox=Path(sys.argv[1]), outbox=Path(sys.argv[2]), state=Path(sys.argv[3]), "
+    "settle_seconds=0)\n"
+    "try: pipeline.run(s, report=lambda l: None)\nexcept RunInProgress as e: print(e)\n"
+)
+
+
+def two_working_folders(work: Path, n: int = 3) -> list[Claim]:
+    """n runs at once on one inbox and outbox from n working folders (n default `.digest` folders)."""
+    _articles(work / "inbox", [f"a{i}.txt".encode() for i in range(8)])
+    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT, str(work / "inbox"), str(work / "outbox"),
+                               str(work / f"cwd{i}" / ".digest")], cwd=ROOT, stdout=subprocess.DEVNULL) for i in range(n)]
+    codes = [p.wait(timeout=600) for p in procs]
+    digests = sorted((work / "outbox").glob("*/digest*.json"))
+    ids = [a["id"] for d in digests for a in json.loads(d.read_text())["articles"]]
+    ok = len(digests) == 1 and len(ids) == len(set(ids)) == 8 and codes == [0] * n
+    return [Claim(f"{n} runs at once from {n} working folders", ok,
+                  f"{len(digests)} digest(s), {len(ids)} article entries, exits {codes}")]
+
+
+def header_addresses(work: Path) -> list[Claim]:
+    """Addresses that break a header or an SMTP command, refused at send time (and by `send-test --to`)."""
+    from digest.delivery import smtp
+
+    bad = ["a@example.com\r\nBcc: spy@evil.example", "a@example.com\nBcc: spy@evil.example",
+           "a@example.com\u2028Bcc: spy@evil.example", "a@example.com\x85Bcc: spy@evil.example",
+           "a@example.com\x00", "a@example.com, spy@evil.example", "Spy <spy@evil.example>", "a@example.com\tx"]
+    refused = 0
+    with faulty_smtp() as server:
+        settings = load_settings(None, smtp_host="127.0.0.1", smtp_port=port_of(server), smtp_security="none",
+                                 mail_from="digest@news.example", mail_to=["b@example.com"])
+        for address in bad:
+            try:
+                smtp.send(b"Subject: x\r\nMessage-ID: <1@news.example>\r\n\r\nbody\r\n", settings,
+                          recipients=["b@example.com", address])
+            except DigestError as exc:
+                refused += "refused" in str(exc)
+        day = work / "outbox" / "2026-01-01"
+        day.mkdir(parents=True)
+        (day / "digest.eml").write_bytes(b"From: digest@news.example\r\nSubject: Daily\r\nMessage-ID: <2@news.example>"
+                                         b"\r\n\r\nbody\r\n")
+        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port_of(server)), "DIGEST_SMTP_SECURITY": "none",
+               "DIGEST_MAIL_FROM": "digest@news.example"}
+        code, text = _cli(work, "send-test", "--outbox", "outbox", "--to", bad[0], env=env)
+        sent = len(server.copies)  # by the library calls and by send-test
+    cli_ok = code != 0 and _clean_output(text) and len(text.splitlines()) == 1
+    return [Claim(f"{len(bad)} header-breaking addresses at send time", refused == len(bad) and sent == 0,
+                  f"{refused} refused, {sent} copies sent"),
+            Claim("`digest send-test --to` with CR/LF", cli_ok, f"exit {code}: {text[-60:]}")]
+
+
+def nothing_lost(work: Path) -> list[Claim]:
+    cases: list[Claim] = []
+    for i, case in enumerate((odd_names, saved_by_fetch, budgets_raised, every_folder, outbox_deleted,
+                              two_working_folders, header_addresses)):
+        try:
+            cases += case(work / f"b{i}")
+        except Exception as exc:  # the bench goes on; the case counts as not handled
+            cases.append(Claim(case.__name__, False, f"crashed: {exc!r}"[:90]))
+    for c in cases:
+        print(f"  {c.name[:58]:<60}{'ok' if c.ok else 'NOT HANDLED':<13}{c.detail}", flush=True)
+    return cases
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="60 crash trials instead of 20")
@@ -698,15 +940,23 @@ def main() -> None:
     parser.add_argument("--no-cli", action="store_true", help="skip `digest run` under SIGTERM (starts Prefect)")
     parser.add_argument("--only-delivery", action="store_true", help="only the delivery and state faults")
     parser.add_argument("--only-hostile", action="store_true", help="only the hostile-world cases")
+    parser.add_argument("--only-lost", action="store_true",
+                        help="only the cases of nothing blocked, skipped, lost or sent twice")
     parser.add_argument("--maildir", type=int, default=400, help="1 MB letters in the Maildir memory case")
     args = parser.parse_args()
-    if args.only_hostile:
+    if args.only_hostile or args.only_lost:
         work = Path(tempfile.mkdtemp(prefix="digest-hostile-"))
         try:
-            print("hostile world:")
-            cases = hostile_world(work, args.maildir)
-            print(f"hostile: cases {len(cases)}, handled {sum(c.ok for c in cases)}, "
-                  f"not handled {sum(not c.ok for c in cases)}")
+            if args.only_hostile:
+                print("hostile world:")
+                cases = hostile_world(work / "hostile", args.maildir)
+                print(f"hostile: cases {len(cases)}, handled {sum(c.ok for c in cases)}, "
+                      f"not handled {sum(not c.ok for c in cases)}")
+            if args.only_lost:
+                print("nothing blocked, skipped, lost or sent twice:")
+                claims = nothing_lost(work / "lost")
+                print(f"nothing lost: cases {len(claims)}, handled {sum(c.ok for c in claims)}, "
+                      f"not handled {sum(not c.ok for c in claims)}")
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return
@@ -733,6 +983,8 @@ def main() -> None:
         tallies = delivery_faults(work / "delivery", args.slow, not args.no_cli)
         print("hostile world:")
         cases = [] if args.only_delivery else hostile_world(work / "hostile", args.maildir)
+        print("nothing blocked, skipped, lost or sent twice:")
+        claims = [] if args.only_delivery else nothing_lost(work / "lost")
         print()
         print(f"{'delivery / state fault':<52}{'expected':>9}{'got':>6}{'dup':>6}{'retry':>7}{'blocked':>9}  visible")
         for t in tallies:
@@ -753,6 +1005,8 @@ def main() -> None:
         print(f"{'delivery/state scenarios':<34}{len(tallies):>8}{len(tallies) - hidden:>8}{hidden:>8}")
         hostile_ok = sum(c.ok for c in cases)
         print(f"{'hostile-world cases':<34}{len(cases):>8}{hostile_ok:>8}{len(cases) - hostile_ok:>8}")
+        claims_ok = sum(c.ok for c in claims)
+        print(f"{'blocked/skipped/lost/twice cases':<34}{len(claims):>8}{claims_ok:>8}{len(claims) - claims_ok:>8}")
         print(f"(took {time.perf_counter() - start:.0f} s)")
         print(
             f"faults: inputs tried {len(outcomes)}, handled {handled}, lost {lost_inputs}; "
@@ -760,7 +1014,8 @@ def main() -> None:
             f"(+{retry} bounded retry copies after an unknown outcome); runs {n_runs}, blocked {blocked}; "
             f"{n_trials} crash trials, {lost} lost, {duplicated} duplicated; {runs} concurrent runs, {extra} duplicates; "
             f"{hidden} scenarios with a failure not made visible; hostile cases {len(cases)}, "
-            f"not handled {len(cases) - hostile_ok}"
+            f"not handled {len(cases) - hostile_ok}; blocked/skipped/lost/twice cases {len(claims)}, "
+            f"not handled {len(claims) - claims_ok}"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from digest import ingest
+from digest import inbox
 from digest.delivery import ledger
 from digest.runresult import NOTHING_NEW, RunResult, ingested
 from digest.settings import Settings
@@ -37,11 +37,8 @@ def answer(settings: Settings, report: Callable[[str], None]) -> bool:
     """Log and report a run with nothing to do and return True; return False when there is work."""
     if not settings.inbox.is_dir() or not settings.db_path.exists():
         return False  # first run: the full run creates the store
-    with run_lock(settings.state), StateStore(settings.db_path) as store:
-        scan = ingest.scan(
-            settings.inbox, store.known_fingerprints(), max_bytes=settings.max_file_bytes,
-            settle_seconds=settings.settle_seconds,
-        )
+    with run_lock(settings.state, folders=inbox.claimed_folders(settings)), StateStore(settings.db_path) as store:
+        scan = inbox.scan_inbox(settings, store.known_fingerprints(inbox.conditions_of(settings)))
         if scan.new or scan.failed or scan.waiting:
             return False
         if settings.smtp_host and (store.digests(delivery="unsent") or store.digests(delivery="sending")):
@@ -50,6 +47,7 @@ def answer(settings: Settings, report: Callable[[str], None]) -> bool:
             return False
         run_id = store.start_run()
         report(ingested(0, scan.seen))
+        inbox.report_passed_over(scan, report)
         report(f"{NOTHING_NEW}; no digest written")
         store.finish_run(run_id, "nothing-new", RunResult(message=NOTHING_NEW).as_dict())
     return True

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from digest import clean, cluster, dedupe, ingest, render, summarise
+from digest import clean, cluster, dedupe, inbox, ingest, render, summarise
 from digest.batching import Unpacking, batches_of
 from digest.deadline import Deadline, DeadlineExceeded
 from digest.delivery import ledger, send, smtp
@@ -78,14 +78,13 @@ class Stories:
 
 
 def discover(settings: Settings, store: StateStore, report: Report) -> Discovered:
-    """Scan the inbox for files the store has not handled; record the new ones as pending."""
-    scan = ingest.scan(
-        settings.inbox,
-        store.known_fingerprints(),
-        settle_seconds=settings.settle_seconds,
-        budget=budget_of(settings),
-        pack=True,  # texts stay compressed until each is cleaned: a 20,000-file inbox fits in memory
-    )
+    """Scan the inbox for files the store has not handled; record the new ones as pending.
+
+    A file that failed under other settings (a budget since raised) is tried again. Every file under
+    the inbox is digested or reported: the ones ignored and the folders not looked into are named.
+    """
+    # texts stay compressed until each is cleaned: a 20,000-file inbox fits in memory
+    scan = inbox.scan_inbox(settings, store.known_fingerprints(inbox.conditions_of(settings)), pack=True)
     failed = [failed_record(err, fp) for err, fp in scan.failed]
     store.add_pending((r.id, r.fingerprint, str(r.path)) for r in scan.new)
     report(ingested(len(scan.new), scan.seen, len(failed), len(scan.waiting)))
@@ -95,19 +94,11 @@ def discover(settings: Settings, store: StateStore, report: Report) -> Discovere
         report(f"  waiting: {path}: still being written (changed in the last {settings.settle_seconds:g} s); left for the next run")
     for path, warning in scan.warnings:
         report(f"  warning: {path}: {warning}")
+    inbox.report_passed_over(scan, report)
     return Discovered(scan.new, failed, scan.seen, len(scan.waiting))
 
 
-def budget_of(settings: Settings) -> ingest.Budget:
-    """The per-file budgets of the settings."""
-    return ingest.Budget(
-        max_bytes=settings.max_file_bytes,
-        max_lines=settings.max_lines,
-        max_html_tags=settings.max_html_tags,
-        max_header_bytes=settings.max_header_bytes,
-        max_title_chars=settings.max_title_chars,
-        max_seconds=settings.max_file_seconds,
-    )
+budget_of = inbox.budget_of  # the per-file budgets of the settings
 
 
 def learn(raws: Sequence[RawArticle], settings: Settings) -> clean.LearnedBoilerplate | None:
@@ -303,6 +294,7 @@ def publish(
         story_rows=stories.rows,
         delivery=delivery,
         delivery_reason=reason,
+        conditions=inbox.conditions_of(settings),
     )
     render.write_index(settings.outbox)
     report(
@@ -376,7 +368,8 @@ def run(
     if not checked:
         check(settings)
     try:
-        with run_lock(settings.state), StateStore(settings.db_path, settings.state_timeout) as store:
+        with run_lock(settings.state, folders=inbox.claimed_folders(settings)), \
+                StateStore(settings.db_path, settings.state_timeout) as store:
             run_id = store.start_run()
             try:
                 recover(settings, store, report)
@@ -405,7 +398,7 @@ def _deliver_into(result: RunResult, settings: Settings, steps: Steps, report: R
     try:
         result.sent = steps.deliver(settings, report)
     except UndeliveredError as exc:
-        result.undelivered = f"{exc}. It stays in the outbox; see `digest status`."
+        result.undelivered = f"{exc}. See `digest status`."
         result.retryable = exc.retryable
     return result
 
@@ -414,7 +407,7 @@ def _run(settings: Settings, store: StateStore, report: Report, dry_run: bool, s
     found = steps.discover(settings, report)
     if not found.raws:
         if found.failed and not dry_run:
-            store.record_failures(found.failed)
+            store.record_failures(found.failed, inbox.conditions_of(settings))
         report(f"{NOTHING_NEW}; no digest written")
         result = RunResult(failed=len(found.failed), message=NOTHING_NEW)
         return result if dry_run else _deliver_into(result, settings, steps, report)  # retry what waits
@@ -424,7 +417,7 @@ def _run(settings: Settings, store: StateStore, report: Report, dry_run: bool, s
     failed = found.failed + cleaned.failed
     if not cleaned.articles:
         if not dry_run:
-            store.record_failures(failed)
+            store.record_failures(failed, inbox.conditions_of(settings))
         report("no usable articles; no digest written")
         return RunResult(failed=len(failed), message="no usable articles")
     stories = steps.stories(cleaned, settings, report)

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from digest import ingest, render
+from digest import inbox, ingest, render
 from digest.delivery import ledger, send, smtp
 from digest.errors import DeliveryError, StateError
 from digest.models import ArticleRecord
@@ -41,6 +41,8 @@ def recover(settings: Settings, store: StateStore, report: Report) -> None:
     that never got its JSON are a torn write nobody saw: removed; its articles stay pending. Only
     files digest writes are ever removed (`digest[-N].*` and its temporary files, in date folders).
     """
+    for row in send.waiting_and_gone(store):  # deleted with the outbox, or by hand: never "stays in the outbox"
+        send.gone(store, row, report)
     outbox = settings.outbox
     if not outbox.is_dir():
         return
@@ -95,6 +97,8 @@ def _reconcile(settings: Settings, store: StateStore, html: Path, fresh: bool, r
     message_id = record.message_id if record else (_message_id(html) if complete else "")
     row = (store.digest_by_message_id(message_id) if message_id else None) or store.digest_by_path(html)
     if row is not None:
+        if row.delivery == "lost":
+            return "known"  # its files came back after its articles were digested again: never sent now
         if Path(row.path) != html:
             store.set_path(row.id, html)  # one identity: an older run spelt the path differently
         if record is None:
@@ -182,7 +186,7 @@ def _fingerprint_of(store: StateStore, article: dict[str, Any]) -> str:
 
 def repair(settings: Settings, report: Report) -> None:
     """Rebuild a damaged or lost state store from the outbox; a damaged file is kept aside, never deleted."""
-    with run_lock(settings.state):
+    with run_lock(settings.state, folders=inbox.claimed_folders(settings)):
         try:
             store = StateStore(settings.db_path)
         except StateError as exc:

@@ -434,7 +434,20 @@ def _unknown(what: str, name: str, prefix: str = "") -> str:
 
 def problems(settings: Settings) -> list[str]:
     """Return what is inconsistent in the settings (folders, e-mail), one sentence each; empty if nothing."""
-    return _folder_nesting(settings) + _mail_problems(settings)
+    return _folder_names(settings) + _folder_nesting(settings) + _mail_problems(settings)
+
+
+def _folder_names(settings: Settings) -> list[str]:
+    """A folder whose name is not valid UTF-8 cannot be stored, logged or passed to the flow."""
+    found = []
+    for name in ("inbox", "outbox", "state"):
+        text = str(getattr(settings, name))
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(text).decode("utf-8", "backslashreplace")
+            found.append(f"{name} folder {shown} has a name that is not valid UTF-8; rename it or pass another --{name}")
+    return found
 
 
 def _folder_nesting(settings: Settings) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import RunInProgress, StateError
+from digest.ingest.scan import safe_text
 from digest.models import ArticleRecord
 from digest.store_base import SqliteStore
 from digest.store_base import now as _now
@@ -28,6 +29,7 @@ CREATE TABLE IF NOT EXISTS articles (
     path TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('pending', 'included', 'duplicate', 'failed')),
     reason TEXT NOT NULL DEFAULT '',
+    conditions TEXT NOT NULL DEFAULT '',
     duplicate_of TEXT,
     digest_id INTEGER REFERENCES digests(id),
     kept INTEGER NOT NULL DEFAULT 0,
@@ -37,6 +39,7 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_fingerprint ON articles(fingerprint);
 CREATE INDEX IF NOT EXISTS articles_status ON articles(status);
+CREATE INDEX IF NOT EXISTS articles_path ON articles(path);
 CREATE TABLE IF NOT EXISTS digests (
     id INTEGER PRIMARY KEY,
     created TEXT NOT NULL,
@@ -115,6 +118,16 @@ class StateStore(SqliteStore):
     PRAGMAS = ("PRAGMA foreign_keys=ON",)
     CHECK_INTEGRITY = True
 
+    def __init__(self, path: Path, timeout: float = 30.0, threads: bool = False) -> None:
+        super().__init__(path, timeout, threads)
+        try:
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(articles)")}
+            if "conditions" not in columns:  # a store made before failures kept their conditions
+                self.db.execute("ALTER TABLE articles ADD COLUMN conditions TEXT NOT NULL DEFAULT ''")
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise self.open_error(exc) from exc
+
     def open_error(self, exc: BaseException) -> StateError:
         return StateError(describe(exc, self.path))
 
@@ -125,11 +138,22 @@ class StateStore(SqliteStore):
 
     # --- articles ---------------------------------------------------------------------------
 
-    def known_fingerprints(self) -> set[str]:
-        """Fingerprints of files already handled (included, duplicate or failed)."""
-        rows = self.db.execute(
-            f"SELECT DISTINCT fingerprint FROM articles WHERE status IN ({','.join('?' * len(DONE))})", DONE
-        )
+    def known_fingerprints(self, conditions: str | None = None) -> set[str]:
+        """Fingerprints of files already handled (included, duplicate or failed).
+
+        With `conditions` (the settings a failure may depend on, see `digest.inbox.conditions_of`), a
+        file that failed under other conditions is not known: a changed setting gives it another try.
+        """
+        if conditions is None:
+            rows = self.db.execute(
+                f"SELECT DISTINCT fingerprint FROM articles WHERE status IN ({','.join('?' * len(DONE))})", DONE
+            )
+        else:
+            rows = self.db.execute(
+                "SELECT DISTINCT fingerprint FROM articles WHERE status IN ('included', 'duplicate') "
+                "OR (status = 'failed' AND conditions = ?)",
+                (conditions,),
+            )
         return {r[0] for r in rows}
 
     def add_pending(self, items: Iterable[tuple[str, str, str]]) -> None:
@@ -170,10 +194,12 @@ class StateStore(SqliteStore):
         story_rows: Sequence[StoryRow],
         delivery: str,
         delivery_reason: str = "",
+        conditions: str = "",
     ) -> int:
         """Record a written digest and mark its articles done, in one transaction; return its id.
 
-        `records` pairs each article's outcome with its fingerprint.
+        `records` pairs each article's outcome with its fingerprint; `conditions` are those its failures
+        were found under. An older failure of the same file (another fingerprint) is superseded.
         """
         now = _now()
         with self.transaction() as db:
@@ -184,16 +210,18 @@ class StateStore(SqliteStore):
             )
             digest_id = int(cur.lastrowid or 0)
             db.executemany(
-                "INSERT INTO articles (id, fingerprint, path, status, reason, duplicate_of, digest_id, "
-                "kept, dropped, first_seen, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "INSERT INTO articles (id, fingerprint, path, status, reason, conditions, duplicate_of, digest_id, "
+                "kept, dropped, first_seen, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(id) DO UPDATE SET status=excluded.status, reason=excluded.reason, "
-                "duplicate_of=excluded.duplicate_of, digest_id=excluded.digest_id, kept=excluded.kept, "
-                "dropped=excluded.dropped, path=excluded.path, updated=excluded.updated",
+                "conditions=excluded.conditions, duplicate_of=excluded.duplicate_of, digest_id=excluded.digest_id, "
+                "kept=excluded.kept, dropped=excluded.dropped, path=excluded.path, updated=excluded.updated",
                 [
-                    (r.id, fp, r.path, r.status, r.reason, r.duplicate_of, digest_id, r.kept, r.dropped, now, now)
+                    (r.id, fp, r.path, r.status, r.reason, conditions if r.status == "failed" else "", r.duplicate_of,
+                     digest_id, r.kept, r.dropped, now, now)
                     for r, fp in records
                 ],
             )
+            _supersede(db, [(r.id, r.path) for r, _ in records])
             db.executemany(
                 "INSERT INTO stories (id, memory, shown, last_digest, updated) VALUES (?,?,?,?,?) "
                 "ON CONFLICT(id) DO UPDATE SET memory=excluded.memory, shown=excluded.shown, "
@@ -202,16 +230,34 @@ class StateStore(SqliteStore):
             )
         return digest_id
 
-    def record_failures(self, records: Sequence[tuple[ArticleRecord, str]]) -> None:
-        """Mark files that could not be used as failed, with their reasons (no digest needed)."""
+    def record_failures(self, records: Sequence[tuple[ArticleRecord, str]], conditions: str = "") -> None:
+        """Mark files that could not be used as failed, with their reasons and the conditions they failed
+        under (no digest needed); an older failure of the same file is superseded."""
         now = _now()
         with self.transaction() as db:
             db.executemany(
-                "INSERT INTO articles (id, fingerprint, path, status, reason, first_seen, updated) "
-                "VALUES (?,?,?,'failed',?,?,?) ON CONFLICT(id) DO UPDATE SET status='failed', "
-                "reason=excluded.reason, updated=excluded.updated WHERE articles.status != 'included'",
-                [(r.id, fp, r.path, r.reason, now, now) for r, fp in records],
+                "INSERT INTO articles (id, fingerprint, path, status, reason, conditions, first_seen, updated) "
+                "VALUES (?,?,?,'failed',?,?,?,?) ON CONFLICT(id) DO UPDATE SET status='failed', "
+                "reason=excluded.reason, conditions=excluded.conditions, updated=excluded.updated "
+                "WHERE articles.status != 'included'",
+                [(r.id, fp, r.path, r.reason, conditions, now, now) for r, fp in records],
             )
+            _supersede(db, [(r.id, r.path) for r, _ in records])
+
+    def release(self, digest_id: int, reason: str) -> int:
+        """A digest nobody received is gone from the outbox: its articles go back to pending (digested
+        again by the next run) and it is marked `lost`; return how many articles were released."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE articles SET status = 'pending', reason = '', digest_id = NULL, updated = ? "
+                "WHERE digest_id = ? AND status IN ('included', 'duplicate')",
+                (_now(), digest_id),
+            )
+            released = cur.rowcount
+            # the sentences it showed never reached a reader: its stories are told afresh, not as updates
+            db.execute("DELETE FROM stories WHERE last_digest = ?", (digest_id,))
+            db.execute("UPDATE digests SET delivery = 'lost', delivery_reason = ? WHERE id = ?", (reason, digest_id))
+        return released
 
     def digests(self, limit: int | None = None, delivery: str | None = None) -> list[DigestRow]:
         sql = "SELECT * FROM digests" + (" WHERE delivery = ?" if delivery else "") + " ORDER BY id DESC"
@@ -274,11 +320,23 @@ class StateStore(SqliteStore):
         return out
 
 
-@contextmanager
-def run_lock(state_dir: Path, wait: bool = False) -> Iterator[None]:
-    """Hold the state folder's run lock; the OS releases it if the process dies.
+def _supersede(db: sqlite3.Connection, outcomes: Sequence[tuple[str, str]]) -> None:
+    """Forget the failures of files just recorded again under another id (their content or the way they
+    were read changed): `digest status` shows what is failed now, not before."""
+    db.executemany(
+        "DELETE FROM articles WHERE path = ? AND id != ? AND status = 'failed'",
+        [(path, aid) for aid, path in outcomes],
+    )
 
-    Raises RunInProgress when another run holds it and `wait` is False.
+
+@contextmanager
+def run_lock(state_dir: Path, wait: bool = False, folders: Sequence[tuple[str, Path]] = ()) -> Iterator[None]:
+    """Hold the state folder's run lock, then each of `folders` ((name, path): the inbox, the outbox);
+    the OS releases them if the process dies.
+
+    The folders are locked themselves, whatever state folder a run uses: two runs from two working
+    folders (two default `.digest` folders) never digest the same inbox or write the same outbox at
+    once. Raises RunInProgress when another run holds a lock and `wait` is False.
     """
     lock_path = state_dir / "run.lock"
     try:
@@ -298,6 +356,39 @@ def run_lock(state_dir: Path, wait: bool = False) -> Iterator[None]:
             ) from exc
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
+        with _folder_locks(folders, wait):
+            yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextmanager
+def _folder_locks(folders: Sequence[tuple[str, Path]], wait: bool) -> Iterator[None]:
+    """Lock each existing folder (its directory, so a read-only inbox can be locked too), each one once."""
+    fds: list[int] = []
+    seen: set[tuple[int, int]] = set()
+    try:
+        for name, folder in folders:
+            try:
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError:
+                continue  # missing or unreadable: the run says so itself (check_folders)
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) in seen:
+                os.close(fd)
+                continue  # the same folder twice (inbox = outbox): one lock
+            seen.add((st.st_dev, st.st_ino))
+            fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise RunInProgress(
+                    f"another run is using the {name} {safe_text(str(folder))} (perhaps with another state folder); "
+                    "wait for it to finish"
+                ) from exc
+            except OSError:
+                continue  # a file system without locks: the state folder's lock still holds
+        yield
+    finally:
+        for fd in fds:
+            os.close(fd)

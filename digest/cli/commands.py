@@ -302,6 +302,7 @@ def status(config: Path | None, inbox: Path | None, outbox: Path | None, state: 
     Example:
       digest status
     """
+    from digest.inbox import changed_conditions
     from digest.state import StateStore
 
     settings = settings_from(config, inbox, outbox, state)
@@ -328,7 +329,9 @@ def status(config: Path | None, inbox: Path | None, outbox: Path | None, state: 
         for a in store.articles("pending"):
             click.echo(f"  pending: {a['path']}")
         for a in store.articles("failed"):
-            click.echo(f"  failed: {a['path']}: {a['reason']}")
+            changed = changed_conditions(a["conditions"], settings)
+            again = f" (since changed: {', '.join(changed)}; the next run tries it again)" if changed else ""
+            click.echo(f"  failed: {a['path']}: {a['reason']}{again}")
         for line in delivery_lines(store.digests(limit=20)):
             click.echo(line)
 
@@ -340,7 +343,7 @@ def delivery_lines(rows: list[Any]) -> list[str]:
 
     lines, seen = [], set()
     for d in rows:
-        if d.message_id in seen or d.delivery in ("sent", "outbox-only"):
+        if d.message_id in seen or d.delivery in ("sent", "outbox-only", "lost"):  # lost: digested again
             continue
         seen.add(d.message_id)
         lines.append(f"digest {d.path}: {d.delivery}")

@@ -129,10 +129,9 @@ def deliver_pending(
     for row in sorted(rows.values(), key=lambda r: r.id):
         html = Path(row.path)
         if not html.with_suffix(".eml").is_file():
-            reason = f"its message {html.with_suffix('.eml')} is gone from the outbox"
-            store.set_delivery(row.id, "failed", reason)
-            trouble.append(f"{html}: failed: {reason}")
-            report(f"  not delivered: {html}: {reason}")
+            line = gone(store, row, report)
+            trouble.append(line)
+            retryable = retryable or row.attempts == 0  # its articles are digested again
             continue
         record = ledger.read(html) or record_for(store, row, settings)
         if ledger.settle_interrupted(record):
@@ -164,6 +163,34 @@ def deliver_pending(
             retryable=retryable,
         )
     return sent
+
+
+def waiting_and_gone(store: StateStore) -> list[DigestRow]:
+    """Digests waiting for delivery whose message is no longer in the outbox (deleted, or the outbox moved)."""
+    rows = store.digests(delivery="unsent") + store.digests(delivery="sending")
+    return [r for r in sorted(rows, key=lambda r: r.id) if not Path(r.path).with_suffix(".eml").is_file()]
+
+
+def gone(store: StateStore, row: DigestRow, report: Report) -> str:
+    """Settle a waiting digest whose message is gone from the outbox, report it, and return the line said.
+
+    When no copy of it went out, nobody received it: its articles go back to pending, so the next
+    digest holds them. When some copies went out, sending its articles again would repeat them for
+    those readers: the loss is reported instead, and the digest marked failed.
+    """
+    html, eml = Path(row.path), Path(row.path).with_suffix(".eml")
+    if row.attempts == 0:
+        reason = f"its message {eml} is gone from the outbox before any copy was sent"
+        released = store.release(row.id, reason)
+        what = f"{reason}; its {plural(released, 'article')} go back to pending and are digested again"
+        report(f"  lost: {html}: {what}")
+        return f"{html}: lost: {what}"
+    reason = (f"its message {eml} is gone from the outbox after {plural(row.attempts, 'copy', 'copies')} went out; "
+              "the readers not yet sent it never get it, and its articles are not digested again "
+              "(that would repeat them for the others)")
+    store.set_delivery(row.id, "failed", reason)
+    report(f"  not delivered: {html}: {reason}")
+    return f"{html}: failed: {reason}"
 
 
 def _send_record(

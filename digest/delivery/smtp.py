@@ -225,12 +225,44 @@ def _secret(settings: Settings, given: str | None) -> str | None:
     return secret
 
 
+# what breaks a header or an SMTP command line: controls (CR, LF, NUL...) and the Unicode line separators
+_BREAKS_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085\ufeff]")
+# what a bare envelope address never holds besides: whitespace, and what ends an address or starts another
+_NOT_IN_ADDRESS = re.compile(r"[\s<>,;:()\[\]\\\"]")
+
+
+def address_problem(address: str, bare: bool = True) -> str:
+    """Return why `address` cannot go into an SMTP command or a header as it is ('' when it can).
+
+    `bare`: a recipient's address alone; otherwise a From: with a display name ("Desk <desk@paper.example>").
+    """
+    bad = _BREAKS_LINE.search(address) or (_NOT_IN_ADDRESS.search(address) if bare else None)
+    if bad:
+        return f"it holds {bad.group()!r}, which could end the header or command it goes into"
+    local, at, domain = (address if bare else parseaddr(address)[1]).rpartition("@")
+    if not (at and local and domain) or "." in (domain[:1], domain[-1:]) or ".." in domain:
+        return "it is not of the form name@domain"
+    return ""
+
+
+def check_addresses(settings: Settings, recipients: Sequence[str]) -> None:
+    """Refuse, at send time too, an address that could break a header or an SMTP command (defence in depth:
+    settings validate addresses when they load, but a caller may pass its own)."""
+    problems = [("mail_from", settings.mail_from or "", address_problem(settings.mail_from or "", bare=False))]
+    problems += [("mail_to", a, address_problem(a)) for a in recipients]
+    for name, address, problem in problems:
+        if problem:
+            raise ConfigError(f"{name} address {address!r} refused: {problem}; give a plain address such as "
+                              "news@example.com")
+
+
 def _check(settings: Settings, recipients: Sequence[str], given: str | None) -> str | None:
     secret = _secret(settings, given)
     if not recipients:
         raise ConfigError("mail_to is empty; set it in digest.toml or DIGEST_MAIL_TO (comma-separated)")
     if not settings.mail_from:
         raise ConfigError("mail_from is not set; set it in digest.toml or DIGEST_MAIL_FROM, e.g. digest@example.com")
+    check_addresses(settings, recipients)
     return secret
 
 

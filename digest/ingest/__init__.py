@@ -1,7 +1,7 @@
 """Find new article files in the inbox, decode them, read their metadata, fingerprint them.
 
 Supported: `.txt`, `.md`, `.html`, `.htm`, `.html.gz`, `.eml`. Temporary names (`.part`, `.tmp`,
-`~`, dotfiles) are ignored; the `failed/` folder is skipped. Every problem with one file becomes an
+`~`, dotfiles) are ignored and reported; every subfolder is read. Every problem with one file becomes an
 InputError naming the file and the reason; nothing here deletes or moves files.
 
 The package: `scan` (the inbox), `read` (safe open, gunzip, decode), `parse` (one file's bytes to a
@@ -16,14 +16,13 @@ from digest.ingest.email import cap_header_fields
 from digest.ingest.html import html_meta
 from digest.ingest.parse import SUFFIXES, article_id, fingerprint, kind_of, load_file, parse, parse_safely
 from digest.ingest.read import COMMON_ENCODINGS, MAGIC, decode, gunzip, open_safely, read_bytes
-from digest.ingest.scan import SKIP_DIRS, TEMP_SUFFIXES, Scan, candidates, is_temporary, packed, scan, unpacked
+from digest.ingest.scan import TEMP_SUFFIXES, Scan, candidates, is_temporary, packed, scan, unpacked
 from digest.ingest.text import split_header_block
 
 __all__ = [
     "COMMON_ENCODINGS",
     "MAGIC",
     "MAX_DAYS_AHEAD",
-    "SKIP_DIRS",
     "SUFFIXES",
     "TEMP_SUFFIXES",
     "Budget",

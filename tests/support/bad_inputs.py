@@ -122,6 +122,7 @@ def run_matrix(work: Path, cap: int = 200_000) -> list[Outcome]:
     import time
 
     from digest import pipeline
+    from digest.ingest.scan import safe_text
     from digest.settings import load_settings
     from digest.state import StateStore
 
@@ -143,7 +144,7 @@ def run_matrix(work: Path, cap: int = 200_000) -> list[Outcome]:
         rows = {Path(a["path"]).name: a for a in store.articles()}
     outcomes = []
     for case in cases:
-        row = rows.get(case.name)
+        row = rows.get(safe_text(case.name))  # the store spells a control character in a name out (\\n)
         if row:
             got, reason = row["status"], row["reason"]
         elif case.expect in ("ignored", "waiting"):
