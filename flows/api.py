@@ -28,7 +28,6 @@ from digest.settings import Settings
 STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"  # Prefect's own name for the same wait
 DATABASE_VARIABLES = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
 SERVER_FILE = "server.json"  # in <state>/prefect while `digest server` runs: its API address and pid
-STARTUP_FAILURE = 3  # uvicorn's exit status when it cannot start (the port was taken meanwhile)
 TOO_SLOW = (
     "the temporary Prefect API server did not start within {seconds} s; nothing was read or marked done. "
     "On a busy machine raise " + STARTUP_TIMEOUT + ", or leave `digest server` running (with the same "
@@ -83,16 +82,13 @@ class RunApi:
 
     def __init__(
         self,
-        url: str = "",
-        start: Callable[[], tuple[str, subprocess.Popen[bytes]]] | None = None,
+        url: str,
+        server: subprocess.Popen[bytes] | None = None,
         database: Path | None = None,
         template: Path | None = None,
     ) -> None:
-        self._start = start
-        self.server: subprocess.Popen[bytes] | None = None
         self.url = url
-        if start is not None:
-            self.url, self.server = start()
+        self.server = server  # a temporary server of this run's own, or None
         self._database = database
         self._template = template  # where to keep a copy of the freshly made database, or None
 
@@ -109,10 +105,13 @@ class RunApi:
         except ValueError:
             deadline = time.monotonic() + 120
         while not healthy(self.url, timeout=1.0):
-            if self.server.poll() == STARTUP_FAILURE and self._start is not None:
-                self.url, self.server = self._start()  # its port was taken between choosing and binding: a new one
-                continue
-            if self.server.poll() is not None or time.monotonic() >= deadline:
+            if self.server.poll() is not None:
+                raise DigestError(
+                    f"the temporary Prefect API server stopped (exit status {self.server.returncode}) before it "
+                    "answered; nothing was read or marked done. Its messages are above; run again, or leave "
+                    "`digest server` running (with the same --state): runs then use it"
+                )
+            if time.monotonic() >= deadline:
                 self.close()
                 raise DigestError(TOO_SLOW.format(seconds=seconds))
             time.sleep(0.05)
@@ -175,14 +174,11 @@ def for_run(settings: Settings) -> RunApi:
         if template is not None and copy_template(template, database):
             template = None
 
-    def start() -> tuple[str, subprocess.Popen[bytes]]:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/api"
-        os.environ["PREFECT_API_URL"] = url
-        server = subprocess.Popen(server_command(port), env=env, stdout=subprocess.DEVNULL, preexec_fn=die_with(os.getpid()))
-        return url, server
-
-    return RunApi(start=start, database=database, template=template)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    os.environ["PREFECT_API_URL"] = url
+    server = subprocess.Popen(server_command(port), env=env, stdout=subprocess.DEVNULL, preexec_fn=die_with(os.getpid()))
+    return RunApi(url, server, database, template)
 
 
 def server_command(port: int) -> list[str]:
