@@ -20,8 +20,15 @@ memory of every process involved (read from /proc: each process's own high-water
 It also prints a run's fixed cost: `digest run` with nothing new, and the flow on a one-article inbox.
 
     python bench/pipeline.py [--articles 10000] [--runs direct,one,all,cluster] [--scale]
+    python bench/pipeline.py --small [--repeat 3] [--against OTHER_CHECKOUT]
 
 --scale also runs `all` on a quarter of the articles and prints the growth (linear work: 4x).
+--small times small manual runs instead, each `digest run` as a whole process the way a person runs
+it (wall seconds, and CPU seconds of its process tree, the temporary Prefect server included): the
+5 seed articles on a fresh state folder (with and without the Prefect database a first run keeps),
+then one new article on that state, then nothing new; beside the direct steps on the 5 seeds (one
+process, no Prefect) as the in-process baseline, and, with --against, the same runs of another
+checkout's `digest run` (its own .venv), taken in turn; medians of --repeat trials.
 Each run's stage lines, with the seconds at which they were printed, are kept in its work folder
 (lines.txt) and summed up per stage in the table.
 """
@@ -350,7 +357,6 @@ def child(run: str, inbox: Path, work: Path, address: str | None) -> None:
     """Digest `inbox` one way; print a JSON line with the seconds taken, the digest's path and each stage's seconds."""
     from digest import pipeline
     from digest.settings import load_settings
-    from flows.daily_digest import daily_digest
 
     real = sys.stdout
     if run == "direct":
@@ -359,6 +365,8 @@ def child(run: str, inbox: Path, work: Path, address: str | None) -> None:
         out = Stamped(start)
         result = pipeline.run(settings, lambda line: print(line, file=out)).as_dict()
     else:
+        from flows.daily_digest import daily_digest
+
         if run == "one":
             os.environ["DIGEST_WORKERS"] = "1"
         elif run == "cluster":
@@ -470,12 +478,108 @@ def fixed_cost(inbox_of_one: Path, work: Path) -> tuple[float, float]:
     return times[0], times[1]
 
 
+SMALL_ROWS = (  # (key, label)
+    ("fresh", "5 seeds, fresh state"),
+    ("cold", "5 seeds, fresh state, no kept Prefect db"),
+    ("warm", "1 new article, state there"),
+    ("idle", "nothing new"),
+    ("direct", "direct steps, 5 seeds, fresh (no Prefect)"),
+)
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall and CPU seconds of a whole command (its process tree: what it waited for), and its output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(cmd[:2])} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, done.stdout
+
+
+def small_trial(checkout: Path, work: Path, direct: bool) -> tuple[dict[str, tuple[float, float]], list[object]]:
+    """One trial of the small runs with `checkout`'s `digest run`; return each row's (wall, cpu) and the stories."""
+    seeds = sorted((CORPUS / "seeds").glob("*.txt"))
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["DIGEST_WORKERS"] = "1"
+    digest = [str(checkout / ".venv" / "bin" / "digest"), "run"]
+    out: dict[str, tuple[float, float]] = {}
+    stories: list[object] = []
+    for key in ("cold", "fresh"):
+        folder = work / key
+        (folder / "inbox").mkdir(parents=True)
+        for path in seeds:
+            shutil.copy(path, folder / "inbox")
+        cache = {"XDG_CACHE_HOME": str(folder / "cache")} if key == "cold" else {}
+        folders = ["--inbox", str(folder / "inbox"), "--outbox", str(folder / "outbox"), "--state", str(folder / "state")]
+        wall, cpu, said = timed(digest + folders, {**env, **cache})
+        out[key] = (wall, cpu)
+        written = next((line[len("digest: "):] for line in said.splitlines() if line.startswith("digest: ")), None)
+        stories = stories_of(folder, written, said[-500:])
+    folders = ["--inbox", str(work / "fresh" / "inbox"), "--outbox", str(work / "fresh" / "outbox"),
+               "--state", str(work / "fresh" / "state")]
+    shutil.copy(sorted((CORPUS / "extraction-benchmark" / "text").glob("*.txt"))[0], work / "fresh" / "inbox")
+    out["warm"] = timed(digest + folders, env)[:2]
+    out["idle"] = timed(digest + folders, env)[:2]
+    if direct:
+        (work / "direct").mkdir()
+        wall, cpu, said = timed([sys.executable, str(Path(__file__).resolve()), "--child", "direct", "--inbox",
+                                 str(work / "fresh" / "inbox"), "--work", str(work / "direct")], env)
+        out["direct"] = (wall, cpu)
+    return out, stories
+
+
+def small_runs(base: Path, repeat: int, against: Path | None) -> None:
+    """Time the small runs of this checkout (and of `against`) in turn, `repeat` times; print the medians."""
+    import statistics
+
+    checkouts = [ROOT] + ([against.resolve()] if against else [])
+    trials: dict[Path, list[dict[str, tuple[float, float]]]] = {c: [] for c in checkouts}
+    stories: dict[Path, list[object]] = {}
+    for i in range(repeat):
+        for checkout in checkouts:  # in turn: a machine whose speed drifts slows both alike
+            figures, stories[checkout] = small_trial(checkout, base / f"small-{i}-{checkouts.index(checkout)}",
+                                                     direct=checkout == ROOT)
+            trials[checkout].append(figures)
+
+    def median(checkout: Path, key: str, which: int) -> float:
+        return statistics.median(t[key][which] for t in trials[checkout] if key in t)
+
+    print(f"small runs: `digest run` as whole processes, median of {repeat} (wall s / CPU s of the process tree)")
+    head = f"  {'':<44}{'this wall':>10}{'cpu':>7}"
+    if against:
+        head += f"{'other wall':>12}{'cpu':>7}{'wall ratio':>12}{'cpu ratio':>11}"
+    print(head)
+    for key, label in SMALL_ROWS:
+        if not any(key in t for t in trials[ROOT]):
+            continue
+        row = f"  {label:<44}{median(ROOT, key, 0):>10.1f}{median(ROOT, key, 1):>7.1f}"
+        if against and key != "direct":
+            ratios = [a[key][0] / b[key][0] for a, b in zip(trials[ROOT], trials[against.resolve()])]
+            cpu_ratios = [a[key][1] / b[key][1] for a, b in zip(trials[ROOT], trials[against.resolve()])]
+            row += (f"{median(against.resolve(), key, 0):>12.1f}{median(against.resolve(), key, 1):>7.1f}"
+                    f"{statistics.median(ratios):>11.2f}x{statistics.median(cpu_ratios):>10.2f}x")
+        print(row)
+    ratio = statistics.median(t["fresh"][0] / t["direct"][0] for t in trials[ROOT])
+    cpu_ratio = statistics.median(t["fresh"][1] / t["direct"][1] for t in trials[ROOT])
+    print(f"  5 seeds fresh against the direct steps: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU")
+    if against:
+        same = "identical" if stories[ROOT] == stories[against.resolve()] else "DIFFERENT"
+        print(f"  the digest's stories and summaries of the 5 seeds: {same} to the other checkout's")
+    print("(figures from a shared machine: compare the ratios of runs taken in turn, and the CPU seconds)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", default=",".join(RUNS), help="comma-separated: " + ", ".join(RUNS))
     parser.add_argument("--scale", action="store_true", help="also run `all` on a quarter of the articles")
+    parser.add_argument("--small", action="store_true", help="time small manual runs instead (see above)")
+    parser.add_argument("--repeat", type=int, default=3, help="--small: trials, taken in turn")
+    parser.add_argument("--against", type=Path, help="--small: another checkout (with its .venv) to time in turn")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--inbox", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -483,6 +587,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         child(args.child, args.inbox, args.work, args.address)
+        return
+    if args.small:
+        base = Path(tempfile.mkdtemp(prefix="digest-bench-"))
+        try:
+            small_runs(base, args.repeat, args.against)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
         return
 
     runs = [r for r in args.runs.split(",") if r]

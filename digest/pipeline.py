@@ -33,6 +33,21 @@ log = logging.getLogger("digest")
 Report = Callable[[str], None]
 
 
+class Progress(str):
+    """A report line that counts a long stage's progress: a terminal shows it in place (one updating line).
+
+    `plain`: also a line of its own where output is not a terminal (False: a terminal's only).
+    A report function that knows nothing of it prints it as any other line.
+    """
+
+    plain: bool
+
+    def __new__(cls, text: str, plain: bool = True) -> Progress:
+        line = super().__new__(cls, text)
+        line.plain = plain
+        return line
+
+
 def now_in(settings: Settings) -> datetime:
     """Return the current time in the configured time zone (default: the machine's)."""
     if settings.timezone:
@@ -65,7 +80,7 @@ class Cleaned:
         self.failed += part.failed
         self.warnings += part.warnings
         if len(part.articles) + len(part.failed) < total:  # more than one batch: a long run
-            report(f"  cleaning: {len(self.articles) + len(self.failed):,} of {total:,} articles")
+            report(Progress(f"  cleaning: {len(self.articles) + len(self.failed):,} of {total:,} articles"))
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any, TypeVar, cast
 
 from prefect.cache_policies import NO_CACHE
@@ -42,7 +43,38 @@ def to_run_log(line: str) -> None:
         run_logger().info(runreport.log_line(line))  # the dashboard renders log lines as Markdown
 
 
+class Console:
+    """Standard output of a run: stage lines, and on a terminal each long stage's count updated in place."""
+
+    def __init__(self) -> None:
+        self.updating = False  # the terminal's last line is a count that the next line replaces
+
+    def say(self, line: str) -> None:
+        """Print one line (the CLI's and a served run's output) and send it to the run's log.
+
+        A Progress line on a terminal overwrites the one before it; elsewhere it is a plain line, or
+        nothing when it is a terminal's only.
+        """
+        out = sys.stdout
+        terminal = out.isatty()
+        plain = getattr(line, "plain", None)  # a digest.pipeline.Progress line (not imported: `digest fetch` needs none)
+        if plain is not None and terminal:
+            out.write("\r\033[K" + line.strip())
+            out.flush()
+            self.updating = True
+            return
+        if plain is False:
+            return
+        if self.updating:
+            out.write("\r\033[K")
+            self.updating = False
+        print(line, file=out, flush=True)
+        to_run_log(line)
+
+
+CONSOLE = Console()
+
+
 def say(line: str) -> None:
-    """Print one progress line (the CLI's and a served run's output) and send it to the run's log."""
-    print(line, flush=True)
-    to_run_log(line)
+    """Print one line of a run and send it to the run's log (see Console.say)."""
+    CONSOLE.say(line)

@@ -16,7 +16,7 @@ from digest.batching import batches_of, batches_of_stories
 from digest.errors import DigestError, TransientDeliveryError, UndeliveredError
 from digest.failures import failed_batch
 from digest.models import RawArticle, Story
-from digest.pipeline import Cleaned, Discovered, Grouped, Report, Stories, Summarised
+from digest.pipeline import Cleaned, Discovered, Grouped, Progress, Report, Stories, Summarised
 from digest.runresult import RunResult
 from digest.settings import Settings, load_settings
 from digest.state import StateStore
@@ -130,6 +130,8 @@ def stories_in_batches(cleaned: Cleaned, settings: Settings, report: Report, com
     summarised = Summarised()
     for future in futures:  # a batch that still fails after its retry fails the run: nothing is marked done
         summarised.add(future.result())
+        if len(futures) > 1:
+            report(Progress(f"  summarising: {len(summarised.done):,} of {len(grouped.stories):,} stories", plain=False))
     return pipeline.stories_of(grouped, summarised, settings, report)
 
 

@@ -129,12 +129,14 @@ def server_environment(settings: Settings, ui: bool = True) -> dict[str, str]:
 
     Prefect's dashboard is served from the installed package (nothing is fetched) unless `ui` is False.
     """
+    from flows.api import database_url
+
     home = (settings.state / "prefect").resolve()
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update(
         PREFECT_HOME=str(home),
-        PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'server.db'}",
+        PREFECT_SERVER_DATABASE_CONNECTION_URL=database_url(settings),  # the one `digest run` uses
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_LOGGING_SERVER_LEVEL="CRITICAL",
         PREFECT_SERVER_UI_ENABLED="true" if ui else "false",

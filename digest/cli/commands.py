@@ -11,20 +11,17 @@ from typing import Any
 import click
 
 from digest.cli.common import (
-    EPHEMERAL_SERVER_ADVICE,
-    EPHEMERAL_TIMEOUT,
     EXIT_CONFIG,
     EXIT_ERROR,
     EXIT_INPUT,
     config_option,
     handle_errors,
-    keep_history_in,
     quiet_prefect,
     settings_from,
     use_server,
     with_folders,
 )
-from digest.errors import ConfigError, DigestError, InputError, Interrupted
+from digest.errors import ConfigError, InputError, Interrupted
 from digest.settings import check_folders
 from digest.state import run_lock
 
@@ -66,7 +63,8 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
         fetch: bool = False) -> None:
     """Run the daily-digest flow once, now, on the inbox's new articles (the manual trigger).
 
-    Needs no Prefect server: the flow runs in-process against a temporary one.
+    Needs no Prefect server: the flow runs in-process against PREFECT_API_URL when set, else the
+    `digest server` of the same state folder when it runs, else a temporary server that stops with the run.
 
     \b
     Examples:
@@ -85,18 +83,17 @@ def run(config: Path | None, inbox: Path | None, outbox: Path | None, state: Pat
 
     if not (fetch and settings.sources) and idle.answer(settings, click.echo):
         return  # nothing to do: answered without starting Prefect
-    keep_history_in(settings.state)
-    from digest.summarise import summarizer_for
+    from flows import api
 
-    summarizer_for(settings.summarizer)  # settings errors before the flow starts
-    from flows.daily_digest import daily_digest_with
+    # first, so a temporary server starts up while this process imports Prefect and the stages
+    with api.for_run(settings) as prefect_api:
+        from digest.summarise import summarizer_for
 
-    try:
+        summarizer_for(settings.summarizer)  # settings errors before the flow starts
+        from flows.daily_digest import daily_digest_with
+
+        prefect_api.ready()
         result = daily_digest_with(settings, dry_run=dry_run, fetch=fetch)
-    except RuntimeError as exc:
-        if "ephemeral Prefect API server" not in str(exc):
-            raise
-        raise DigestError(EPHEMERAL_SERVER_ADVICE.format(seconds=os.environ.get(EPHEMERAL_TIMEOUT, "?"))) from exc
     if result.get("path"):
         click.echo(f"digest: {result['path']}")
 
@@ -181,7 +178,7 @@ def server(config: Path | None, state: Path | None, port: int | None, no_ui: boo
     """
     import subprocess
 
-    from flows import deploy
+    from flows import api, deploy
 
     settings = settings_from(config, state=state, server_port=port)
     address = f"http://127.0.0.1:{settings.server_port}"
@@ -192,10 +189,14 @@ def server(config: Path | None, state: Path | None, port: int | None, no_ui: boo
     child = subprocess.Popen(deploy.server_command(settings), env=deploy.server_environment(settings, ui=not no_ui))
     # a service manager stops us with SIGTERM: stop the server too rather than orphan it
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    # `digest run` with the same state folder uses this server rather than starting one of its own
+    announced = api.announce(settings, f"{address}/api")
     try:
         code = child.wait()
     except KeyboardInterrupt:  # Ctrl-C reached the server as well (same process group)
         code = child.wait()
+    finally:
+        announced.unlink(missing_ok=True)
     sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code)
 
 

@@ -29,12 +29,6 @@ PREFECT_DEFAULTS = {
     # `digest run`'s temporary API server: Prefect's 20 s is too short for a busy machine
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
-EPHEMERAL_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
-EPHEMERAL_SERVER_ADVICE = (
-    "the temporary Prefect API server did not start within {seconds} s; nothing was read or marked done. "
-    "On a busy machine raise " + EPHEMERAL_TIMEOUT + ", or start `digest server` once and set "
-    "PREFECT_API_URL=http://127.0.0.1:4200/api so runs use it"
-)
 EXIT_CONFIG, EXIT_INPUT, EXIT_BUSY, EXIT_ERROR = 2, 3, 4, 1
 EXIT_UNDELIVERED = 5  # the digest was written but did not reach every recipient
 EXIT_PIPE = 128 + 13  # the output pipe closed early: what a tool killed by SIGPIPE reports
@@ -51,22 +45,6 @@ def quiet_prefect() -> None:
     """Turn Prefect's telemetry off and its console logging down, unless the user set them."""
     for key, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
-
-
-def keep_history_in(state: Path) -> None:
-    """Keep Prefect's run history of `digest run` in the state folder, in the database `digest server` uses.
-
-    Only for the temporary in-process API (no PREFECT_API_URL) and unless a database is already
-    chosen; must run before Prefect is imported. `digest server` then shows these runs too.
-    """
-    if "PREFECT_API_URL" in os.environ or any(k in os.environ for k in PREFECT_DATABASE_VARIABLES):
-        return
-    folder = state.resolve() / "prefect"
-    folder.mkdir(parents=True, exist_ok=True)
-    os.environ["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{folder / 'server.db'}"
-
-
-PREFECT_DATABASE_VARIABLES = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
 
 
 def settings_from(
