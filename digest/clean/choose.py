@@ -6,6 +6,8 @@ only when a small calibrated page-level model (one logistic regression per alter
 `model.json`) says that alternative is likely better on a page of this shape: how much text each
 candidate found, how far the candidates agree, how many blocks and sentences they hold. The
 probabilities and their bars are learned and tuned k-fold by page (`digest.clean.train`).
+The alternatives run only where `CleanOptions.alternatives` names them (training does; a run by
+default does not: on sites it was not tuned on the choice is level with the default alone).
 """
 
 from __future__ import annotations
