@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from digest import clean, cluster, dedupe, inbox, ingest, render, summarise
 from digest.batching import Unpacking, batches_of
+from digest.clean.options import RUN_OPTIONS
 from digest.deadline import Deadline, DeadlineExceeded
 from digest.delivery import ledger, send, smtp
 from digest.errors import ConfigError, DigestError, InputError, StateError, UndeliveredError
@@ -135,7 +136,7 @@ def clean_batch(
     for raw in Unpacking(raws):
         try:
             with Deadline(max_seconds):
-                article = clean.clean_article(raw, learned)
+                article = clean.clean_article(raw, learned, RUN_OPTIONS)
         except DeadlineExceeded:
             reason = f"cleaning took over {max_seconds:g} s (max_file_seconds); save the article alone"
             out.failed.append(failed_record(InputError(raw.path, reason), raw.fingerprint, raw.id))

@@ -14,6 +14,7 @@ from digest.clean import CleanOptions, clean_article
 from digest.clean import html as html_clean
 from digest.clean.choose import choice_features, mode_options, pick_of
 from digest.clean.model import LinearModel, shipped
+from digest.clean.options import SELECTOR_MODES
 from digest.clean.picks import CHOICE_FEATURES, Pick
 from digest.clean.signals import normalise
 from digest.errors import ConfigError
@@ -71,7 +72,7 @@ def test_without_alternatives_the_html_path_keeps_trafilaturas_default_blocks(co
 def test_every_html_decision_says_which_candidate_was_kept_and_why(corpus: Path) -> None:
     path = _first_page(corpus)
     raw = parse(gzip.decompress(path.read_bytes()), path.with_suffix(""), "html")
-    article = clean_article(raw)
+    article = clean_article(raw, None, CleanOptions(alternatives=SELECTOR_MODES))
     assert article.decisions
     assert all(("chosen: p=" in d.reason or "no alternative clearly better" in d.reason) for d in article.decisions if d.kept)
     assert set(shipped().choose) <= {pick.name for pick in Pick}
@@ -95,3 +96,35 @@ def test_a_mode_runs_trafilatura_as_its_name_says() -> None:
     assert (mode_options(options, Pick.PRECISION).favor_precision, mode_options(options, Pick.PRECISION).favor_recall) == (True, False)
     assert mode_options(options, Pick.RECALL).favor_recall and mode_options(options, Pick.RECALL).fast
     assert not mode_options(options, Pick.DEFAULT).fast  # the default as bare trafilatura runs it
+
+
+def test_by_default_trafilatura_runs_once_per_page(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the selector is level with trafilatura's default on sites it was not tuned on: no second run by default
+    path = _first_page(corpus)
+    raw = parse(gzip.decompress(path.read_bytes()), path.with_suffix(""), "html")
+    runs: list[CleanOptions] = []
+    real = html_clean.extract
+
+    def counted(*args: object, **kwargs: object) -> object:
+        runs.append(args[2])  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(html_clean, "extract", counted)
+    clean_article(raw)
+    assert [(o.favor_precision, o.favor_recall) for o in runs] == [(False, False)]
+    runs.clear()
+    clean_article(raw, None, CleanOptions(alternatives=SELECTOR_MODES))
+    assert len(runs) == 1 + len(SELECTOR_MODES)
+
+
+def test_a_run_without_explanations_decides_every_line_the_same(corpus: Path) -> None:
+    # runs keep only the decisions' counts: leaving the model's explanation out changes no verdict
+    for path in sorted((corpus / "extraction-benchmark" / "text").glob("*.txt"))[:5]:
+        raw = parse(path.read_bytes(), path, "text")
+        told, quiet = clean_article(raw), clean_article(raw, None, CleanOptions(explain=False))
+        assert [(d.index, d.text, d.kept, d.role) for d in told.decisions] == [
+            (d.index, d.text, d.kept, d.role) for d in quiet.decisions
+        ]
+        assert told.paragraphs == quiet.paragraphs and told.dropped == quiet.dropped
+        assert any("[p=" in d.reason for d in told.decisions)
+        assert not any("[p=" in d.reason for d in quiet.decisions)

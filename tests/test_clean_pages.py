@@ -11,6 +11,7 @@ import numpy as np
 
 from digest.clean import CleanOptions, clean_article
 from digest.clean.model import LinearModel, shipped
+from digest.clean.options import SELECTOR_MODES
 from digest.clean.picks import CHOICE_FEATURES
 from digest.clean.text import classify
 from digest.models import Meta, RawArticle, Role
@@ -111,7 +112,7 @@ def test_captions_are_dropped_by_the_learned_blocks_in_html() -> None:
     # model for MODEL says yes to every page), so the test sees the block model's own verdict
     zero = np.zeros(len(CHOICE_FEATURES))
     always = LinearModel(CHOICE_FEATURES, zero, zero + 1.0, zero, 5.0, 0.5)
-    options = CleanOptions(model=replace(shipped(), choose={"MODEL": always}))
+    options = CleanOptions(model=replace(shipped(), choose={"MODEL": always}), alternatives=SELECTOR_MODES)
     paragraphs = "".join(f"<p>{p}</p><p>{c}</p>" for p, c in zip(PROSE, CAPTIONS[:3]))
     markup = (
         "<html><head><title>Fenwick approves the new library budget</title></head><body><article>"

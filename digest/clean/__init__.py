@@ -200,7 +200,7 @@ def classify_text(
         return TextResult((), None)
     verdicts = rule_decisions(page)
     if options.use_model:
-        verdicts = text_verdicts(page, verdicts, options.resolved_model().text)
+        verdicts = text_verdicts(page, verdicts, options.resolved_model().text, options.explain)
     return result(page, verdicts)
 
 

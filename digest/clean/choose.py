@@ -6,6 +6,8 @@ only when a small calibrated page-level model (one logistic regression per alter
 `model.json`) says that alternative is likely better on a page of this shape: how much text each
 candidate found, how far the candidates agree, how many blocks and sentences they hold. The
 probabilities and their bars are learned and tuned k-fold by page (`digest.clean.train`).
+The alternatives run only where `CleanOptions.alternatives` names them (training does; a run by
+default does not: on sites it was not tuned on the choice is level with the default alone).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def mode_options(options: CleanOptions, pick: Pick) -> CleanOptions:
 
 
 _OTHERS = ALTERNATIVES
+ONLY_DEFAULT = "trafilatura's default result: no alternative clearly better"
 
 
 def _gram(words: Sequence[str], i: int) -> int:
@@ -135,6 +138,8 @@ def choose_decisions(
     `found` holds trafilatura's extraction per mode (DEFAULT at least); `learned` is the block model's
     verdict on the RECALL extraction (empty when it was not run).
     """
+    if len(found) == 1 and not learned:  # trafilatura's default alone: nothing to choose between
+        return whole_decisions(found[Pick.DEFAULT], title_key, Pick.DEFAULT, ONLY_DEFAULT), Pick.DEFAULT
     whole = {pick: whole_decisions(result, title_key, pick, "") for pick, result in found.items()}
     texts = {pick: kept_texts(decisions) for pick, decisions in whole.items()}
     texts[Pick.MODEL] = kept_texts(learned)
@@ -143,7 +148,7 @@ def choose_decisions(
     row = choice_features(texts)
     usable = {Pick[name]: model for name, model in selector.items()}
     pick, p, model = pick_of(row, {k: v for k, v in usable.items() if k in found or (k is Pick.MODEL and learned)})
-    why = f"chosen: {model.explain(row, p)}" if model is not None else "trafilatura's default result: no alternative clearly better"
+    why = f"chosen: {model.explain(row, p)}" if model is not None else ONLY_DEFAULT
     if pick is Pick.MODEL:
         return tuple(Decision(d.index, d.text, d.kept, d.role, f"{d.reason} [{why}]") for d in learned), pick
     return whole_decisions(found[pick], title_key, pick, why), pick

@@ -33,26 +33,37 @@ def _revived_role(page: Layout, i: int) -> Role:
     return Role.BODY
 
 
-def text_verdicts(page: Layout, rules: Sequence[Verdict], model: LinearModel) -> list[Verdict]:
-    """Return one (role, reason) per line: the model's keep/drop, the rules' role and reason where they agree."""
+def _whys(model: LinearModel, x: np.ndarray, p: np.ndarray, explain: bool) -> list[str]:
+    """Return each row's " [p=..: top features]" suffix, or empty ones when nobody reads the reasons."""
+    if not explain:
+        return [""] * len(x)
+    return [f" [{why}]" for why in model.explain_rows(x, p)]
+
+
+def text_verdicts(page: Layout, rules: Sequence[Verdict], model: LinearModel, explain: bool = True) -> list[Verdict]:
+    """Return one (role, reason) per line: the model's keep/drop, the rules' role and reason where they agree.
+
+    `explain=False` leaves the model's probability and top features out of the reasons (a run keeps only
+    the counts of the decisions; `digest clean --explain` shows them).
+    """
     x = text_matrix(page, rules)
     p, keep = model.keep(x, *rules_masks(x))
-    whys = model.explain_rows(x, p)
+    whys = _whys(model, x, p, explain)
     out: list[Verdict] = []
-    for i, (role, reason) in enumerate(rules):
+    for i, ((role, reason), kept) in enumerate(zip(rules, keep.tolist())):
         if role is Role.TITLE:
             out.append((role, reason))
             continue
         why = whys[i]
-        if keep[i] and role is not None:
-            out.append((role, f"{reason} [{why}]"))
-        elif keep[i]:
+        if kept and role is not None:
+            out.append((role, f"{reason}{why}"))
+        elif kept:
             new = _revived_role(page, i)
-            out.append((new, f"{new.value}: model keeps it ({reason}) [{why}]"))
+            out.append((new, f"{new.value}: model keeps it ({reason}){why}"))
         elif role is not None:
-            out.append((None, f"drop: model drops it ({reason}) [{why}]"))
+            out.append((None, f"drop: model drops it ({reason}){why}"))
         else:
-            out.append((None, f"{reason} [{why}]"))
+            out.append((None, f"{reason}{why}"))
     return out
 
 
@@ -74,7 +85,7 @@ def html_decisions(
     total, kept_words = float(words.sum()), float(words[keep].sum())
     whole = total > 0 and kept_words < opts.fallback_share * total
     decisions: list[Decision] = []
-    whys = model.explain_rows(x, p)
+    whys = _whys(model, x, p, opts.explain)
     for index, ((text, role), flag) in enumerate(zip(blocks, flags)):
         key = " ".join(sig.block_tokens(text))
         why = whys[index]
@@ -84,8 +95,8 @@ def html_decisions(
             where = "comments" if found.comments_from is not None and index >= found.comments_from else "trafilatura"
             base = f"heading ({where} <head>)" if role is Role.HEADING else f"body ({where})"
             note = "; kept: the model would drop too much" if not keep[index] else ""
-            decisions.append(Decision(index + 1, text, True, role, f"{base}{note} [{why}]"))
+            decisions.append(Decision(index + 1, text, True, role, f"{base}{note}{why}"))
         else:
             named = f", {flag.value}" if flag else ""
-            decisions.append(Decision(index + 1, text, False, None, f"drop: model{named} [{why}]"))
+            decisions.append(Decision(index + 1, text, False, None, f"drop: model{named}{why}"))
     return tuple(decisions)

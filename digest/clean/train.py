@@ -40,7 +40,7 @@ from digest.clean.features import (
 )
 from digest.clean.html import HtmlResult
 from digest.clean.model import CleanModel, LinearModel
-from digest.clean.options import DEFAULT_OPTIONS, CleanOptions
+from digest.clean.options import DEFAULT_OPTIONS, SELECTOR_OPTIONS, CleanOptions
 from digest.clean.score import page_scores
 from digest.clean.signals import WORD, normalise, word_count
 from digest.clean.text import layout, rule_decisions
@@ -279,7 +279,7 @@ class Dataset:
     titles: list[str]
 
 
-def build(pages: list[Page], options: CleanOptions = DEFAULT_OPTIONS, log: Callable[[str], None] = print) -> Dataset:
+def build(pages: list[Page], options: CleanOptions = SELECTOR_OPTIONS, log: Callable[[str], None] = print) -> Dataset:
     """Compute the examples of every page (trafilatura runs once per page and mode)."""
     t0 = time.perf_counter()
     learned = learned_by_set(pages)

@@ -31,6 +31,9 @@ COMMON_ENCODINGS = (
 )
 
 
+CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))  # not whitespace, not ESC
+
+
 def _binary_reason(data: bytes) -> str | None:
     for magic, what in MAGIC:
         if data.startswith(magic):
@@ -41,7 +44,7 @@ def _binary_reason(data: bytes) -> str | None:
     if b"\x00" in sample:
         return "binary file (contains NUL bytes), not an article"
     # control characters other than whitespace are rare in text in any 8-bit encoding
-    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
+    controls = len(sample) - len(sample.translate(None, CONTROL_BYTES))  # counted in C, not byte by byte
     if sample and controls / len(sample) > 0.05:
         return "binary file (control bytes), not an article"
     return None
