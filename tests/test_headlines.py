@@ -174,6 +174,22 @@ def test_every_page_of_one_site_shows_one_outlet() -> None:
     assert shown == ["Harbour Post", "Harbour Post", "Harbour Post", "Bay Times"]
 
 
+def test_sites_sharing_a_registered_domain_keep_their_own_names() -> None:
+    """Two blogs on one hosting service, two papers on one shared domain: different sites, different outlets."""
+    from dataclasses import replace
+
+    from digest.clean import one_name_per_site
+    from digest.models import Article
+
+    base = Article("a", Path("a.html"), "f", "html", HEADLINE, "Quill and Ink", (), url="https://quillandink.blogs.example/1")
+    pages = [
+        base,
+        replace(base, id="b", outlet="Tide Tables", url="https://tidetables.blogs.example/2"),
+        replace(base, id="c", outlet="Tide Tables", url="https://tidetables.blogs.example/3"),
+    ]
+    assert [a.outlet for a in one_name_per_site(pages)] == ["Quill and Ink", "Tide Tables", "Tide Tables"]
+
+
 def _site_page(title: str, body: str, url: str, site_name: str | None) -> str:
     site = f'<meta property="og:site_name" content="{site_name}">' if site_name else ""
     paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n"))

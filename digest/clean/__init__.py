@@ -29,7 +29,7 @@ from digest.clean.text import (
     split_site_suffix,
 )
 from digest.errors import InputError
-from digest.meta.outlet import registered_domain
+from digest.meta.outlet import registered_domain, site_host
 from digest.meta.page import text_head
 from digest.models import Article, Decision, Paragraph, RawArticle, Role
 
@@ -243,21 +243,23 @@ def clean_all(
 
 
 def one_name_per_site(articles: list[Article]) -> list[Article]:
-    """Show every page of one site (by registered domain) under one outlet: the name most of them declare."""
+    """Show every page of one site (by host) under one outlet: the name most of them declare."""
     names: dict[str, Counter[str]] = defaultdict(Counter)
+    bare: dict[str, set[str]] = {}
     for article in articles:
-        domain = registered_domain(article.url)
-        if domain and article.outlet:
-            names[domain][article.outlet] += 1
+        site = site_host(article.url)
+        if site and article.outlet:
+            names[site][article.outlet] += 1
+            bare[site] = {site, registered_domain(article.url) or site}
     chosen = {}
-    for domain, counted in names.items():
+    for site, counted in names.items():
         if len(counted) > 1:
             # a name the site declares beats its bare domain; then the most common, then the first met
-            chosen[domain] = max(counted, key=lambda n: (n.lower() != domain, counted[n]))
+            chosen[site] = max(counted, key=lambda n: (n.lower() not in bare[site], counted[n]))
     if not chosen:
         return articles
     return [
-        replace(a, outlet=chosen[d]) if (d := registered_domain(a.url)) in chosen and a.outlet != chosen[d] else a
+        replace(a, outlet=chosen[d]) if (d := site_host(a.url)) in chosen and a.outlet != chosen[d] else a
         for a in articles
     ]
 

@@ -51,6 +51,18 @@ def registered_domain(url: str | None) -> str | None:
     return ".".join(labels[-n:])
 
 
+def site_host(url: str | None) -> str | None:
+    """Return the host a page was served from, without "www." ("news.example.com"), or None.
+
+    One registered domain can hold many sites (blogs on a hosting service, papers on a shared
+    domain), so pages are one site only when their host is the same.
+    """
+    if not registered_domain(url):
+        return None
+    host = (urlsplit(url or "").hostname or "").lower().rstrip(".")
+    return host.removeprefix("www.") or None
+
+
 def as_name(value: object) -> str | None:
     """Return a declared value as an outlet name, or None when it cannot be one (a URL, a notice, a sentence)."""
     if not isinstance(value, str):
