@@ -21,7 +21,8 @@ the seeds' line labels) and the reader comments (headlines-dev). Counted defects
   fragments / glued      a bullet that is not one whole sentence of one block: glued sentence ends
                          ("values.Mr."), a time stamp inside, an unbalanced bracket, a lower-case start
   headline right         a single-page story's headline matches the one people labelled (word tokens)
-  outlet right           hook: None until outlet truth is wired in (see `outlet_right`)
+  outlet right           every source whose page declares its URL (og:url, canonical) shows that site (the
+                         check of bench/headlines.py), or else shows the page's own og:site_name
 """
 
 from __future__ import annotations
@@ -41,11 +42,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trafilatura import extract_metadata
+from trafilatura.utils import load_html
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from digest.meta.outlet import declared_name, registered_domain  # noqa: E402
 from digest.pipeline import run  # noqa: E402
 from digest.settings import load_settings  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from headlines import outlet_right as names_outlet  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 CLEANING = CORPUS / "cleaning-dev"
@@ -140,9 +148,38 @@ def first_word(text: str) -> str:
     return words[0] if words else ""
 
 
+def page_outlet(name: str) -> tuple[str | None, str | None]:
+    """Return (URL, og:site_name) that a sampled page's served HTML declares, by its inbox name (seeds: none).
+
+    A page copied as text is checked against its own HTML twin: the corpus holds both.
+    """
+    folder = {"cd": CLEANING, "hd": HEADLINES}.get(name.split("-", 1)[0])
+    if folder is None:
+        return None, None
+    path = folder / "html" / f"{Path(name.split('-', 1)[1]).stem}.html.gz"
+    tree = load_html(gzip.decompress(path.read_bytes())) if path.exists() else None
+    if tree is None:
+        return None, None
+    meta = extract_metadata(tree, extensive=False)
+    return (meta.url if meta else None), declared_name(tree)
+
+
 def outlet_right(story: dict[str, Any], truth: dict[str, Truth]) -> bool | None:
-    """Hook for the outlet check: None (not counted) until outlet truth is wired in for the sampled pages."""
-    return None
+    """Tell whether every source of a story whose page declares its URL or its site name shows that outlet.
+
+    The check of `bench/headlines.py` (the registered domain, or a name spelling it) where the page
+    declares its URL; else the shown name must be the page's og:site_name (word tokens). None when no
+    source's page declares either.
+    """
+    verdicts = []
+    for source in story["sources"]:
+        url, site = page_outlet(Path(source["path"]).name)
+        shown = source["outlet"] or ""
+        if registered_domain(url):
+            verdicts.append(names_outlet(shown, url or ""))
+        elif site:
+            verdicts.append(bool(shown) and tokens(shown) == tokens(site))
+    return all(verdicts) if verdicts else None
 
 
 def headline_right(story: dict[str, Any], truth: dict[str, Truth]) -> bool | None:

@@ -9,7 +9,7 @@ import pytest
 from trafilatura.utils import load_html
 
 from digest.ingest import parse
-from digest.meta.headline import segments, shipped_model, title_site, token_f1
+from digest.meta.headline import html_candidates, segments, shipped_model, title_site, token_f1
 from digest.meta.outlet import as_name, names_site, outlet_name, registered_domain
 from digest.meta.page import html_head, text_head
 
@@ -149,6 +149,21 @@ def test_ingest_reads_headline_and_outlet_from_html() -> None:
     raw = parse(markup.encode(), Path("saved-page.html"), "html")
     assert raw.meta.title == HEADLINE
     assert raw.meta.outlet == "Harbour Post"
+
+
+def test_html_features_read_the_stem_the_description_and_the_site_name() -> None:
+    glued = f"{HEADLINE} Monday, 3 March 2025"
+    head = '<meta name="description" content="The ferry across the harbour is back after engine repairs.">'
+    markup = html_page(f"{HEADLINE} | Coastal Herald", head, h1=glued).replace(
+        '<p class="byline">', f'<p class="kicker">{HEADLINE}<span>Monday</span></p><p class="byline">'
+    )
+    tree = load_html(markup)
+    assert tree is not None
+    found = {c.text: c.features for c in html_candidates(tree)}
+    assert found[HEADLINE].get("stem") == 1.0 and found[glued].get("stemmed") == 1.0
+    assert "stem" not in found[glued] and "stemmed" not in found[HEADLINE]
+    assert found[HEADLINE]["described"] > found["Council approves the new library budget"]["described"]
+    assert found["Coastal Herald"]["names_site"] == 1.0 and found[HEADLINE]["names_site"] == 0.0
 
 
 def test_shipped_model_has_both_scorers_with_matching_lengths() -> None:

@@ -56,6 +56,8 @@ META_TITLES = (
     './/meta[@itemprop="headline"]',
 )
 LD_SCRIPT = './/script[@type="application/ld+json"]'
+DESCRIPTIONS = ('.//head/meta[@name="description"]', './/head/meta[@property="og:description"]')
+STEM_TAIL = 2.0  # a candidate whose text begins another's no longer than this many times its own is that one's stem
 # a candidate made only of these words is a section, a label or an interface line, not a headline
 LABEL_WORDS = frozenset(
     "news latest breaking home top stories story world national local politics business sport sports opinion "
@@ -230,6 +232,31 @@ def _overlap(features: dict[str, float], cand_words: set[str], lede: set[str], p
         return
     features["lede_overlap"] = len(cand_words & lede) / len(cand_words)
     features["page_overlap"] = len(cand_words & page) / len(cand_words)
+
+
+def _holds_run(words: Sequence[str], run: Sequence[str]) -> float:
+    """Return 1 when a candidate is a site's name, 0.5 when it holds the name among more words, else 0."""
+    if not run or len(run) > len(words):
+        return 0.0
+    if list(words) == list(run):
+        return 1.0
+    k = len(run)
+    return 0.5 if any(list(words[i : i + k]) == list(run) for i in range(len(words) - k + 1)) else 0.0
+
+
+def _stems(found: Mapping[str, Candidate], order: Sequence[str]) -> None:
+    """Mark the candidates that begin another ("Headline" of "Headline Thursday, 10 January 2008") and those begun.
+
+    Compared on letters and digits alone, so a headline glued to its date ("Airport15 Jan") still begins it.
+    """
+    compact = sorted(("".join(key.split()), key) for key in order)
+    for i, (short, key) in enumerate(compact):
+        for longer, other in compact[i + 1 :]:
+            if not longer.startswith(short):
+                break
+            if len(short) < len(longer) <= STEM_TAIL * len(short):
+                found[key].features["stem"] = 1.0
+                found[other].features["stemmed"] = 1.0
 
 
 def _ranked(cands: list[Candidate]) -> list[Candidate]:
@@ -425,6 +452,9 @@ def html_candidates(tree: HtmlElement, meta_title: str | None = None, url: str |
             cand.features["linked"] = 1.0
     title_toks, title_key = tokens(page_title), " ".join(tokens(page_title))
     longest_key = " ".join(tokens(longest))
+    described = _content(w for xpath in DESCRIPTIONS for e in tree.iterfind(xpath) for w in tokens(e.get("content") or ""))
+    site_key = tokens(site or title_site(page_title, longest) or "")
+    _stems(found, order)
     page_words = set().union(*prose_words[:LEDE_PAGE])
     first_lede = set().union(*prose_words[:LEDE_BLOCKS])
     out = []
@@ -439,6 +469,9 @@ def html_candidates(tree: HtmlElement, meta_title: str | None = None, url: str |
         feats["in_body"] = float(at is not None)
         feats["h1_count"] = math.log1p(h1s) / 3
         feats["longest_segment"] = float(len(pieces) > 1 and key == longest_key)
+        mine = _content(key.split())
+        feats["described"] = len(mine & described) / len(mine) if mine and described else 0.0
+        feats["names_site"] = _holds_run(key.split(), site_key)
         if at is None:
             feats["body_rank"] = 1.5
             feats["prose_gap"] = 1.5
