@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from digest.ingest.meta import date_from_name, parse_date
 from digest.meta.page import html_head
 from digest.models import Meta
+
+ENTRY_TITLE = "digest-entry-title"  # written by `digest fetch` (digest.sources.page): the feed's headline of the entry
+
+
+def entry_title(tree: Any) -> str | None:
+    """The headline a feed gave a page `digest fetch` saved; None for any other page."""
+    if tree is None:
+        return None
+    for meta in tree.iterfind(f".//meta[@name='{ENTRY_TITLE}']"):
+        content = " ".join((meta.get("content") or "").split())
+        if content:
+            return content
+    return None
 
 
 def html_meta(markup: str, path: Path) -> Meta:
@@ -19,6 +33,7 @@ def html_meta(markup: str, path: Path) -> Meta:
         doc = extract_metadata(tree, default_url=None, extensive=False) if tree is not None else None
         url = doc.url if doc and doc.url and doc.url.startswith(("http://", "https://")) else None
         title, outlet = html_head(tree, doc.title if doc else None, url) if tree is not None else (None, None)
+        title = entry_title(tree) or title
     except Exception:
         return Meta(date=date_from_name(path))
     return Meta(

@@ -12,12 +12,13 @@ import re
 import lxml.html
 from lxml import etree
 
+from digest.ingest.html import ENTRY_TITLE  # the feed's headline of the entry, read back by ingest
 from digest.sources.feeds import Entry
 
 CHARSET_IN_TYPE = re.compile(r"charset=[\"']?([\w.:-]+)", re.I)
 CHARSET_IN_META = re.compile(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", re.I)
 XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
-OUR_PROPERTIES = {"og:site_name", "og:title", "og:url", "article:published_time"}
+OUR_PROPERTIES = {"og:site_name", "og:title", "og:url", "article:published_time", ENTRY_TITLE}
 
 
 def _known(name: str) -> str | None:
@@ -50,6 +51,7 @@ def _meta_tags(entry: Entry, outlet: str, url: str | None) -> list[etree._Elemen
     tags = [lxml.html.Element("meta", charset="utf-8"), lxml.html.Element("meta", property="og:site_name", content=outlet)]
     if entry.title:
         tags.append(lxml.html.Element("meta", property="og:title", content=entry.title))
+        tags.append(lxml.html.Element("meta", name=ENTRY_TITLE, content=entry.title))
     if url:
         tags.append(lxml.html.Element("meta", property="og:url", content=url))
     if entry.date:
