@@ -50,11 +50,11 @@ def test_a_crash_while_cleaning_one_article_fails_only_it(tmp_path: Path, monkey
     inbox = _inbox(tmp_path, {"good.txt": poison.GOOD[0], "cursed.txt": poison.GOOD[1]})
     real = clean.clean_article
 
-    def crashing(raw, learned=None):  # type: ignore[no-untyped-def]
+    def crashing(raw, learned=None, *options):  # type: ignore[no-untyped-def]
         # a parser bug that no input we can write triggers on purpose: the one place a fake crash is the test
         if raw.path.name == "cursed.txt":
             raise KeyError("parser bug")
-        return real(raw, learned)
+        return real(raw, learned, *options)
 
     monkeypatch.setattr(clean, "clean_article", crashing)
     lines: list[str] = []
@@ -149,10 +149,10 @@ def test_an_article_that_cleans_forever_fails_alone(tmp_path: Path, monkeypatch:
     inbox = _inbox(tmp_path, {"good.txt": poison.GOOD[0], "endless.txt": poison.GOOD[1]})
     real = clean.clean_article
 
-    def endless(raw, learned=None):  # type: ignore[no-untyped-def]
+    def endless(raw, learned=None, *options):  # type: ignore[no-untyped-def]
         while raw.path.name == "endless.txt":  # a cleaning loop that never ends, which no known input causes
             pass
-        return real(raw, learned)
+        return real(raw, learned, *options)
 
     monkeypatch.setattr(clean, "clean_article", endless)
     lines: list[str] = []
