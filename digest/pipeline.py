@@ -25,8 +25,7 @@ from digest.errors import ConfigError, DigestError, InputError, StateError, Unde
 from digest.failures import failed_record, isolate, left_out_records, stage_failure
 from digest.models import Article, ArticleRecord, ArticleStatus, Digest, RawArticle, Story, StorySummary
 from digest.recovery import recover
-from digest.render import plural
-from digest.runresult import NOTHING_NEW, RunResult, ingested
+from digest.runresult import NOTHING_NEW, RunResult, ingested, plural
 from digest.settings import Settings, check_folders
 from digest.state import StateStore, StoryRow, describe, run_lock
 

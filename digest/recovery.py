@@ -19,7 +19,7 @@ from digest import inbox, ingest, render
 from digest.delivery import ledger, send, smtp
 from digest.errors import DeliveryError, StateError
 from digest.models import ArticleRecord
-from digest.render import plural
+from digest.runresult import plural
 from digest.settings import Settings
 from digest.state import StateStore, StoryRow, run_lock
 

@@ -29,6 +29,7 @@ from digest.errors import RenderError
 from digest.files import atomic_write, fsync_dir, write_temp
 from digest.meta.outlet import registered_domain
 from digest.models import Digest, Source, StorySummary
+from digest.runresult import plural
 from digest.settings import Settings
 
 
@@ -80,11 +81,6 @@ class _Cut:
     full: int  # stories shown in full
     headlines: int  # stories after those shown as a headline
     failed: bool  # list the failed articles
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """Return '1 story' / '3 stories'."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def clean_text(value: str | None) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from digest.render import plural
+from digest.runresult import plural
 
 MAX_FAILED_SHOWN = 50  # a run over a broken inbox should not make a page of thousands of rows
 

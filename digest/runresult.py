@@ -11,6 +11,11 @@ from pathlib import Path
 NOTHING_NEW = "nothing new in the inbox"
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """Return '1 story' / '3 stories'."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
 def ingested(new: int, seen: int = 0, unreadable: int = 0, waiting: int = 0) -> str:
     """The line that says what the inbox scan found."""
     extra = []
@@ -20,8 +25,7 @@ def ingested(new: int, seen: int = 0, unreadable: int = 0, waiting: int = 0) -> 
         extra.append(f"{unreadable:,} unreadable")
     if waiting:
         extra.append(f"{waiting:,} still being written")
-    articles = "new article" if new == 1 else "new articles"
-    return f"ingested {new:,} {articles}" + (f" ({', '.join(extra)})" if extra else "")
+    return f"ingested {plural(new, 'new article')}" + (f" ({', '.join(extra)})" if extra else "")
 
 
 @dataclass

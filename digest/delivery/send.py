@@ -18,7 +18,7 @@ from typing import Any
 
 from digest.delivery import ledger, smtp
 from digest.errors import ConfigError, DeliveryError, Interrupted, TransientDeliveryError, UndeliveredError
-from digest.render import plural
+from digest.runresult import plural
 from digest.settings import Settings
 from digest.state import DigestRow, StateStore
 
